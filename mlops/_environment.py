@@ -1,0 +1,129 @@
+"""The shared environments every nox session runs in (standard library only: nox imports it).
+
+One environment for the factory (1+ GB: MLflow, azure-ai-ml, CDK Terrain...) is built once and
+reused by every session; a stamp holding the hash of pyproject.toml says whether it is current,
+so a warm session pays one file read. Checkov lives in its own environment: its pins clash with
+the factory's. uv builds them when available (nox[uv]), else venv + pip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENVS_DIR = ROOT / ".nox"
+STAMP = "factory-env.json"
+PREREQUISITES = {
+    "terraform": "Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install)",
+    "node": "Node.js >= 20 (CDK Terrain runs its jsii runtime on node)",
+}
+
+
+class EnvBuildError(RuntimeError):
+    """Building a shared environment failed; the message says which step and why."""
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    name: str
+    requirements: tuple[str, ...]  # pip arguments
+    fingerprint_files: tuple[Path, ...] = ()
+
+    @property
+    def path(self) -> Path:
+        return ENVS_DIR / self.name
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(json.dumps([self.requirements, sys.version_info[:2]]).encode())
+        for file in self.fingerprint_files:
+            digest.update(file.read_bytes())
+        return digest.hexdigest()
+
+
+FACTORY = EnvSpec("_factory", ("-e", f"{ROOT}[dev]"), (ROOT / "pyproject.toml",))
+CHECKOV = EnvSpec("_checkov", ("checkov>=3.2,<4",))
+
+
+def is_current(spec: EnvSpec) -> bool:
+    stamp = spec.path / STAMP
+    try:
+        return json.loads(stamp.read_text())["fingerprint"] == spec.fingerprint() \
+            and spec.python.exists()
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _uv() -> str | None:
+    found = shutil.which("uv")
+    if found:
+        return found
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found]  # installed by nox[uv]
+    except ImportError:
+        return None
+    return find_uv_bin()
+
+
+def _run(cmd: Sequence[str], step: str) -> None:
+    result = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
+        raise EnvBuildError(f"{step} failed (exit {result.returncode}): {' '.join(cmd)}\n{tail}")
+
+
+def ensure(spec: EnvSpec, log: Callable[[str], None] = print) -> Path:
+    """The environment's python, building or updating the environment first if needed."""
+    if is_current(spec):
+        return spec.python
+    started = time.monotonic()
+    log(f"building shared environment {spec.path} (once; later sessions reuse it)")
+    (spec.path / STAMP).unlink(missing_ok=True)  # a failed build must not look current
+    uv = _uv()
+    if uv:
+        _run([uv, "venv", "--quiet", "--allow-existing", "--python", sys.executable,
+              str(spec.path)], "creating the environment")
+        _run([uv, "pip", "install", "--quiet", "--python", str(spec.python), *spec.requirements],
+             "installing dependencies")
+    else:
+        _run([sys.executable, "-m", "venv", str(spec.path)], "creating the environment")
+        _run([str(spec.python), "-m", "pip", "install", "--quiet", *spec.requirements],
+             "installing dependencies")
+    (spec.path / STAMP).write_text(json.dumps({"fingerprint": spec.fingerprint(),
+                                               "built_seconds": round(time.monotonic() - started, 1)}))
+    log(f"environment ready in {time.monotonic() - started:.1f} s")
+    return spec.python
+
+
+def missing_prerequisites(tools: Sequence[str] = tuple(PREREQUISITES)) -> list[str]:
+    """Tools the factory cannot install itself, each with what to install."""
+    return [f"{tool}: not found on PATH; install {PREREQUISITES[tool]}"
+            for tool in tools if shutil.which(tool) is None]
+
+
+def tool_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Variables every factory subprocess gets: quiet jsii, a Terraform CLI config that exists."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+    env.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    env.setdefault("CHECKPOINT_DISABLE", "1")
+    cli_config = env.get("TF_CLI_CONFIG_FILE")
+    if not cli_config or not Path(cli_config).is_file():
+        empty = ENVS_DIR / "terraformrc"
+        empty.parent.mkdir(parents=True, exist_ok=True)
+        if not empty.exists():
+            empty.write_text("# empty on purpose: no provider mirrors or credentials\n")
+        env["TF_CLI_CONFIG_FILE"] = str(empty)
+    return env

@@ -1,0 +1,1 @@
+"""CI definitions generated from config and the task graph (Azure DevOps and GitHub Actions)."""

@@ -1,0 +1,41 @@
+"""Which CI pipelines exist. One list, used by the YAML generator and by the Azure DevOps stack
+(build definitions, branch policies), so the two can never disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops.config import FactoryConfig
+
+AZURE_DIR = ".azure-pipelines"
+GITHUB_DIR = ".github/workflows"
+
+
+@dataclass(frozen=True)
+class PipelineDefinition:
+    name: str  # file stem, e.g. "nyc_taxi_pr_dev_pipeline"
+    kind: str  # "infra" | "data" | "pr" | "ci"
+    model: str | None
+    path_filters: tuple[str, ...]  # PR triggers and branch-policy filters
+
+    @property
+    def azure_path(self) -> str:
+        return f"{AZURE_DIR}/{self.name}.yml"
+
+    @property
+    def github_path(self) -> str:
+        return f"{GITHUB_DIR}/{self.name}.yml"
+
+
+def pipeline_definitions(config: FactoryConfig) -> list[PipelineDefinition]:
+    infra_paths = ("config/infra_config.json", "cdktf_app/*", "terraform/*")
+    result = [
+        PipelineDefinition("infra_provision_pipeline", "infra", None, infra_paths),
+        PipelineDefinition("data_registration_pipeline", "data", None,
+                           ("config/model_config.json", "mlops/*/configs/data_config.json")),
+    ]
+    for model in config.model_names:
+        filters = config.entry(model, "pr").path_filters
+        result.append(PipelineDefinition(f"{model}_pr_dev_pipeline", "pr", model, filters))
+        result.append(PipelineDefinition(f"{model}_ci_dev_pipeline", "ci", model, filters))
+    return result

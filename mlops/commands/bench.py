@@ -1,0 +1,34 @@
+"""bench: run the benchmark areas and write docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import shlex
+from argparse import Namespace
+
+from mlops.bench import AREAS
+from mlops.bench.report import write
+from mlops.config import FactoryConfig
+from mlops.errors import FactoryError
+from mlops.paths import repo_root
+
+
+def run(args: Namespace, config: FactoryConfig) -> int:
+    areas = args.only or list(AREAS)
+    unknown = sorted(set(areas) - set(AREAS))
+    if unknown:
+        raise FactoryError(f"--only: unknown area(s) {', '.join(unknown)}; known: {', '.join(AREAS)}")
+    sections = []
+    for area in areas:
+        module_name = f"mlops.bench.{area}"
+        if importlib.util.find_spec(module_name) is None:
+            print(f"bench: area {area!r} has no benchmarks yet, skipped")
+            continue
+        print(f"bench: {area} ...", flush=True)
+        sections.append(importlib.import_module(module_name).run(config, args))
+    extra = "".join(f" --only {a}" for a in args.only or [])
+    extra += "".join(f" {shlex.quote(m)}" for m in (args.models if args.only_models else []))
+    write(repo_root() / "docs" / "benchmarks.md", sections, f"nox -s bench --{extra}".rstrip(" -"))
+    print("bench: wrote docs/benchmarks.md")
+    return 0

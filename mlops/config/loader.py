@@ -1,0 +1,295 @@
+"""Loads and validates config/*.json and every model's configs, reporting all problems at once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mlops.config._fields import ConfigError, Fields, Problem, each_entry, read_json
+from mlops.config.model import (
+    DATA_PURPOSES,
+    GATE_METRICS,
+    BatchConfig,
+    DataConfig,
+    Dataset,
+    FactoryConfig,
+    InfraConfig,
+    ModelEnvConfig,
+    RealtimeConfig,
+)
+from mlops.paths import repo_root
+
+INFRA_FILE = "config/infra_config.json"
+MODEL_FILE = "config/model_config.json"
+# Environments every model's pipelines use (PR build on pr, CI build on dev).
+REQUIRED_ENVIRONMENTS = ("pr", "dev")
+DEFAULT_INFRA_ENV = "dev"
+
+AZURE_ML_ENDPOINT = r"[A-Za-z][A-Za-z0-9-]{2,31}"
+AZURE_ML_ENDPOINT_TEXT = "3-32 letters, digits and hyphens, starting with a letter"
+_COMPUTE = r"[A-Za-z][A-Za-z0-9-]{1,15}"
+_COMPUTE_TEXT = "2-16 letters, digits and hyphens, starting with a letter (Azure ML compute name)"
+
+
+def selected_infra_env() -> str:
+    return os.environ.get("FACTORY_INFRA_ENV", DEFAULT_INFRA_ENV)
+
+
+def load_config(root: Path | None = None, infra_env: str | None = None) -> FactoryConfig:
+    """The whole configuration, or ConfigError listing every problem of every file."""
+    root = (root or repo_root()).resolve()
+    infra_env = infra_env or selected_infra_env()
+    problems: list[Problem] = []
+    infra = _load_infra(root, problems)
+    entries = _load_models(root, problems)
+    if infra and infra_env not in infra:
+        problems.append(Problem(INFRA_FILE, None, None,
+                                f"no infrastructure environment {infra_env!r} (FACTORY_INFRA_ENV); "
+                                f"found {', '.join(sorted(infra))}"))
+    elif infra:
+        _check_batch_clusters(entries, infra[infra_env], root, problems)
+    _check_environment_coverage(entries, problems)
+    _check_endpoint_names(entries, root, problems)
+    if problems:
+        # Files shared by several entries would otherwise repeat their problems.
+        raise ConfigError(dict.fromkeys(problems))
+    return FactoryConfig(root=root, infra=infra, entries=entries)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------- infra_config.json
+
+def _load_infra(root: Path, problems: list[Problem]) -> dict[str, InfraConfig]:
+    data = read_json(root / INFRA_FILE, INFRA_FILE, problems)
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not data:
+        problems.append(Problem(INFRA_FILE, None, None,
+                                "expected an object of infrastructure environments, e.g. {\"dev\": {...}}"))
+        return {}
+    result = {}
+    for env_name, values in data.items():
+        if not isinstance(values, dict):
+            problems.append(Problem(INFRA_FILE, env_name, None, "expected an object of settings"))
+            continue
+        before = len(problems)
+        f = Fields(problems, INFRA_FILE, env_name, values)
+        cfg = dict(
+            env_name=env_name,
+            namespace=f.string("NAMESPACE", pattern=r"[a-z][a-z0-9]{1,9}",
+                               expected="2-10 lower-case letters or digits, starting with a letter"),
+            projectcode=f.string("PROJECTCODE", pattern=r"[a-z0-9]{1,8}",
+                                 expected="1-8 lower-case letters or digits"),
+            version=f.string("VERSION", pattern=r"\d{3}",
+                             expected="three digits, zero-padded (e.g. \"001\")"),
+            location=f.string("LOCATION", pattern=r"[a-z][a-z0-9]+",
+                              expected="an Azure region name such as \"westeurope\""),
+            resource_group_name=f.string("RESOURCE_GROUP_NAME", pattern=r"[-\w.()]{1,90}",
+                                         expected="1-90 letters, digits, '-', '_', '.', '(' or ')'"),
+            azure_rm_svc_connection=f.string("AZURE_RM_SVC_CONNECTION"),
+            cluster_name=f.string("CLUSTER_NAME", pattern=_COMPUTE, expected=_COMPUTE_TEXT),
+            cluster_size=f.string("CLUSTER_SIZE", pattern=r"STANDARD_\w+",
+                                  expected="an Azure VM size such as \"STANDARD_DS3_V2\""),
+            cluster_min_nodes=f.integer("CLUSTER_MIN_NODES", minimum=0, default=0),
+            cluster_max_nodes=f.integer("CLUSTER_MAX_NODES", minimum=1, maximum=100),
+            cluster_idle_seconds_before_scaledown=f.integer(
+                "CLUSTER_IDLE_SECONDS_BEFORE_SCALEDOWN", minimum=0, default=300),
+            batch_cluster_name=f.string("BATCH_CLUSTER_NAME", pattern=_COMPUTE, expected=_COMPUTE_TEXT),
+            batch_cluster_size=f.string("BATCH_CLUSTER_SIZE", pattern=r"STANDARD_\w+",
+                                        expected="an Azure VM size such as \"STANDARD_DS3_V2\""),
+            batch_cluster_max_nodes=f.integer("BATCH_CLUSTER_MAX_NODES", minimum=1, maximum=100),
+            variable_group_name=f.string("VARIABLE_GROUP_NAME", default="mlops_platform_dev_vg"),
+            devops_project_name=f.string("DEVOPS_PROJECT_NAME"),
+            repository_name=f.string("REPOSITORY_NAME"),
+            development_branch=f.string("DEVELOPMENT_BRANCH", default="develop"),
+        )
+        f.check_unknown()
+        if (cfg["cluster_min_nodes"] is not None and cfg["cluster_max_nodes"] is not None
+                and cfg["cluster_min_nodes"] > cfg["cluster_max_nodes"]):
+            f.problem("CLUSTER_MIN_NODES", f"expected at most CLUSTER_MAX_NODES "
+                      f"({cfg['cluster_max_nodes']}), found {cfg['cluster_min_nodes']}")
+        if len(problems) == before:
+            result[env_name] = InfraConfig(**cfg)
+    return result
+
+
+# ---------------------------------------------------------------- model_config.json
+
+def _entry_label(index: int, item: dict[str, Any]) -> str:
+    model, env = item.get("ML_MODEL_CONFIG_NAME"), item.get("ENV_NAME")
+    if isinstance(model, str) and isinstance(env, str):
+        return f"{model}/{env}"
+    return f"models[{index}]"
+
+
+def _load_models(root: Path, problems: list[Problem]) -> dict[tuple[str, str], ModelEnvConfig]:
+    data = read_json(root / MODEL_FILE, MODEL_FILE, problems)
+    if data is None:
+        return {}
+    entries: dict[tuple[str, str], ModelEnvConfig] = {}
+    for label, item in each_entry(problems, MODEL_FILE, data, "models", _entry_label):
+        before = len(problems)
+        f = Fields(problems, MODEL_FILE, label, item)
+        model = f.string("ML_MODEL_CONFIG_NAME", pattern=r"[a-z][a-z0-9_]{1,30}",
+                         expected="a model folder name: lower-case letters, digits, '_'")
+        env = f.string("ENV_NAME", pattern=r"[a-z][a-z0-9]{1,15}",
+                       expected="an environment name: lower-case letters and digits")
+        values = dict(
+            cluster_region=f.string("CLUSTER_REGION"),
+            conda_path=f.path("CONDA_PATH", root),
+            display_base_name=f.string("DISPLAY_BASE_NAME"),
+            env_base_image_name=f.string("ENV_BASE_IMAGE_NAME"),
+            environment_name=f.string("ENVIRONMENT_NAME"),
+            experiment_base_name=f.string("EXPERIMENT_BASE_NAME"),
+            model_base_name=f.string("MODEL_BASE_NAME"),
+            gate_metric=f.string("GATE_METRIC", choices=GATE_METRICS, default="r2"),
+            gate_threshold=f.number("GATE_THRESHOLD"),
+            path_filters=f.string_list("PATH_FILTERS", default=None),
+        )
+        batch_path = f.path("BATCH_DEPLOYMENT_CONFIG", root)
+        realtime_path = f.path("REALTIME_DEPLOYMENT_CONFIG", root)
+        data_path = f.path("DATA_CONFIG_PATH", root)
+        f.check_unknown()
+        model_dir = root / "mlops" / model if model else None
+        if model_dir is not None and not model_dir.is_dir():
+            f.problem("ML_MODEL_CONFIG_NAME", f"expected a model folder, found no folder {model_dir}")
+        batch = _load_batch(batch_path, root, problems) if batch_path else None
+        realtime = _load_realtime(realtime_path, root, problems) if realtime_path else None
+        datacfg = _load_data(data_path, root, problems) if data_path else None
+        if (model, env) in entries:
+            f.problem(None, "duplicate entry: this model and environment appear more than once")
+        if len(problems) == before and model and env:
+            filters = values.pop("path_filters") or [f"mlops/{model}/*"]
+            entries[(model, env)] = ModelEnvConfig(
+                model=model, env=env, model_dir=model_dir, path_filters=tuple(filters),
+                batch=batch, realtime=realtime, data=datacfg, **values)
+    return entries
+
+
+# ---------------------------------------------------------------- per-model files
+
+def _load_batch(path: Path, root: Path, problems: list[Problem]) -> BatchConfig | None:
+    shown = _relative(path, root)
+    data = read_json(path, shown, problems)
+    if not isinstance(data, dict):
+        if data is not None:
+            problems.append(Problem(shown, None, None, "expected an object of settings"))
+        return None
+    before = len(problems)
+    f = Fields(problems, shown, None, data)
+    values = dict(
+        batch_cluster_name=f.string("BATCH_CLUSTER_NAME"),
+        endpoint_name=f.string("ENDPOINT_NAME", pattern=AZURE_ML_ENDPOINT, expected=AZURE_ML_ENDPOINT_TEXT),
+        deployment_name=f.string("DEPLOYMENT_NAME", pattern=AZURE_ML_ENDPOINT,
+                                 expected=AZURE_ML_ENDPOINT_TEXT),
+        cluster_instance_count=f.integer("CLUSTER_INSTANCE_COUNT", minimum=1, maximum=100),
+        max_concurrency_per_instance=f.integer("MAX_CONCURRENCY_PER_INSTANCE", minimum=1, maximum=64),
+        mini_batch_size=f.integer("MINI_BATCH_SIZE", minimum=1),
+        output_file_name=f.string("OUTPUT_FILE_NAME", pattern=r"[\w.-]+\.csv",
+                                  expected="a file name ending in .csv"),
+        max_retries=f.integer("MAX_RETRIES", minimum=0, maximum=20),
+        retry_timeout=f.integer("RETRY_TIMEOUT", minimum=1),
+    )
+    f.check_unknown()
+    return BatchConfig(file=path, **values) if len(problems) == before else None
+
+
+def _load_realtime(path: Path, root: Path, problems: list[Problem]) -> RealtimeConfig | None:
+    shown = _relative(path, root)
+    data = read_json(path, shown, problems)
+    if not isinstance(data, dict):
+        if data is not None:
+            problems.append(Problem(shown, None, None, "expected an object of settings"))
+        return None
+    before = len(problems)
+    f = Fields(problems, shown, None, data)
+    values = dict(
+        endpoint_name=f.string("ENDPOINT_NAME", pattern=AZURE_ML_ENDPOINT, expected=AZURE_ML_ENDPOINT_TEXT),
+        deployment_name=f.string("DEPLOYMENT_NAME", pattern=AZURE_ML_ENDPOINT,
+                                 expected=AZURE_ML_ENDPOINT_TEXT),
+        deployment_vm_size=f.string("DEPLOYMENT_VM_SIZE", pattern=r"Standard_\w+",
+                                    expected="an Azure VM size such as \"Standard_DS3_v2\""),
+        deployment_instance_count=f.integer("DEPLOYMENT_INSTANCE_COUNT", minimum=1, maximum=20),
+        environment_variables=f.string_map("ENVIRONMENT_VARIABLES", default={}),
+        test_request_path=f.path("TEST_REQUEST_PATH", root),
+    )
+    f.check_unknown()
+    return RealtimeConfig(file=path, **values) if len(problems) == before else None
+
+
+def _load_data(path: Path, root: Path, problems: list[Problem]) -> DataConfig | None:
+    shown = _relative(path, root)
+    data = read_json(path, shown, problems)
+    if data is None:
+        return None
+    before = len(problems)
+    datasets = []
+    for label, item in each_entry(problems, shown, data, "datasets",
+                                  lambda i, d: str(d.get("DATASET_NAME") or f"datasets[{i}]")):
+        f = Fields(problems, shown, label, item)
+        purpose = f.string("DATA_PURPOSE", choices=DATA_PURPOSES)
+        # Data folders may be empty or absent: the model's generator fills them.
+        data_path = f.path("DATA_PATH", root, must_exist=False)
+        name = f.string("DATASET_NAME", pattern=r"[A-Za-z0-9_-]{1,255}",
+                        expected="letters, digits, '_' or '-'")
+        desc = f.string("DATASET_DESC")
+        f.check_unknown()
+        if None not in (purpose, data_path, name, desc):
+            datasets.append(Dataset(purpose, data_path, name, desc))
+    purposes = [d.purpose for d in datasets]
+    for purpose in DATA_PURPOSES:
+        if len(problems) == before and purposes.count(purpose) != 1:
+            problems.append(Problem(shown, None, "DATA_PURPOSE",
+                                    f"expected exactly one dataset with purpose {purpose!r}, "
+                                    f"found {purposes.count(purpose)}"))
+    return DataConfig(file=path, datasets=tuple(datasets)) if len(problems) == before else None
+
+
+# ---------------------------------------------------------------- cross-file checks
+
+def _check_batch_clusters(entries: dict[tuple[str, str], ModelEnvConfig], infra: InfraConfig,
+                          root: Path, problems: list[Problem]) -> None:
+    seen: set[Path] = set()
+    for entry in entries.values():
+        if entry.batch.file in seen:
+            continue
+        seen.add(entry.batch.file)
+        if entry.batch.batch_cluster_name != infra.batch_cluster_name:
+            problems.append(Problem(
+                _relative(entry.batch.file, root), None, "BATCH_CLUSTER_NAME",
+                f"expected {infra.batch_cluster_name!r} to match BATCH_CLUSTER_NAME of "
+                f"{INFRA_FILE} ({infra.env_name}), found {entry.batch.batch_cluster_name!r}"))
+
+
+def _check_environment_coverage(entries: dict[tuple[str, str], ModelEnvConfig],
+                                problems: list[Problem]) -> None:
+    models = sorted({m for m, _ in entries})
+    envs = sorted(set(REQUIRED_ENVIRONMENTS) | {e for _, e in entries})
+    for model in models:
+        for env in envs:
+            if (model, env) not in entries:
+                problems.append(Problem(MODEL_FILE, f"{model}/{env}", None,
+                                        f"missing entry: every model needs one for each environment "
+                                        f"({', '.join(envs)})"))
+
+
+def _check_endpoint_names(entries: dict[tuple[str, str], ModelEnvConfig], root: Path,
+                          problems: list[Problem]) -> None:
+    """Endpoint names are global: two config files must never claim the same one."""
+    owners: dict[str, Path] = {}
+    for entry in entries.values():
+        for cfg in (entry.batch, entry.realtime):
+            name = cfg.endpoint_name.lower()
+            owner = owners.setdefault(name, cfg.file)
+            if owner != cfg.file:
+                problems.append(Problem(
+                    _relative(cfg.file, root), None, "ENDPOINT_NAME",
+                    f"expected a unique endpoint name, found {cfg.endpoint_name!r} "
+                    f"also used by {_relative(owner, root)}"))

@@ -1,0 +1,148 @@
+"""Typed configuration objects. Field names follow the seed's JSON keys, lower-cased."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATA_PURPOSES = ("pr_data", "training_data", "batch_test_data")
+GATE_METRICS = {"r2": True, "rmse": False, "mae": False, "mse": False}  # metric -> higher is better
+
+
+@dataclass(frozen=True)
+class InfraConfig:
+    """One infrastructure environment of config/infra_config.json."""
+
+    env_name: str
+    namespace: str
+    projectcode: str
+    version: str
+    location: str
+    resource_group_name: str
+    azure_rm_svc_connection: str
+    cluster_name: str
+    cluster_size: str
+    cluster_min_nodes: int
+    cluster_max_nodes: int
+    cluster_idle_seconds_before_scaledown: int
+    batch_cluster_name: str
+    batch_cluster_size: str
+    batch_cluster_max_nodes: int
+    variable_group_name: str
+    devops_project_name: str
+    repository_name: str
+    development_branch: str
+
+    @property
+    def name_suffix(self) -> str:
+        return f"{self.namespace}-{self.projectcode}-{self.version}"
+
+    @property
+    def workspace_name(self) -> str:
+        return f"mlw-{self.name_suffix}"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    purpose: str
+    path: Path
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    file: Path
+    datasets: tuple[Dataset, ...]
+
+    def by_purpose(self, purpose: str) -> Dataset:
+        for dataset in self.datasets:
+            if dataset.purpose == purpose:
+                return dataset
+        raise KeyError(f"{self.file}: no dataset with DATA_PURPOSE {purpose!r}")
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    file: Path
+    batch_cluster_name: str
+    endpoint_name: str
+    deployment_name: str
+    cluster_instance_count: int
+    max_concurrency_per_instance: int
+    mini_batch_size: int
+    output_file_name: str
+    max_retries: int
+    retry_timeout: int
+
+    @property
+    def concurrency(self) -> int:
+        return self.cluster_instance_count * self.max_concurrency_per_instance
+
+
+@dataclass(frozen=True)
+class RealtimeConfig:
+    file: Path
+    endpoint_name: str
+    deployment_name: str
+    deployment_vm_size: str
+    deployment_instance_count: int
+    environment_variables: dict[str, str]
+    test_request_path: Path
+
+
+@dataclass(frozen=True)
+class ModelEnvConfig:
+    """One model x environment entry of config/model_config.json, with its referenced files."""
+
+    model: str
+    env: str
+    model_dir: Path  # mlops/<model>: components, pipeline.yml, src, serving, configs
+    cluster_region: str
+    conda_path: Path
+    display_base_name: str
+    env_base_image_name: str
+    environment_name: str
+    experiment_base_name: str
+    model_base_name: str
+    gate_metric: str
+    gate_threshold: float
+    path_filters: tuple[str, ...]
+    batch: BatchConfig
+    realtime: RealtimeConfig
+    data: DataConfig
+
+    @property
+    def gate_higher_is_better(self) -> bool:
+        return GATE_METRICS[self.gate_metric]
+
+
+@dataclass(frozen=True)
+class FactoryConfig:
+    """Everything under config/ plus each model's configs, validated together."""
+
+    root: Path
+    infra: dict[str, InfraConfig]
+    entries: dict[tuple[str, str], ModelEnvConfig] = field(default_factory=dict)
+
+    @property
+    def model_names(self) -> list[str]:
+        return sorted({model for model, _ in self.entries})
+
+    @property
+    def environments(self) -> list[str]:
+        return sorted({env for _, env in self.entries})
+
+    def entry(self, model: str, env: str) -> ModelEnvConfig:
+        try:
+            return self.entries[(model, env)]
+        except KeyError:
+            raise KeyError(f"config/model_config.json has no entry for model {model!r} "
+                           f"and environment {env!r}") from None
+
+    def infra_env(self, name: str) -> InfraConfig:
+        try:
+            return self.infra[name]
+        except KeyError:
+            raise KeyError(f"config/infra_config.json has no environment {name!r}; "
+                           f"known: {', '.join(sorted(self.infra))}") from None
