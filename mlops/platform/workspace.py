@@ -66,3 +66,25 @@ class Workspace:
             if data.get(key) is not None:
                 data[key] = str(data[key])
         return data
+
+
+def local_workspace(infra, state_root: Path) -> Workspace:
+    """The local platform's workspace for an infrastructure environment, rooted under
+    ``state_root`` (normally .factory/). The local stack emits exactly this as its output."""
+    root = state_root / "workspace" / infra.workspace_name
+    db = root / "mlflow" / "mlflow.db"
+    return Workspace(
+        target="local",
+        name=infra.workspace_name,
+        location="local",
+        compute=Cluster(infra.cluster_name, infra.cluster_size, infra.cluster_max_nodes,
+                        infra.cluster_min_nodes),
+        batch_compute=Cluster(infra.batch_cluster_name, infra.batch_cluster_size,
+                              infra.batch_cluster_max_nodes),
+        mlflow_tracking_uri=f"sqlite:///{db}",
+        mlflow_registry_uri=f"sqlite:///{db}",
+        root=root,
+        artifact_root=root / "mlflow" / "artifacts",
+        data_store=root / "data",
+        endpoint_registry=root / "endpoints",
+    )
