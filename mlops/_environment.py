@@ -37,10 +37,11 @@ class EnvSpec:
     name: str
     requirements: tuple[str, ...]  # pip arguments
     fingerprint_files: tuple[Path, ...] = ()
+    base: Path | None = None  # default .nox/; the benchmark builds elsewhere
 
     @property
     def path(self) -> Path:
-        return ENVS_DIR / self.name
+        return (self.base or ENVS_DIR) / self.name
 
     @property
     def python(self) -> Path:
@@ -77,14 +78,15 @@ def _uv() -> str | None:
     return find_uv_bin()
 
 
-def _run(cmd: Sequence[str], step: str) -> None:
-    result = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+def _run(cmd: Sequence[str], step: str, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(list(cmd), capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
         raise EnvBuildError(f"{step} failed (exit {result.returncode}): {' '.join(cmd)}\n{tail}")
 
 
-def ensure(spec: EnvSpec, log: Callable[[str], None] = print) -> Path:
+def ensure(spec: EnvSpec, log: Callable[[str], None] = print,
+           env: dict[str, str] | None = None) -> Path:
     """The environment's python, building or updating the environment first if needed."""
     if is_current(spec):
         return spec.python
@@ -94,13 +96,13 @@ def ensure(spec: EnvSpec, log: Callable[[str], None] = print) -> Path:
     uv = _uv()
     if uv:
         _run([uv, "venv", "--quiet", "--allow-existing", "--python", sys.executable,
-              str(spec.path)], "creating the environment")
+              str(spec.path)], "creating the environment", env)
         _run([uv, "pip", "install", "--quiet", "--python", str(spec.python), *spec.requirements],
-             "installing dependencies")
+             "installing dependencies", env)
     else:
-        _run([sys.executable, "-m", "venv", str(spec.path)], "creating the environment")
+        _run([sys.executable, "-m", "venv", str(spec.path)], "creating the environment", env)
         _run([str(spec.python), "-m", "pip", "install", "--quiet", *spec.requirements],
-             "installing dependencies")
+             "installing dependencies", env)
     (spec.path / STAMP).write_text(json.dumps({"fingerprint": spec.fingerprint(),
                                                "built_seconds": round(time.monotonic() - started, 1)}))
     log(f"environment ready in {time.monotonic() - started:.1f} s")

@@ -42,14 +42,14 @@ def load_config(root: Path | None = None, infra_env: str | None = None) -> Facto
     infra_env = infra_env or selected_infra_env()
     problems: list[Problem] = []
     infra = _load_infra(root, problems)
-    entries = _load_models(root, problems)
+    entries, declared = _load_models(root, problems)
     if infra and infra_env not in infra:
         problems.append(Problem(INFRA_FILE, None, None,
                                 f"no infrastructure environment {infra_env!r} (FACTORY_INFRA_ENV); "
                                 f"found {', '.join(sorted(infra))}"))
     elif infra:
         _check_batch_clusters(entries, infra[infra_env], root, problems)
-    _check_environment_coverage(entries, problems)
+    _check_environment_coverage(declared, problems)
     _check_endpoint_names(entries, root, problems)
     if problems:
         # Files shared by several entries would otherwise repeat their problems.
@@ -129,11 +129,14 @@ def _entry_label(index: int, item: dict[str, Any]) -> str:
     return f"models[{index}]"
 
 
-def _load_models(root: Path, problems: list[Problem]) -> dict[tuple[str, str], ModelEnvConfig]:
+def _load_models(root: Path, problems: list[Problem]
+                 ) -> tuple[dict[tuple[str, str], ModelEnvConfig], set[tuple[str, str]]]:
+    """Valid entries, plus every (model, env) declared, valid or not (for the coverage check)."""
     data = read_json(root / MODEL_FILE, MODEL_FILE, problems)
-    if data is None:
-        return {}
     entries: dict[tuple[str, str], ModelEnvConfig] = {}
+    declared: set[tuple[str, str]] = set()
+    if data is None:
+        return entries, declared
     for label, item in each_entry(problems, MODEL_FILE, data, "models", _entry_label):
         before = len(problems)
         f = Fields(problems, MODEL_FILE, label, item)
@@ -163,14 +166,16 @@ def _load_models(root: Path, problems: list[Problem]) -> dict[tuple[str, str], M
         batch = _load_batch(batch_path, root, problems) if batch_path else None
         realtime = _load_realtime(realtime_path, root, problems) if realtime_path else None
         datacfg = _load_data(data_path, root, problems) if data_path else None
-        if (model, env) in entries:
+        if (model, env) in declared:
             f.problem(None, "duplicate entry: this model and environment appear more than once")
+        if model and env:
+            declared.add((model, env))
         if len(problems) == before and model and env:
             filters = values.pop("path_filters") or [f"mlops/{model}/*"]
             entries[(model, env)] = ModelEnvConfig(
                 model=model, env=env, model_dir=model_dir, path_filters=tuple(filters),
                 batch=batch, realtime=realtime, data=datacfg, **values)
-    return entries
+    return entries, declared
 
 
 # ---------------------------------------------------------------- per-model files
@@ -268,13 +273,12 @@ def _check_batch_clusters(entries: dict[tuple[str, str], ModelEnvConfig], infra:
                 f"{INFRA_FILE} ({infra.env_name}), found {entry.batch.batch_cluster_name!r}"))
 
 
-def _check_environment_coverage(entries: dict[tuple[str, str], ModelEnvConfig],
-                                problems: list[Problem]) -> None:
-    models = sorted({m for m, _ in entries})
-    envs = sorted(set(REQUIRED_ENVIRONMENTS) | {e for _, e in entries})
+def _check_environment_coverage(declared: set[tuple[str, str]], problems: list[Problem]) -> None:
+    models = sorted({m for m, _ in declared})
+    envs = sorted(set(REQUIRED_ENVIRONMENTS) | {e for _, e in declared})
     for model in models:
         for env in envs:
-            if (model, env) not in entries:
+            if (model, env) not in declared:
                 problems.append(Problem(MODEL_FILE, f"{model}/{env}", None,
                                         f"missing entry: every model needs one for each environment "
                                         f"({', '.join(envs)})"))

@@ -1,0 +1,39 @@
+"""Shared fixtures: a throw-away copy of the factory's configuration to break on purpose."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = ("nyc_taxi", "london_taxi")
+
+
+@pytest.fixture
+def config_root(tmp_path: Path) -> Path:
+    """config/ plus every file model_config.json references, copied under tmp_path."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    for model in MODELS:
+        for part in ("configs", "environment", "sample-data"):
+            src = REPO / "mlops" / model / part
+            if src.exists():
+                shutil.copytree(src, tmp_path / "mlops" / model / part)
+    return tmp_path
+
+
+@pytest.fixture
+def edit_json(config_root: Path) -> Callable[[str, Callable[[Any], Any]], None]:
+    """edit_json("config/model_config.json", fn): fn mutates the parsed JSON in place."""
+
+    def edit(relative: str, change: Callable[[Any], Any]) -> None:
+        path = config_root / relative
+        data = json.loads(path.read_text())
+        change(data)
+        path.write_text(json.dumps(data, indent=2))
+
+    return edit

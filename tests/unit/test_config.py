@@ -1,0 +1,168 @@
+"""Every way the configuration can be wrong names the file, the entry and the key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlops.config import ConfigError, load_config
+
+
+def _entry(data, model, env):
+    return next(e for e in data["models"]
+                if e["ML_MODEL_CONFIG_NAME"] == model and e["ENV_NAME"] == env)
+
+
+def _messages(root) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(root)
+    return [str(p) for p in info.value.problems]
+
+
+def test_shipped_configuration_loads(config_root):
+    config = load_config(config_root)
+    assert config.model_names == ["london_taxi", "nyc_taxi"]
+    assert config.environments == ["dev", "pr"]
+    entry = config.entry("nyc_taxi", "pr")
+    assert entry.batch.endpoint_name == "nyc-taxi-batch"
+    assert entry.realtime.endpoint_name == "nyc-taxi-online"
+    assert entry.data.by_purpose("training_data").path == config_root / "mlops/nyc_taxi/data/training"
+    assert config.infra_env("dev").workspace_name == "mlw-mlops-mf-001"
+
+
+def test_missing_model_base_name_names_file_entry_and_key(config_root, edit_json):
+    edit_json("config/model_config.json",
+              lambda d: _entry(d, "nyc_taxi", "pr").pop("MODEL_BASE_NAME"))
+    assert _messages(config_root) == [
+        "config/model_config.json: nyc_taxi/pr: MODEL_BASE_NAME: missing (expected a non-empty string)"]
+
+
+def test_batch_cluster_mismatch_names_both_files(config_root, edit_json):
+    edit_json("mlops/nyc_taxi/configs/batch_config.json",
+              lambda d: d.update(BATCH_CLUSTER_NAME="other-cluster"))
+    (message,) = _messages(config_root)
+    assert message.startswith("mlops/nyc_taxi/configs/batch_config.json: BATCH_CLUSTER_NAME:")
+    assert "config/infra_config.json" in message
+    assert "'batch-cluster'" in message and "'other-cluster'" in message
+
+
+def test_all_problems_of_a_file_are_reported_at_once(config_root, edit_json):
+    def break_infra(d):
+        d["dev"]["VERSION"] = "1"
+        d["dev"]["CLUSTER_MAX_NODES"] = "four"
+        del d["dev"]["LOCATION"]
+        d["dev"]["CLUSTR_SIZE"] = "typo"
+
+    edit_json("config/infra_config.json", break_infra)
+    messages = _messages(config_root)
+    assert "config/infra_config.json: dev: VERSION: expected three digits, zero-padded " \
+           "(e.g. \"001\"), found '1'" in messages
+    assert any(m.startswith("config/infra_config.json: dev: CLUSTER_MAX_NODES: expected an integer "
+                            "between 1 and 100, found a string") for m in messages)
+    assert "config/infra_config.json: dev: LOCATION: missing " \
+           "(expected an Azure region name such as \"westeurope\")" in messages
+    assert any(m.startswith("config/infra_config.json: dev: CLUSTR_SIZE: unknown key") for m in messages)
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("ab", False), ("abc", True), ("a" * 32, True), ("a" * 33, False), ("1abc", False),
+    ("nyc_taxi", False), ("nyc-taxi-2", True), ("-abc", False),
+])
+def test_endpoint_names_follow_azure_ml_rules(config_root, edit_json, name, ok):
+    edit_json("mlops/nyc_taxi/configs/realtime_config.json", lambda d: d.update(ENDPOINT_NAME=name))
+    if ok:
+        assert load_config(config_root).entry("nyc_taxi", "dev").realtime.endpoint_name == name
+    else:
+        (message,) = _messages(config_root)
+        assert message.startswith("mlops/nyc_taxi/configs/realtime_config.json: ENDPOINT_NAME: "
+                                  "expected 3-32 letters, digits and hyphens")
+
+
+def test_endpoint_names_must_be_unique_across_files(config_root, edit_json):
+    edit_json("mlops/london_taxi/configs/realtime_config.json",
+              lambda d: d.update(ENDPOINT_NAME="nyc-taxi-online"))
+    (message,) = _messages(config_root)
+    assert "ENDPOINT_NAME: expected a unique endpoint name, found 'nyc-taxi-online'" in message
+    assert "mlops/nyc_taxi/configs/realtime_config.json" in message
+
+
+def test_every_model_needs_every_environment(config_root, edit_json):
+    edit_json("config/model_config.json", lambda d: d["models"].remove(_entry(d, "london_taxi", "dev")))
+    assert _messages(config_root) == [
+        "config/model_config.json: london_taxi/dev: missing entry: every model needs one for each "
+        "environment (dev, pr)"]
+
+
+def test_an_extra_environment_must_exist_for_every_model(config_root, edit_json):
+    def add_test_env(d):
+        extra = dict(_entry(d, "nyc_taxi", "dev"), ENV_NAME="test")
+        d["models"].append(extra)
+
+    edit_json("config/model_config.json", add_test_env)
+    assert _messages(config_root) == [
+        "config/model_config.json: london_taxi/test: missing entry: every model needs one for each "
+        "environment (dev, pr, test)"]
+
+
+def test_referenced_file_must_exist(config_root, edit_json):
+    edit_json("config/model_config.json", lambda d: _entry(d, "nyc_taxi", "dev").update(
+        DATA_CONFIG_PATH="mlops/nyc_taxi/configs/nope.json"))
+    (message,) = _messages(config_root)
+    assert message.startswith("config/model_config.json: nyc_taxi/dev: DATA_CONFIG_PATH: expected an "
+                              "existing path, found 'mlops/nyc_taxi/configs/nope.json'")
+
+
+def test_invalid_json_names_the_file_and_position(config_root):
+    (config_root / "mlops/london_taxi/configs/batch_config.json").write_text('{"ENDPOINT_NAME": }')
+    messages = _messages(config_root)
+    assert messages == ["mlops/london_taxi/configs/batch_config.json: not valid JSON: "
+                        "Expecting value at line 1 column 19"]
+
+
+def test_data_config_purposes_and_keys(config_root, edit_json):
+    def break_data(d):
+        d["datasets"][0]["DATA_PURPOSE"] = "training"
+        del d["datasets"][1]["DATASET_DESC"]
+
+    edit_json("mlops/nyc_taxi/configs/data_config.json", break_data)
+    messages = _messages(config_root)
+    assert "mlops/nyc_taxi/configs/data_config.json: nyc_taxi_pr: DATA_PURPOSE: expected one of " \
+           "batch_test_data, pr_data, training_data, found 'training'" in messages
+    assert "mlops/nyc_taxi/configs/data_config.json: nyc_taxi_training: DATASET_DESC: missing " \
+           "(expected a non-empty string)" in messages
+
+
+def test_data_path_may_be_absolute(config_root, edit_json, tmp_path):
+    own = tmp_path / "my_data"
+    edit_json("mlops/nyc_taxi/configs/data_config.json",
+              lambda d: d["datasets"][1].update(DATA_PATH=str(own)))
+    assert load_config(config_root).entry("nyc_taxi", "dev").data.by_purpose("training_data").path == own
+
+
+def test_wrong_types_say_what_was_found(config_root, edit_json):
+    edit_json("mlops/nyc_taxi/configs/batch_config.json",
+              lambda d: d.update(MINI_BATCH_SIZE=True, MAX_RETRIES=-1))
+    messages = _messages(config_root)
+    assert "mlops/nyc_taxi/configs/batch_config.json: MINI_BATCH_SIZE: expected an integer >= 1, " \
+           "found a boolean true" in messages
+    assert "mlops/nyc_taxi/configs/batch_config.json: MAX_RETRIES: expected an integer between 0 " \
+           "and 20, found -1" in messages
+
+
+def test_duplicate_entry_and_bad_top_level(config_root, edit_json):
+    edit_json("config/model_config.json", lambda d: d["models"].append(_entry(d, "nyc_taxi", "pr")))
+    assert _messages(config_root) == [
+        "config/model_config.json: nyc_taxi/pr: duplicate entry: this model and environment "
+        "appear more than once"]
+    (config_root / "config/model_config.json").write_text(json.dumps([1, 2]))
+    assert _messages(config_root) == [
+        "config/model_config.json: models: expected a top-level object with a list under 'models', "
+        "found a list"]
+
+
+def test_unknown_infra_environment(config_root):
+    with pytest.raises(ConfigError) as info:
+        load_config(config_root, infra_env="prod")
+    assert str(info.value.problems[0]) == (
+        "config/infra_config.json: no infrastructure environment 'prod' (FACTORY_INFRA_ENV); found dev")

@@ -1,0 +1,71 @@
+"""The shared environment scheme: built once, reused while pyproject.toml is unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlops import _environment as envs
+
+
+def _spec(tmp_path: Path, monkeypatch) -> envs.EnvSpec:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[project]\nname='x'\n")
+    monkeypatch.setattr(envs, "ENVS_DIR", tmp_path / ".nox")
+    return envs.EnvSpec("_demo", ("demo==1",), (pyproject,))
+
+
+def test_stamp_decides_whether_the_environment_is_current(tmp_path, monkeypatch):
+    spec = _spec(tmp_path, monkeypatch)
+    assert not envs.is_current(spec)
+    spec.python.parent.mkdir(parents=True)
+    spec.python.write_text("")
+    (spec.path / envs.STAMP).write_text(json.dumps({"fingerprint": spec.fingerprint()}))
+    assert envs.is_current(spec)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='y'\n")  # dependencies changed
+    assert not envs.is_current(spec)
+
+
+def test_ensure_skips_all_work_when_current(tmp_path, monkeypatch):
+    spec = _spec(tmp_path, monkeypatch)
+    spec.python.parent.mkdir(parents=True)
+    spec.python.write_text("")
+    (spec.path / envs.STAMP).write_text(json.dumps({"fingerprint": spec.fingerprint()}))
+    monkeypatch.setattr(envs, "_run", lambda *a: (_ for _ in ()).throw(AssertionError("ran")))
+    assert envs.ensure(spec, log=lambda _: None) == spec.python
+
+
+def test_failed_build_is_reported_and_not_stamped(tmp_path, monkeypatch):
+    spec = _spec(tmp_path, monkeypatch)
+    spec.path.mkdir(parents=True)
+    monkeypatch.setattr(envs, "_uv", lambda: None)
+    calls = []
+
+    def fake_run(cmd, step, env=None):
+        calls.append(step)
+        if step == "installing dependencies":
+            raise envs.EnvBuildError(f"{step} failed")
+
+    monkeypatch.setattr(envs, "_run", fake_run)
+    try:
+        envs.ensure(spec, log=lambda _: None)
+    except envs.EnvBuildError as exc:
+        assert "installing dependencies failed" in str(exc)
+    else:
+        raise AssertionError("expected EnvBuildError")
+    assert calls == ["creating the environment", "installing dependencies"]
+    assert not (spec.path / envs.STAMP).exists()
+
+
+def test_missing_prerequisites_say_what_to_install(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    missing = envs.missing_prerequisites()
+    assert missing[0].startswith("terraform: not found on PATH; install Terraform")
+    assert missing[1].startswith("node: not found on PATH; install Node.js")
+
+
+def test_tool_environment_points_terraform_at_an_existing_cli_config(tmp_path, monkeypatch):
+    monkeypatch.setattr(envs, "ENVS_DIR", tmp_path)
+    env = envs.tool_environment({"TF_CLI_CONFIG_FILE": "/missing/.terraformrc"})
+    assert Path(env["TF_CLI_CONFIG_FILE"]).is_file()
+    assert env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] == "1"
