@@ -14,7 +14,7 @@ from mlops import _environment as envs  # noqa: E402  (stdlib-only module)
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["check_config", "lint", "tests"]
+nox.options.sessions = ["check_config", "synth", "lint", "tests"]
 
 
 def _factory(session: nox.Session, command: str, *args: str, tools: tuple[str, ...] = ()) -> None:
@@ -59,3 +59,99 @@ def tests(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks; results go to docs/benchmarks.md with the command that produced them."""
     _factory(session, "bench", tools=("terraform", "node"))
+
+
+@nox.session(requires=["check_config"])
+def synth(session: nox.Session) -> None:
+    """Synthesise the stacks of --target (local default) to .factory/cdktf.out; skipped when unchanged."""
+    _factory(session, "synth", tools=("terraform", "node"))
+
+
+@nox.session(requires=["synth"], default=False)
+def plan(session: nox.Session) -> None:
+    """Save a Terraform plan; print its summary and write it as markdown for a PR comment."""
+    _factory(session, "plan", tools=("terraform", "node"))
+
+
+@nox.session(default=False)
+def apply(session: nox.Session) -> None:
+    """Apply the saved plan only (never an unreviewed one)."""
+    _factory(session, "apply", tools=("terraform", "node"))
+
+
+@nox.session(requires=["plan"], default=False)
+def provision(session: nox.Session) -> None:
+    """Provision the workspace: apply the plan just made; a no-op when nothing changed."""
+    _factory(session, "provision", tools=("terraform", "node"))
+
+
+@nox.session(default=False)
+def destroy(session: nox.Session) -> None:
+    """Destroy the stacks; local archives the workspace first (-- --delete-data deletes it)."""
+    _factory(session, "destroy", tools=("terraform", "node"))
+
+
+@nox.session
+def iac_scan(session: nox.Session) -> None:
+    """checkov over the synthesised Azure stacks and CI YAML; every suppression has a reason."""
+    _factory(session, "iac-scan", tools=("node",))
+
+
+@nox.session(default=False)
+def pipelines(session: nox.Session) -> None:
+    """Write the Azure DevOps and GitHub Actions YAML from config (`-- --check`: report drift)."""
+    _factory(session, "pipelines")
+
+
+@nox.session(default=False)
+def cancel_job(session: nox.Session) -> None:
+    """Cancel the Azure ML job of a cancelled CI run (CI calls it; AZUREML_JOB_NAME optional)."""
+    _factory(session, "cancel-job")
+
+
+@nox.session(requires=["provision"], default=False)
+def register_data(session: nox.Session) -> None:
+    """Register each model's datasets as data assets versioned by content (generates empty ones)."""
+    _factory(session, "register-data", tools=("terraform", "node"))
+
+
+@nox.session(requires=["register_data"], default=False)
+def pr_build(session: nox.Session) -> None:
+    """Lint and unit tests of each model, then its pipeline on env pr; fails when the gate fails."""
+    _factory(session, "pr-build", tools=("terraform", "node"))
+
+
+@nox.session(requires=["register_data"], default=False)
+def ci_build(session: nox.Session) -> None:
+    """Pipeline on env dev, gated registration, then deploy and smoke-test the new champion."""
+    _factory(session, "ci-build", tools=("terraform", "node"))
+
+
+@nox.session(requires=["provision"], default=False)
+def deploy(session: nox.Session) -> None:
+    """Deploy each model's champion to its batch and online endpoints (blue/green, smoke-tested)."""
+    _factory(session, "deploy", tools=("terraform", "node"))
+
+
+@nox.session(default=False)
+def undeploy(session: nox.Session) -> None:
+    """Stop and remove each model's endpoints and their processes; says what it removed."""
+    _factory(session, "undeploy", tools=("terraform", "node"))
+
+
+@nox.session(default=False)
+def invoke(session: nox.Session) -> None:
+    """Send each model's sample request to its online endpoint; run its batch endpoint."""
+    _factory(session, "invoke", tools=("terraform", "node"))
+
+
+@nox.session(default=False)
+def endpoints(session: nox.Session) -> None:
+    """List endpoints: name, kind, model, version, scoring URI, status (-- --json, --show-keys)."""
+    _factory(session, "endpoints", tools=("terraform", "node"))
+
+
+@nox.session(default=False)
+def approve(session: nox.Session) -> None:
+    """Tag each model's champion version for production, recording approver and build."""
+    _factory(session, "approve", tools=("terraform", "node"))

@@ -19,6 +19,33 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("Validate config/*.json and every model's configs.",
                      "mlops.commands.check_config:run"),
     "bench": ("Run benchmarks and write docs/benchmarks.md.", "mlops.commands.bench:run"),
+    "register-data": ("Register each model's datasets as content-versioned data assets.",
+                      "mlops.commands.register_data:run"),
+    "pr-build": ("Lint + unit tests of each model, then its pipeline on env pr (gated).",
+                 "mlops.commands.pr_build:run"),
+    "ci-build": ("Pipeline on env dev, gated register, deploy and smoke-test.",
+                 "mlops.commands.ci_build:run"),
+    "synth": ("Synthesise the target's stacks (skipped when inputs are unchanged).",
+              "mlops.commands.synth:run"),
+    "plan": ("Save a Terraform plan and print/write its summary.", "mlops.commands.plan:run"),
+    "apply": ("Apply the saved plan only.", "mlops.commands.apply:run"),
+    "provision": ("synth -> plan -> apply; no-op when nothing changed.",
+                  "mlops.commands.provision:run"),
+    "destroy": ("Destroy the target's stacks (local: archives the workspace first).",
+                "mlops.commands.destroy:run"),
+    "pipelines": ("Write .azure-pipelines/ and .github/workflows/ from config (--check: report drift).",
+                  "mlops.commands.pipelines:run"),
+    "cancel-job": ("Cancel the Azure ML job of a cancelled CI run.", "mlops.commands.cancel_job:run"),
+    "iac-scan": ("checkov over the synthesised Azure stacks and CI YAML.",
+                 "mlops.commands.iac_scan:run"),
+    "deploy": ("Deploy each model's champion to its batch and online endpoints (blue/green).",
+               "mlops.commands.deploy:run"),
+    "undeploy": ("Stop and remove each model's endpoints.", "mlops.commands.undeploy:run"),
+    "invoke": ("Send the sample request to the online endpoint; run the batch endpoint.",
+               "mlops.commands.invoke:run"),
+    "endpoints": ("List endpoints (--json, --show-keys).", "mlops.commands.endpoints:run"),
+    "approve": ("Tag each model's champion version for production.",
+                "mlops.commands.approve:run"),
 }
 
 
@@ -42,6 +69,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="submit cloud jobs and return at once with their names")
     parser.add_argument("--delete-data", action="store_true",
                         help="destroy: delete the workspace's models, data and runs too")
+    parser.add_argument("--check", action="store_true",
+                        help="pipelines: report drift from config, write nothing")
     parser.add_argument("--only", action="append", metavar="AREA",
                         help="bench: run only this area (repeatable)")
 

@@ -16,6 +16,15 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # multi-line scripts as literal blocks, readable in review
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
 def dump(document: dict[str, Any], comments: tuple[str, ...] = ()) -> str:
     """Header, optional comment lines, then the document with keys in insertion order."""
     body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True,

@@ -34,6 +34,7 @@ EXPECTED = {
     "endpoints": ([], False),
     "approve": ([], False),
     "pipelines": ([], False),
+    "cancel_job": ([], False),
 }
 
 

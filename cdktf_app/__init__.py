@@ -1,0 +1,1 @@
+"""The CDK Terrain (CDK for Terraform) app: one stack per concern. Entry: app.synth()."""

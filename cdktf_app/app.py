@@ -1,0 +1,56 @@
+"""Entry of the CDK Terrain app: ``synth(config, target, outdir)`` builds the stacks of a
+target and writes them to ``outdir/stacks/<stack>/cdk.tf.json``.
+
+local -> the local workspace stack; azure -> the Azure ML stack and the Azure DevOps stack
+(imported only for azure: their provider bindings are the slow part of a synth).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops.config import FactoryConfig
+from mlops.config.loader import selected_infra_env
+from mlops.paths import state_dir
+
+TARGETS = ("local", "azure")
+
+
+def synth(config: FactoryConfig, target: str, outdir: Path, *,
+          state_root: Path | None = None) -> list[str]:
+    """Synthesise the target's stacks into ``outdir``; returns the stack names in apply order."""
+    from cdktn import App
+
+    infra = config.infra_env(selected_infra_env())
+    app = App(outdir=str(outdir), skip_validation=False)
+    if target == "local":
+        from cdktf_app.local_stack import LocalWorkspaceStack
+
+        stacks = [LocalWorkspaceStack(app, "local", infra=infra,
+                                      state_root=state_root or state_dir(config.root))]
+    elif target == "azure":
+        from cdktf_app.azureml_stack import AzureMLStack
+        from cdktf_app.devops_stack import AzureDevOpsStack
+
+        azureml = AzureMLStack(app, "azureml", infra=infra)
+        devops = AzureDevOpsStack(app, "azure_devops", infra=infra, config=config,
+                                  azureml=azureml)
+        stacks = [azureml, devops]
+    else:
+        raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+    app.synth()
+    return [stack.node.id for stack in stacks]
+
+
+def main() -> None:
+    """`cdktn synth` entry (cdktf.json "app"): synthesises FACTORY_TARGET into ./cdktf.out."""
+    import os
+
+    from mlops.config import load_config
+
+    synth(load_config(), os.environ.get("FACTORY_TARGET", "local"),
+          Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,295 @@
+"""The Azure ML stack: the workspace the azure platform trains, registers and serves in.
+
+Resource group, storage (HTTPS + TLS 1.2 only, no public blobs, no shared keys), key vault
+(RBAC, soft delete, purge protection), Log Analytics + workspace-based Application Insights,
+container registry (no admin user), the Azure ML workspace linking the four, the training and
+batch compute clusters, the identity the pipelines run as, and the role assignments between
+them. Names follow the seed: ``mlw-{namespace}-{projectcode}-{version}`` and friends.
+
+Outputs hold names and ids only: no key, connection string or instrumentation key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cdktn import TerraformOutput, TerraformStack
+from cdktn_provider_azurerm.application_insights import ApplicationInsights
+from cdktn_provider_azurerm.container_registry import ContainerRegistry
+from cdktn_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
+from cdktn_provider_azurerm.data_azurerm_subscription import DataAzurermSubscription
+from cdktn_provider_azurerm.key_vault import KeyVault, KeyVaultNetworkAcls
+from cdktn_provider_azurerm.log_analytics_workspace import LogAnalyticsWorkspace
+from cdktn_provider_azurerm.machine_learning_compute_cluster import (
+    MachineLearningComputeCluster,
+    MachineLearningComputeClusterIdentity,
+    MachineLearningComputeClusterScaleSettings,
+)
+from cdktn_provider_azurerm.machine_learning_workspace import (
+    MachineLearningWorkspace,
+    MachineLearningWorkspaceIdentity,
+)
+from cdktn_provider_azurerm.provider import AzurermProvider, AzurermProviderFeatures
+from cdktn_provider_azurerm.resource_group import ResourceGroup
+from cdktn_provider_azurerm.role_assignment import RoleAssignment
+from cdktn_provider_azurerm.storage_account import (
+    StorageAccount,
+    StorageAccountBlobProperties,
+    StorageAccountBlobPropertiesContainerDeleteRetentionPolicy,
+    StorageAccountBlobPropertiesDeleteRetentionPolicy,
+)
+from cdktn_provider_azurerm.user_assigned_identity import UserAssignedIdentity
+from constructs import Construct
+
+from cdktf_app._backend import azurerm_backend
+from mlops.config import InfraConfig
+
+SOFT_DELETE_DAYS = 30
+
+
+def _alnum(text: str, limit: int) -> str:
+    # Storage accounts and registries allow lower-case letters and digits only.
+    return re.sub(r"[^a-z0-9]", "", text.lower())[:limit]
+
+
+@dataclass(frozen=True)
+class AzureNames:
+    """Every Azure resource name, derived from NAMESPACE, PROJECTCODE and VERSION."""
+
+    resource_group: str
+    workspace: str
+    storage_account: str
+    key_vault: str
+    log_analytics: str
+    application_insights: str
+    container_registry: str
+    pipeline_identity: str
+
+    @classmethod
+    def of(cls, infra: InfraConfig) -> AzureNames:
+        suffix = infra.name_suffix  # {namespace}-{projectcode}-{version}
+        compact = f"{infra.namespace}{infra.projectcode}{infra.version}"
+        return cls(
+            resource_group=infra.resource_group_name,
+            workspace=infra.workspace_name,
+            storage_account=_alnum(f"st{compact}", 24),
+            key_vault=f"kv-{suffix}"[:24],
+            log_analytics=f"log-{suffix}",
+            application_insights=f"appi-{suffix}",
+            container_registry=_alnum(f"cr{compact}", 50),
+            pipeline_identity=f"id-{suffix}-pipelines",
+        )
+
+
+def iso_duration(seconds: int) -> str:
+    """300 -> "PT5M": the form Azure returns, so plans show no spurious change."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = "".join(f"{v}{u}" for v, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if v)
+    return f"PT{text or '0S'}"
+
+
+class Monitoring(Construct):
+    """Log Analytics and the workspace-based Application Insights that writes into it."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, names: AzureNames,
+                 resource_group: ResourceGroup, tags: dict[str, str]):
+        super().__init__(scope, construct_id)
+        self.log_analytics = LogAnalyticsWorkspace(
+            self, "log_analytics", name=names.log_analytics, location=resource_group.location,
+            resource_group_name=resource_group.name, sku="PerGB2018", retention_in_days=30,
+            tags=tags)
+        self.application_insights = ApplicationInsights(
+            self, "application_insights", name=names.application_insights,
+            location=resource_group.location, resource_group_name=resource_group.name,
+            application_type="web", workspace_id=self.log_analytics.id,
+            local_authentication_enabled=False, tags=tags)
+        # Readable logical ids: these names appear in plans and checkov findings.
+        self.log_analytics.override_logical_id("log_analytics")
+        self.application_insights.override_logical_id("application_insights")
+
+
+class ComputeCluster(Construct):
+    """An Azure ML compute cluster scaling between min and max nodes, with its own identity
+    (it pulls images and reads/writes data as itself, never with keys)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name: str, vm_size: str,
+                 min_nodes: int, max_nodes: int, idle_seconds: int,
+                 workspace: MachineLearningWorkspace, tags: dict[str, str]):
+        super().__init__(scope, construct_id)
+        self.cluster = MachineLearningComputeCluster(
+            self, "cluster", name=name, location=workspace.location,
+            machine_learning_workspace_id=workspace.id, vm_size=vm_size,
+            vm_priority="Dedicated", local_auth_enabled=False, ssh_public_access_enabled=False,
+            identity=MachineLearningComputeClusterIdentity(type="SystemAssigned"),
+            scale_settings=MachineLearningComputeClusterScaleSettings(
+                min_node_count=min_nodes, max_node_count=max_nodes,
+                scale_down_nodes_after_idle_duration=iso_duration(idle_seconds)),
+            tags=tags)
+        self.cluster.override_logical_id(construct_id)
+
+
+class AzureMLStack(TerraformStack):
+    """All Azure resources of one infrastructure environment (config/infra_config.json)."""
+
+    def __init__(self, scope: Construct, stack_id: str, *, infra: InfraConfig,
+                 backends_dir: Path | None = None):
+        super().__init__(scope, stack_id)
+        self.infra = infra
+        self.names = names = AzureNames.of(infra)
+        tags = {"project": "model-factory", "environment": infra.env_name,
+                "managed-by": "terraform"}
+
+        AzurermProvider(self, "azurerm", features=[AzurermProviderFeatures()],
+                        storage_use_azuread=True)
+        self.backend = azurerm_backend(self, stack_id, infra.env_name, backends_dir)
+        self.client = DataAzurermClientConfig(self, "current")
+        self.subscription = DataAzurermSubscription(self, "subscription")
+
+        self.resource_group = rg = ResourceGroup(
+            self, "resource_group", name=names.resource_group, location=infra.location,
+            tags=tags)
+        self.storage = self._storage(rg, tags)
+        self.key_vault = KeyVault(
+            self, "key_vault", name=names.key_vault, location=rg.location,
+            resource_group_name=rg.name, tenant_id=self.client.tenant_id, sku_name="standard",
+            rbac_authorization_enabled=True, purge_protection_enabled=True,
+            soft_delete_retention_days=90,
+            # Only trusted Azure services (Azure ML) reach the vault; nobody needs it directly.
+            network_acls=KeyVaultNetworkAcls(default_action="Deny", bypass="AzureServices"),
+            tags=tags)
+        self.monitoring = Monitoring(self, "monitoring", names=names, resource_group=rg,
+                                     tags=tags)
+        self.container_registry = ContainerRegistry(
+            self, "container_registry", name=names.container_registry, location=rg.location,
+            resource_group_name=rg.name, sku="Standard", admin_enabled=False,
+            anonymous_pull_enabled=False, tags=tags)
+        self.workspace = MachineLearningWorkspace(
+            self, "ml_workspace", name=names.workspace, friendly_name=names.workspace,
+            location=rg.location, resource_group_name=rg.name,
+            storage_account_id=self.storage.id, key_vault_id=self.key_vault.id,
+            application_insights_id=self.monitoring.application_insights.id,
+            container_registry_id=self.container_registry.id,
+            identity=MachineLearningWorkspaceIdentity(type="SystemAssigned"),
+            storage_account_access_type="Identity",  # shared keys are disabled on the store
+            v1_legacy_mode_enabled=False, sku_name="Basic", tags=tags)
+        self.compute = ComputeCluster(
+            self, "compute", name=infra.cluster_name, vm_size=infra.cluster_size,
+            min_nodes=infra.cluster_min_nodes, max_nodes=infra.cluster_max_nodes,
+            idle_seconds=infra.cluster_idle_seconds_before_scaledown,
+            workspace=self.workspace, tags=tags).cluster
+        self.batch_compute = ComputeCluster(
+            self, "batch_compute", name=infra.batch_cluster_name,
+            vm_size=infra.batch_cluster_size, min_nodes=0,
+            max_nodes=infra.batch_cluster_max_nodes,
+            idle_seconds=infra.cluster_idle_seconds_before_scaledown,
+            workspace=self.workspace, tags=tags).cluster
+        self.pipeline_identity = UserAssignedIdentity(
+            self, "pipeline_identity", name=names.pipeline_identity, location=rg.location,
+            resource_group_name=rg.name, tags=tags)
+        self._role_assignments()
+        self._outputs()
+
+    def _storage(self, rg: ResourceGroup, tags: dict[str, str]) -> StorageAccount:
+        return StorageAccount(
+            self, "storage_account", name=self.names.storage_account, location=rg.location,
+            resource_group_name=rg.name, account_tier="Standard", account_replication_type="GRS",
+            account_kind="StorageV2", https_traffic_only_enabled=True, min_tls_version="TLS1_2",
+            allow_nested_items_to_be_public=False, shared_access_key_enabled=False,
+            default_to_oauth_authentication=True, local_user_enabled=False,
+            cross_tenant_replication_enabled=False,
+            blob_properties=StorageAccountBlobProperties(
+                delete_retention_policy=StorageAccountBlobPropertiesDeleteRetentionPolicy(
+                    days=SOFT_DELETE_DAYS),
+                container_delete_retention_policy=(
+                    StorageAccountBlobPropertiesContainerDeleteRetentionPolicy(
+                        days=SOFT_DELETE_DAYS))),
+            tags=tags)
+
+    def _grant(self, construct_id: str, role: str, scope: Any, principal_id: str) -> None:
+        RoleAssignment(self, construct_id, scope=scope, role_definition_name=role,
+                       principal_id=principal_id, principal_type="ServicePrincipal")
+
+    def _role_assignments(self) -> None:
+        """Least privilege for what the pipelines do: identities, never keys."""
+        workspace_principal = self.workspace.identity.principal_id
+        self._grant("workspace_storage_blob", "Storage Blob Data Contributor", self.storage.id,
+                    workspace_principal)
+        self._grant("workspace_acr_push", "AcrPush", self.container_registry.id,
+                    workspace_principal)  # builds environment images (push implies pull)
+        self._grant("workspace_key_vault", "Key Vault Administrator", self.key_vault.id,
+                    workspace_principal)  # RBAC vaults: the workspace manages its secrets
+        for name, cluster in (("compute", self.compute), ("batch_compute", self.batch_compute)):
+            principal = cluster.identity.principal_id
+            self._grant(f"{name}_acr_pull", "AcrPull", self.container_registry.id, principal)
+            self._grant(f"{name}_storage_blob", "Storage Blob Data Contributor",
+                        self.storage.id, principal)  # job inputs and outputs
+        pipelines = self.pipeline_identity.principal_id
+        self._grant("pipelines_data_scientist", "AzureML Data Scientist", self.workspace.id,
+                    pipelines)  # submit jobs, register models and data, deploy endpoints
+        self._grant("pipelines_storage_blob", "Storage Blob Data Contributor", self.storage.id,
+                    pipelines)  # upload data assets
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return (f"azureml://{self.workspace.location}.api.azureml.ms/mlflow/v1.0"
+                f"{self.workspace.id}")
+
+    def workspace_output(self) -> dict[str, Any]:
+        """Same shape as mlops.platform.workspace.Workspace.to_output() with target azure."""
+        infra = self.infra
+        return {
+            "target": "azure",
+            "name": self.workspace.name,
+            "location": self.workspace.location,
+            "compute": {"name": self.compute.name, "size": self.compute.vm_size,
+                        "max_nodes": infra.cluster_max_nodes,
+                        "min_nodes": infra.cluster_min_nodes},
+            "batch_compute": {"name": self.batch_compute.name,
+                              "size": self.batch_compute.vm_size,
+                              "max_nodes": infra.batch_cluster_max_nodes, "min_nodes": 0},
+            "mlflow_tracking_uri": self.mlflow_tracking_uri,
+            "mlflow_registry_uri": self.mlflow_tracking_uri,
+            "root": None, "artifact_root": None, "data_store": None, "endpoint_registry": None,
+            "subscription_id": self.client.subscription_id,
+            "resource_group": self.resource_group.name,
+        }
+
+    def pipeline_variables(self) -> dict[str, str]:
+        """What the pipelines read from the variable group, as references to this stack."""
+        return {
+            "SUBSCRIPTION_ID": self.client.subscription_id,
+            "TENANT_ID": self.client.tenant_id,
+            "RESOURCE_GROUP_NAME": self.resource_group.name,
+            "LOCATION": self.resource_group.location,
+            "WORKSPACE_NAME": self.workspace.name,
+            "CLUSTER_NAME": self.compute.name,
+            "BATCH_CLUSTER_NAME": self.batch_compute.name,
+            "STORAGE_ACCOUNT_NAME": self.storage.name,
+            "KEY_VAULT_NAME": self.key_vault.name,
+            "CONTAINER_REGISTRY_NAME": self.container_registry.name,
+            "APPLICATION_INSIGHTS_NAME": self.monitoring.application_insights.name,
+            "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "AZURE_CLIENT_ID": self.pipeline_identity.client_id,
+        }
+
+    def _outputs(self) -> None:
+        TerraformOutput(self, "workspace", value=self.workspace_output(),
+                        description="The workspace description (mlops.platform.workspace)")
+        plain = {
+            "workspace_name": self.workspace.name,
+            "workspace_id": self.workspace.id,
+            "resource_group_name": self.resource_group.name,
+            "location": self.resource_group.location,
+            "subscription_id": self.client.subscription_id,
+            "storage_account_name": self.storage.name,
+            "key_vault_name": self.key_vault.name,
+            "container_registry_name": self.container_registry.name,
+            "application_insights_name": self.monitoring.application_insights.name,
+            "pipeline_identity_client_id": self.pipeline_identity.client_id,
+        }
+        for name, value in plain.items():
+            TerraformOutput(self, name, value=value)

@@ -1,0 +1,80 @@
+"""The Azure DevOps stack: service connection, variable group, pipelines and branch policies.
+
+No typed CDK bindings exist for the microsoft/azuredevops provider, so the resources live in
+the HCL module terraform/modules/azure_devops; this stack feeds it from config, from the CI
+pipeline list (mlops.cicd.definitions) and from the Azure ML stack's attributes, which cdktn
+turns into remote-state references: nothing is retyped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cdktn import TerraformOutput, TerraformStack
+from cdktn_provider_azurerm.provider import AzurermProvider, AzurermProviderFeatures
+from constructs import Construct
+
+from cdktf_app._backend import azurerm_backend
+from cdktf_app._hcl_module import hcl_module
+from cdktf_app.azureml_stack import AzureMLStack
+from mlops.cicd.definitions import pipeline_definitions
+from mlops.config import FactoryConfig, InfraConfig
+
+MODULE_DIR = Path(__file__).resolve().parents[1] / "terraform" / "modules" / "azure_devops"
+
+
+def pipeline_inputs(config: FactoryConfig) -> dict[str, dict[str, Any]]:
+    """The module's ``pipelines`` input: one entry per generated pipeline YAML."""
+    return {d.name: {"kind": d.kind, "yml_path": d.azure_path,
+                     "path_filters": list(d.path_filters)}
+            for d in pipeline_definitions(config)}
+
+
+def module_inputs(infra: InfraConfig, config: FactoryConfig,
+                  azureml: AzureMLStack) -> dict[str, Any]:
+    variables = {
+        **azureml.pipeline_variables(),
+        "AZURE_RM_SVC_CONNECTION": infra.azure_rm_svc_connection,
+        "VARIABLE_GROUP_NAME": infra.variable_group_name,
+        "NAMESPACE": infra.namespace,
+        "PROJECTCODE": infra.projectcode,
+        "VERSION": infra.version,
+        "DEVELOPMENT_BRANCH": infra.development_branch,
+        "FACTORY_TARGET": "azure",
+        "FACTORY_INFRA_ENV": infra.env_name,
+    }
+    return {
+        "project_name": infra.devops_project_name,
+        "repository_name": infra.repository_name,
+        "development_branch": infra.development_branch,
+        "service_connection_name": infra.azure_rm_svc_connection,
+        "tenant_id": azureml.client.tenant_id,
+        "subscription_id": azureml.client.subscription_id,
+        "subscription_name": azureml.subscription.display_name,
+        "pipeline_identity_id": azureml.pipeline_identity.id,
+        "pipeline_identity_client_id": azureml.pipeline_identity.client_id,
+        "variable_group_name": infra.variable_group_name,
+        "variables": variables,
+        "pipelines": pipeline_inputs(config),
+    }
+
+
+class AzureDevOpsStack(TerraformStack):
+    """Composes terraform/modules/azure_devops; inputs are checked against it at synth."""
+
+    def __init__(self, scope: Construct, stack_id: str, *, infra: InfraConfig,
+                 config: FactoryConfig, azureml: AzureMLStack, backends_dir: Path | None = None,
+                 module_dir: Path = MODULE_DIR):
+        super().__init__(scope, stack_id)
+        # The module's federated credential needs azurerm; azuredevops is configured from
+        # AZDO_ORG_SERVICE_URL and the pipeline's OIDC token, never from this file.
+        AzurermProvider(self, "azurerm", features=[AzurermProviderFeatures()],
+                        storage_use_azuread=True)
+        self.backend = azurerm_backend(self, stack_id, infra.env_name, backends_dir)
+        self.inputs = module_inputs(infra, config, azureml)
+        self.module = hcl_module(self, "azure_devops", module_dir, self.inputs)
+        for name in ("project_id", "service_connection_id", "variable_group_id"):
+            TerraformOutput(self, name, value=self.module.get_string(name))
+        TerraformOutput(self, "build_definition_ids",
+                        value=self.module.get("build_definition_ids"))

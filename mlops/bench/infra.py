@@ -1,0 +1,81 @@
+"""Infrastructure benchmarks: synth time of the local and Azure stacks, cold (no cache) and
+cached (input hash hit), and the no-op `nox -s provision` end to end. Everything runs as real
+subprocesses in a throw-away copy of the factory's configuration, so the checkout's own
+.factory/ is never touched."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlops._environment import tool_environment
+from mlops.bench import Section
+from mlops.config import FactoryConfig
+from mlops.paths import repo_root
+
+PROVISION_TARGET_S = 5.0
+AZURE_SYNTH_TARGET_S = 5.0
+REPEATS = 3
+
+
+def _copy(config: FactoryConfig, dest: Path) -> Path:
+    shutil.copytree(config.root / "config", dest / "config")
+    for model in config.model_names:
+        shutil.copytree(config.root / "mlops" / model, dest / "mlops" / model,
+                        ignore=shutil.ignore_patterns("data", "__pycache__"))
+    if (config.root / "terraform").is_dir():
+        shutil.copytree(config.root / "terraform", dest / "terraform",
+                        ignore=shutil.ignore_patterns(".terraform"))
+    return dest
+
+
+def _timed(argv: list[str], root: Path) -> float:
+    env = tool_environment()
+    env["FACTORY_ROOT"] = str(root)
+    started = time.monotonic()
+    result = subprocess.run(argv, cwd=repo_root(), env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{result.stdout[-800:]}{result.stderr[-800:]}")
+    return seconds
+
+
+def _synth(section: Section, root: Path, target: str, target_s: float | None) -> None:
+    argv = [sys.executable, "-m", "mlops", "synth", "--target", target]
+    cold = _timed(argv, root)
+    cached = statistics.median(_timed(argv, root) for _ in range(REPEATS))
+    for label, value in (("cold", cold), ("cached", cached)):
+        met = None if target_s is None or label == "cached" else value < target_s
+        section.add(f"synth {target}, {label} (`python -m mlops synth`)", value, "s",
+                    f"< {target_s:g} s" if target_s and label == "cold" else "", met)
+
+
+def run(config: FactoryConfig, args) -> Section:
+    section = Section("infra", "Infrastructure: synth and provision")
+    with tempfile.TemporaryDirectory(prefix="factory-bench-") as tmp:
+        root = _copy(config, Path(tmp))
+        _synth(section, root, "local", None)
+        if importlib.util.find_spec("cdktf_app.azureml_stack") is None:
+            section.notes.append("azure synth skipped: cdktf_app/azureml_stack.py does not exist")
+        else:
+            _synth(section, root, "azure", AZURE_SYNTH_TARGET_S)
+        first = _timed([sys.executable, "-m", "mlops", "provision"], root)
+        section.add("first provision, local (creates the MLflow store)", first, "s")
+        nox = shutil.which("nox")
+        if nox is None:
+            section.notes.append("no-op `nox -s provision` skipped: nox not on PATH")
+        else:
+            argv = [nox, "-f", str(repo_root() / "noxfile.py"), "-s", "provision"]
+            noop = statistics.median(_timed(argv, root) for _ in range(REPEATS))
+            section.add("no-op `nox -s provision`, local, end to end (check_config, synth, plan, "
+                        "provision)", noop, "s", f"< {PROVISION_TARGET_S:g} s",
+                        noop < PROVISION_TARGET_S)
+    section.notes.append(f"cached and no-op rows: median of {REPEATS} runs; each row is a fresh "
+                         "process, as a user or CI pays it")
+    return section

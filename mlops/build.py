@@ -1,0 +1,218 @@
+"""The model builds behind `nox -s pr_build` and `nox -s ci_build`.
+
+pr_build: per model, lint (ruff) and unit tests (pytest) of mlops/<model>, then its pipeline on
+environment ``pr``; fails when the gate's absolute threshold fails. ci_build: the pipeline on
+``dev`` (the register step gates and registers), then deploy and smoke-test the new champion.
+Both print a metrics table and write reports/<model>_<env>.json and .md.
+
+Lint + test results are cached by the content of the model folder (data excluded), the
+same rule as pipeline-step reuse: unchanged code is not re-checked on this machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from mlops._environment import tool_environment
+from mlops.build_report import BuildReport, table, write
+from mlops.config import FactoryConfig, ModelEnvConfig
+from mlops.errors import FactoryError
+from mlops.naming import RunNames, run_names
+from mlops.paths import repo_root, reports_dir, state_dir
+
+Runner = Callable[..., subprocess.CompletedProcess]
+_CHECK_SKIP_DIRS = {"data", "__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+class BuildFailed(FactoryError):
+    """One or more models failed their build; each has a report."""
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+# -- lint and unit tests ---------------------------------------------------------------------
+def _checks_key(model_dir: Path, root: Path) -> str:
+    digest = hashlib.sha256(f"{sys.executable}\0".encode())
+    for extra in (root / "pyproject.toml",):
+        if extra.is_file():
+            digest.update(extra.read_bytes())
+    for file in sorted(p for p in model_dir.rglob("*") if p.is_file()
+                       and not _CHECK_SKIP_DIRS & set(p.relative_to(model_dir).parts)
+                       and p.suffix not in (".pyc", ".pyo")):
+        digest.update(f"{file.relative_to(model_dir).as_posix()}\0".encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def check_commands(entry: ModelEnvConfig, python: str = sys.executable) -> list[tuple[str, list[str]]]:
+    """(name, command) of each check: ruff over the model folder, pytest of its tests."""
+    model_dir = entry.model_dir
+    commands = [("lint", [python, "-m", "ruff", "check", "--quiet", str(model_dir)])]
+    if (model_dir / "tests").is_dir():
+        commands.append(("tests", [python, "-m", "pytest", "-q", "--no-header", "-p",
+                                   "no:cacheprovider", str(model_dir / "tests")]))
+    return commands
+
+
+def run_checks(entry: ModelEnvConfig, *, runner: Runner = subprocess.run,
+               cache_dir: Path | None = None, root: Path | None = None) -> list[dict]:
+    """Lint and unit tests of one model; raises BuildFailed with the output tail on failure."""
+    root = root or repo_root()
+    cache_dir = cache_dir or state_dir(root) / "build-checks"
+    key = _checks_key(entry.model_dir, root)
+    marker = cache_dir / f"{entry.model}.json"
+    try:
+        if json.loads(marker.read_text()).get("key") == key:
+            _say(f"  {entry.model}: lint + unit tests passed earlier for this exact code (cached)")
+            return [{"name": "lint", "status": "cached"}, {"name": "tests", "status": "cached"}]
+    except (OSError, ValueError):
+        pass
+    results = []
+    for name, cmd in check_commands(entry):
+        started = time.monotonic()
+        out = runner(cmd, cwd=root, capture_output=True, text=True, env=tool_environment(),
+                     check=False)
+        seconds = round(time.monotonic() - started, 2)
+        if name == "tests" and out.returncode == 5:  # pytest: no tests collected
+            _say(f"  {entry.model}: {name}: no tests collected")
+            results.append({"name": name, "status": "no tests", "seconds": seconds})
+            continue
+        if out.returncode != 0:
+            tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-30:])
+            raise BuildFailed(f"{entry.model}: {name} failed ({' '.join(cmd[2:4])} exit "
+                              f"{out.returncode}):\n{tail}")
+        _say(f"  {entry.model}: {name} passed in {seconds:.1f}s")
+        results.append({"name": name, "status": "passed", "seconds": seconds})
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache_dir / f".{entry.model}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.write_text(json.dumps({"key": key, "checks": results}))
+    tmp.replace(marker)
+    return results
+
+
+# -- builds ----------------------------------------------------------------------------------
+def _platform(config: FactoryConfig, target: str, platform):
+    if platform is not None:
+        return platform
+    from mlops.platform import get_platform
+
+    return get_platform(target, config)
+
+
+def _pipeline(platform, entry: ModelEnvConfig, names: RunNames, target: str,
+              wait: bool) -> BuildReport:
+    from mlops.pipeline.runner import StepFailed
+
+    _say(f"{entry.model}: pipeline on environment {entry.env} ({target}), run "
+         f"{names.display_name}")
+    try:
+        result = platform.run_pipeline(entry, names, wait=wait)
+    except StepFailed as exc:
+        report = BuildReport(entry.model, entry.env, target, "failed",
+                             experiment=names.experiment_name, display_name=names.display_name,
+                             run_id=exc.result.run_id, error=str(exc),
+                             steps=[{"name": s.name, "status": s.status, "reused": s.reused,
+                                     "seconds": s.seconds} for s in exc.result.steps])
+        return report
+    report = BuildReport.from_result(result, target)
+    if result.status == "submitted":
+        _say(f"{entry.model}: submitted pipeline job {result.run_id} (not waiting)")
+        return report
+    gate = result.gate
+    if gate is None:
+        report.status, report.error = "failed", "the pipeline wrote no gate decision"
+    elif not gate.passed:
+        report.status, report.error = "failed", f"gate: {gate.reason}"
+    return report
+
+
+def _finish(reports: list[BuildReport], kind: str) -> list[BuildReport]:
+    folder = reports_dir()
+    for report in reports:
+        write(report, folder)
+    _say("")
+    _say(table(reports))
+    _say(f"reports: {', '.join(f'reports/{r.model}_{r.env}.json' for r in reports)}")
+    failed = [r for r in reports if r.status == "failed"]
+    if failed:
+        details = "\n".join(f"  {r.model} ({r.env}): {r.error.splitlines()[0] if r.error else ''}"
+                            for r in failed)
+        raise BuildFailed(f"{kind} failed for {', '.join(r.model for r in failed)}:\n{details}\n"
+                          + "\n".join(r.error for r in failed if "\n" in r.error))
+    return reports
+
+
+def pr_build(config: FactoryConfig, models: list[str], target: str = "local", *,
+             platform=None, wait: bool = True, runner: Runner = subprocess.run,
+             checks: bool = True) -> list[BuildReport]:
+    """Lint + unit tests + the pipeline on env ``pr`` for each model."""
+    platform = _platform(config, target, platform)
+    reports = []
+    for model in models:
+        entry = config.entry(model, "pr")
+        check_results: list[dict] = []
+        try:
+            if checks:
+                check_results = run_checks(entry, runner=runner, root=config.root)
+        except BuildFailed as exc:
+            reports.append(BuildReport(model, "pr", target, "failed", error=str(exc),
+                                       checks=[{"name": "checks", "status": "failed"}]))
+            continue
+        report = _pipeline(platform, entry, run_names(entry), target, wait)
+        report.checks = check_results
+        reports.append(report)
+    return _finish(reports, "pr_build")
+
+
+def _deploy(platform, entry: ModelEnvConfig, names: RunNames, report: BuildReport,
+            target: str) -> None:
+    """Deploy the new champion and smoke-test it, when the platform can."""
+    if target == "local" and importlib.util.find_spec("mlops.platform.local.endpoints") is None:
+        report.deployment = {"summary": "skipped: local endpoints are not available yet "
+                                        "(mlops/platform/local/endpoints.py missing)"}
+        _say(f"{entry.model}: deployment skipped (local endpoints module not available)")
+        return
+    if not (report.gate and report.gate.get("registered")):
+        report.deployment = {"summary": "skipped: no new champion (the gate kept the current "
+                                        "one, which is already deployed)"}
+        _say(f"{entry.model}: champion unchanged; deployment skipped")
+        return
+    _say(f"{entry.model}: deploying the new champion")
+    endpoints = platform.deploy(entry, names)
+    _say(f"{entry.model}: smoke test")
+    response = platform.invoke(entry)
+    report.deployment = {
+        "summary": ", ".join(f"{e.kind} {e.name} ({e.status})" for e in endpoints)
+                   + "; smoke test passed",
+        "endpoints": [{"name": e.name, "kind": e.kind, "status": e.status,
+                       "model_version": e.model_version, "scoring_uri": e.scoring_uri}
+                      for e in endpoints],
+        "smoke_test": response}
+
+
+def ci_build(config: FactoryConfig, models: list[str], target: str = "local", *,
+             platform=None, wait: bool = True, deploy: bool = True) -> list[BuildReport]:
+    """The pipeline on env ``dev`` with the registry gate, then deploy + smoke test."""
+    platform = _platform(config, target, platform)
+    reports = []
+    for model in models:
+        entry = config.entry(model, "dev")
+        names = run_names(entry)
+        report = _pipeline(platform, entry, names, target, wait)
+        reports.append(report)
+        if report.status == "passed" and deploy:
+            try:
+                _deploy(platform, entry, names, report, target)
+            except FactoryError as exc:
+                report.status, report.error = "failed", f"deploy/smoke test: {exc}"
+    return _finish(reports, "ci_build")

@@ -1,0 +1,79 @@
+"""Where infrastructure files live, all under the ignored .factory/ folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops.paths import state_dir
+
+LOCK_TIMEOUT_ENV = "FACTORY_TF_LOCK_TIMEOUT"  # e.g. "60s", "0s"
+DEFAULT_LOCK_TIMEOUT = "60s"
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path  # .factory/
+
+    @classmethod
+    def of(cls, factory_root: Path | None = None) -> Layout:
+        return cls(state_dir(factory_root))
+
+    @property
+    def synth_dir(self) -> Path:
+        return self.root / "cdktf.out"
+
+    def stack_dir(self, stack: str) -> Path:
+        return self.synth_dir / "stacks" / stack
+
+    def synth_record(self, target: str) -> Path:
+        return self.synth_dir / f"{target}.synth.json"
+
+    def data_dir(self, stack: str) -> Path:
+        """TF_DATA_DIR: providers and backend settings, outside the synth folder."""
+        return self.root / "terraform" / stack
+
+    @property
+    def plans_dir(self) -> Path:
+        return self.root / "plans"
+
+    def plan_file(self, stack: str) -> Path:
+        return self.plans_dir / f"{stack}.tfplan"
+
+    def plan_record(self, target: str) -> Path:
+        return self.plans_dir / f"{target}.json"
+
+    def plan_markdown(self, target: str) -> Path:
+        return self.plans_dir / f"{target}-plan.md"
+
+    def local_state(self) -> Path:
+        return self.root / "state" / "local.tfstate"
+
+    def lock_file(self, target: str) -> Path:
+        return self.root / "locks" / f"{target}.lock"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.root / "archive"
+
+
+def lock_timeout() -> str:
+    value = os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT).strip()
+    seconds(value)  # validate early
+    return value
+
+
+def seconds(duration: str) -> float:
+    """'60s', '2m', '0s' or '45' -> seconds; anything else names the variable and the format."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = duration.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        from mlops.errors import FactoryError
+
+        raise FactoryError(f"{LOCK_TIMEOUT_ENV}={duration!r}: expected a duration like 60s or 2m")\
+            from None

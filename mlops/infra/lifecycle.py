@@ -1,0 +1,293 @@
+"""plan / apply / provision / destroy over the synthesised stacks of a target.
+
+A plan is saved per stack under .factory/plans/ with a record of what it was made from (input
+hash, local state lineage + serial, plan file hash). `apply` applies only such a saved plan and
+refuses a missing or stale one; `provision` reuses a fresh saved plan (the one `nox -s plan` just
+made) or makes one, and applies only when it has changes — the no-op path runs one `terraform
+plan` and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlops.config import FactoryConfig
+from mlops.config.loader import selected_infra_env
+from mlops.errors import FactoryError
+from mlops.infra import azure_preflight
+from mlops.infra.layout import Layout, lock_timeout, seconds
+from mlops.infra.lock import infra_lock
+from mlops.infra.synth import input_hash, synth
+from mlops.infra.terraform_dir import ensure_init, terraform_for
+from mlops.terraform import TerraformError
+from mlops.terraform.plan_summary import PlanSummary, summarize, to_markdown
+
+
+class NoSavedPlan(FactoryError):
+    """apply without a saved plan."""
+
+
+class StalePlan(FactoryError):
+    """The saved plan no longer matches the configuration or the state."""
+
+
+@dataclass
+class PlanOutcome:
+    target: str
+    summaries: list[PlanSummary] = field(default_factory=list)
+    markdown: Path | None = None
+    reused: bool = False
+
+    @property
+    def has_changes(self) -> bool:
+        return any(s.has_changes for s in self.summaries)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _state_version(target: str, layout: Layout) -> list | None:
+    """(lineage, serial) of the local state: any apply in between makes a plan stale.
+    Remote (azure) state is checked by Terraform itself when the plan is applied."""
+    if target != "local":
+        return None
+    try:
+        state = json.loads(layout.local_state().read_text())
+        return [state.get("lineage"), state.get("serial")]
+    except (OSError, ValueError):
+        return None
+
+
+def _infra_env(config: FactoryConfig):
+    return config.infra_env(selected_infra_env())
+
+
+def _prepare(config: FactoryConfig, target: str, layout: Layout) -> list[str]:
+    """Synth (skipped when unchanged), azure prerequisites, init when needed -> stack names."""
+    result = synth(config, target, layout=layout)
+    for line in result.lines()[:1]:
+        _say(line)
+    stacks = [s.name for s in result.stacks]
+    azure = target == "azure"
+    if azure:
+        _azure_preflight(stacks, layout)
+    for stack in stacks:
+        tf = terraform_for(stack, layout)
+        if ensure_init(tf, stack, layout,
+                       timeout=azure_preflight.init_timeout() if azure else None,
+                       hint=azure_preflight.provider_problem("see above") if azure else ""):
+            _say(f"init {stack}: done")
+    return stacks
+
+
+def _azure_preflight(stacks: list[str], layout: Layout) -> None:
+    """Credentials and provider downloads, checked together so one run names both. (The
+    backend file is checked by the synth, which fails naming it.)"""
+    problems = azure_preflight.credential_problems()
+    tf = terraform_for(stacks[0], layout)
+    try:  # providers only, no backend: answers "can this machine download providers?"
+        tf.init(backend=False, timeout=azure_preflight.init_timeout())
+    except TerraformError as exc:
+        reason = "; ".join(str(d) for d in exc.diagnostics) or str(exc)
+        problems.append(azure_preflight.provider_problem(reason[:400]))
+    if problems:
+        raise azure_preflight.AzurePrerequisiteError(
+            "cannot run Terraform for --target azure from this machine:\n  - " + "\n  - ".join(problems))
+
+
+def _plan_unlocked(config: FactoryConfig, target: str, layout: Layout) -> PlanOutcome:
+    stacks = _prepare(config, target, layout)
+    layout.plans_dir.mkdir(parents=True, exist_ok=True)
+    digest = input_hash(config, target, layout)
+    outcome = PlanOutcome(target)
+    record = {"target": target, "input_hash": digest, "created": datetime.now(UTC).isoformat(),
+              "stacks": []}
+    for stack in stacks:
+        tf = terraform_for(stack, layout)
+        _say(f"plan {stack} ...")
+        final = layout.plan_file(stack)
+        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+        try:
+            changes = tf.plan(tmp)
+            summary = summarize(stack, tf.show_plan(tmp)) if changes else PlanSummary(stack)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        outcome.summaries.append(summary)
+        record["stacks"].append({"name": stack, "plan": final.name, "sha256": _sha256(final),
+                                 "changes": summary.has_changes})
+    record["state"] = _state_version(target, layout)
+    _write_json(layout.plan_record(target), record)
+    outcome.markdown = layout.plan_markdown(target)
+    _write_text(outcome.markdown, to_markdown(outcome.summaries, target))
+    for summary in outcome.summaries:
+        for line in summary.lines():
+            _say(line)
+    _say(f"plan saved: {layout.plan_record(target).parent}; summary for the PR: {outcome.markdown}")
+    return outcome
+
+
+def _fresh_plan(config: FactoryConfig, target: str, layout: Layout) -> dict:
+    """The saved plan record, or NoSavedPlan / StalePlan saying what to do."""
+    try:
+        record = json.loads(layout.plan_record(target).read_text())
+    except (OSError, ValueError):
+        raise NoSavedPlan(f"no saved plan for --target {target}: run `nox -s plan"
+                          f"{' -- --target azure' if target == 'azure' else ''}` first, "
+                          "review it, then apply") from None
+    for stack in record["stacks"]:
+        plan_file = layout.plans_dir / stack["plan"]
+        if not plan_file.is_file() or _sha256(plan_file) != stack["sha256"]:
+            raise StalePlan(f"the saved plan {plan_file} is missing or was replaced; "
+                            "run `nox -s plan` again")
+    if input_hash(config, target, layout) != record["input_hash"]:
+        raise StalePlan(f"the saved plan for {target} is stale: the configuration or the stacks "
+                        f"changed since it was made ({record['created']}); run `nox -s plan` "
+                        "again and review it")
+    if _state_version(target, layout) != record.get("state"):
+        raise StalePlan(f"the saved plan for {target} is stale: the Terraform state changed "
+                        f"since it was made ({record['created']}); run `nox -s plan` again")
+    return record
+
+
+def _apply_record(record: dict, target: str, layout: Layout) -> bool:
+    applied = False
+    for stack in record["stacks"]:
+        if not stack["changes"]:
+            continue
+        _say(f"apply {stack['name']} ...")
+        started = time.monotonic()
+        terraform_for(stack["name"], layout).apply(layout.plans_dir / stack["plan"])
+        _say(f"apply {stack['name']}: done in {time.monotonic() - started:.1f} s")
+        applied = True
+    _forget_plan(record, target, layout)  # a plan is applied once
+    return applied
+
+
+def _forget_plan(record: dict, target: str, layout: Layout) -> None:
+    for stack in record["stacks"]:
+        (layout.plans_dir / stack["plan"]).unlink(missing_ok=True)
+    layout.plan_record(target).unlink(missing_ok=True)
+
+
+def _lock(target: str, what: str, layout: Layout):
+    return infra_lock(layout.lock_file(target), what, seconds(lock_timeout()))
+
+
+# -- public API ------------------------------------------------------------------------------
+def plan(config: FactoryConfig, target: str, layout: Layout | None = None) -> PlanOutcome:
+    layout = layout or Layout.of(config.root)
+    with _lock(target, "plan", layout):
+        return _plan_unlocked(config, target, layout)
+
+
+def apply(config: FactoryConfig, target: str, layout: Layout | None = None) -> bool:
+    """Apply the saved plan (only that); True when something changed."""
+    layout = layout or Layout.of(config.root)
+    with _lock(target, "apply", layout):
+        record = _fresh_plan(config, target, layout)
+        if not any(s["changes"] for s in record["stacks"]):
+            _forget_plan(record, target, layout)
+            _say(f"apply {target}: the saved plan has no changes; nothing to apply")
+            return False
+        return _apply_record(record, target, layout)
+
+
+def provision(config: FactoryConfig, target: str, layout: Layout | None = None) -> bool:
+    """synth -> plan (or the fresh saved one) -> apply when there are changes."""
+    layout = layout or Layout.of(config.root)
+    with _lock(target, "provision", layout):
+        try:
+            record = _fresh_plan(config, target, layout)
+            _say(f"provision {target}: using the saved plan from {record['created']}")
+        except (NoSavedPlan, StalePlan):
+            _plan_unlocked(config, target, layout)
+            record = _fresh_plan(config, target, layout)
+        if not any(s["changes"] for s in record["stacks"]):
+            _forget_plan(record, target, layout)
+            _say(f"provision {target}: no changes; the infrastructure is up to date")
+            return False
+        _apply_record(record, target, layout)
+        _say(f"provision {target}: done")
+        return True
+
+
+def destroy(config: FactoryConfig, target: str, *, delete_data: bool = False,
+            layout: Layout | None = None) -> None:
+    layout = layout or Layout.of(config.root)
+    if target == "azure" and not delete_data:
+        raise FactoryError("destroy --target azure deletes the Azure ML workspace with its "
+                           "registered models, data assets and runs, and cannot archive them "
+                           "first; re-run with --delete-data to confirm")
+    with _lock(target, "destroy", layout):
+        if target == "local" and not _has_resources(layout.local_state()):
+            _say("destroy local: nothing is provisioned (no resources in the Terraform state)")
+            return
+        stacks = _prepare(config, target, layout)
+        workspace_root = _local_workspace_root(config, layout) if target == "local" else None
+        archive = None
+        if workspace_root is not None and workspace_root.exists() and not delete_data:
+            archive = _archive(workspace_root, layout)
+            _say(f"destroy local: archived the workspace (models, data, runs) to {archive}")
+        for stack in reversed(stacks):
+            _say(f"destroy {stack} ...")
+            terraform_for(stack, layout).destroy()
+        layout.plan_record(target).unlink(missing_ok=True)  # plans against the old state
+        if workspace_root is not None and workspace_root.exists():
+            shutil.rmtree(workspace_root)
+            _say(f"destroy local: removed {workspace_root} "
+                 + ("(--delete-data: models, data and runs deleted for good)" if delete_data
+                    else f"(restore with: tar -xzf {archive} -C {workspace_root.parent})"))
+        _say(f"destroy {target}: done")
+
+
+def _has_resources(state: Path) -> bool:
+    try:
+        return bool(json.loads(state.read_text()).get("resources"))
+    except (OSError, ValueError):
+        return False
+
+
+def _local_workspace_root(config: FactoryConfig, layout: Layout) -> Path | None:
+    from mlops.infra.outputs import read_workspace
+    from mlops.platform.workspace import WorkspaceNotProvisioned
+
+    try:
+        return read_workspace(config, "local", layout=layout).root
+    except WorkspaceNotProvisioned:
+        return None
+
+
+def _archive(folder: Path, layout: Layout) -> Path:
+    layout.archive_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    final = layout.archive_dir / f"{folder.name}-{stamp}.tar.gz"
+    tmp = final.with_name(f".{final.name}.tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        tar.add(folder, arcname=folder.name)
+    os.replace(tmp, final)
+    return final
+
+
+def _write_json(path: Path, value: dict) -> None:
+    _write_text(path, json.dumps(value, indent=2))
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

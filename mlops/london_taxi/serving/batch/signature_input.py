@@ -1,0 +1,198 @@
+"""Check model input against the MLflow model's signature; every problem names the field.
+
+Canonical copy. Each model's serving/online and serving/batch folder holds a byte-identical
+copy (Azure ML uploads only the serving folder); tests/unit/test_signature_input.py fails
+when a copy drifts. Imports pandas only, so it loads anywhere a score.py runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+MAX_ROWS = 10_000  # one online request; larger jobs belong on the batch endpoint
+TOP_LEVEL_KEYS = ("input_data",)
+
+_NUMPY_DTYPES = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",
+                 "boolean": "bool", "string": "object"}
+_EXPECTED = {"double": "a number", "float": "a number", "long": "an integer",
+             "integer": "an integer", "boolean": "true or false", "string": "a string",
+             "datetime": "an ISO date-time string"}
+
+
+class InputError(ValueError):
+    """The input does not match the model's signature; the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # MLflow DataType name: double, float, long, integer, boolean, string, datetime
+    required: bool = True
+
+
+def signature_columns(signature) -> list[Column]:
+    """The input columns of an MLflow ModelSignature (column-based schemas only)."""
+    if signature is None or signature.inputs is None:
+        raise InputError("the model has no input signature; it cannot validate requests")
+    columns = []
+    for spec in signature.inputs.inputs:
+        if not getattr(spec, "name", None):
+            raise InputError("the model's input signature has unnamed columns (tensor schema); "
+                             "expected a column-based signature")
+        type_name = getattr(spec.type, "name", str(spec.type))
+        columns.append(Column(spec.name, type_name, bool(getattr(spec, "required", True))))
+    return columns
+
+
+def parse_request(raw: str | bytes) -> list[dict]:
+    """The rows of a request body: {"input_data": [{field: value}, ...]} or the Azure ML
+    split form {"input_data": {"columns": [...], "data": [[...], ...]}}."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"request body is not UTF-8: {exc}") from None
+    if not raw or not raw.strip():
+        raise InputError('request body is empty; expected JSON {"input_data": [{...}, ...]} '
+                         "sent with Content-Type: application/json")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise InputError(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InputError(f'request body must be a JSON object with key "input_data", '
+                         f"got {type(body).__name__}")
+    unknown = sorted(set(body) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise InputError(f"unknown top-level field(s) {', '.join(map(repr, unknown))}; "
+                         f'expected only "input_data"')
+    if "input_data" not in body:
+        raise InputError('missing field "input_data"')
+    data = body["input_data"]
+    if isinstance(data, dict):
+        return _split_rows(data)
+    if not isinstance(data, list):
+        raise InputError(f'"input_data" must be a list of row objects or '
+                         f'{{"columns": [...], "data": [[...]]}}, got {type(data).__name__}')
+    for i, row in enumerate(data):
+        if not isinstance(row, dict):
+            raise InputError(f"input_data[{i}] must be an object of field: value, "
+                             f"got {type(row).__name__}")
+    return data
+
+
+def _split_rows(data: dict) -> list[dict]:
+    unknown = sorted(set(data) - {"columns", "data", "index"})
+    if unknown:
+        raise InputError(f"unknown field(s) in input_data: {', '.join(map(repr, unknown))}; "
+                         f'expected "columns", "data" (and optional "index")')
+    columns, rows = data.get("columns"), data.get("data")
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise InputError('input_data.columns must be a list of field names')
+    if not isinstance(rows, list):
+        raise InputError('input_data.data must be a list of rows (lists of values)')
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(columns):
+            raise InputError(f"input_data.data[{i}] must be a list of {len(columns)} values "
+                             f"(one per column)")
+        out.append(dict(zip(columns, row, strict=True)))
+    return out
+
+
+def _check_value(value, column: Column, where: str) -> None:
+    kind = column.type
+    ok = True
+    if kind in ("double", "float"):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    elif kind in ("long", "integer"):
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer())
+    elif kind == "boolean":
+        ok = isinstance(value, bool)
+    elif kind == "string":
+        ok = isinstance(value, str)
+    elif kind == "datetime":
+        ok = isinstance(value, str) and not pd.isna(pd.to_datetime(value, errors="coerce"))
+    if not ok:
+        raise InputError(f"{where} field {column.name!r}: expected {_EXPECTED.get(kind, kind)}, "
+                         f"got {json.dumps(value)}")
+
+
+def rows_to_frame(rows: list[dict], columns: list[Column]) -> pd.DataFrame:
+    """Validate request rows and build the model's input frame (signature column order)."""
+    if not rows:
+        raise InputError('"input_data" has no rows; send at least one')
+    if len(rows) > MAX_ROWS:
+        raise InputError(f'"input_data" has {len(rows)} rows; at most {MAX_ROWS} per request '
+                         f"(use the batch endpoint for more)")
+    known = {c.name for c in columns}
+    for i, row in enumerate(rows):
+        where = f"input_data[{i}]"
+        unknown = sorted(set(row) - known)
+        if unknown:
+            raise InputError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
+                             f"expected fields: {', '.join(c.name for c in columns)}")
+        for column in columns:
+            value = row.get(column.name)
+            if column.name not in row or value is None:
+                if column.required:
+                    state = "missing" if column.name not in row else "null"
+                    raise InputError(f"{where}: {state} field {column.name!r} "
+                                     f"({_EXPECTED.get(column.type, column.type)})")
+                continue
+            _check_value(value, column, where)
+    frame = pd.DataFrame.from_records(rows, columns=[c.name for c in columns])
+    return _cast(frame, columns)
+
+
+def _cast(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
+    for column in columns:
+        if column.type == "datetime":
+            frame[column.name] = pd.to_datetime(frame[column.name])
+        elif column.type in _NUMPY_DTYPES and not frame[column.name].isna().any():
+            frame[column.name] = frame[column.name].astype(_NUMPY_DTYPES[column.type])
+    return frame
+
+
+def file_frame(frame: pd.DataFrame, columns: list[Column], source: str) -> pd.DataFrame:
+    """Batch: a file's rows as model input. Extra columns (e.g. the actual target) are dropped;
+    a missing column or a value of the wrong type names the file, column and row."""
+    missing = [c.name for c in columns if c.name not in frame.columns and c.required]
+    if missing:
+        raise InputError(f"{source}: missing column(s) {', '.join(map(repr, missing))}; "
+                         f"has: {', '.join(map(str, frame.columns))}")
+    out = pd.DataFrame(index=frame.index)
+    for column in columns:
+        if column.name not in frame.columns:
+            out[column.name] = None
+            continue
+        values = frame[column.name]
+        if column.type in ("double", "float", "long", "integer"):
+            converted = pd.to_numeric(values, errors="coerce")
+            bad = converted.isna() & values.notna()
+            if column.type in ("long", "integer"):
+                bad |= converted.notna() & (converted % 1 != 0)
+        elif column.type == "boolean":
+            mapping = {True: True, False: False, "true": True, "false": False,
+                       "True": True, "False": False}  # 1/0 hash as True/False
+            converted = values.map(lambda v, m=mapping: m.get(v) if v in m else None)
+            bad = converted.isna() & values.notna()
+        elif column.type == "datetime":
+            converted = pd.to_datetime(values, errors="coerce")
+            bad = converted.isna() & values.notna()
+        else:
+            converted, bad = values, pd.Series(False, index=values.index)
+        if bad.any():
+            row = bad.idxmax()
+            raise InputError(f"{source}: column {column.name!r} row {row}: expected "
+                             f"{_EXPECTED.get(column.type, column.type)}, got {values[row]!r}")
+        if column.required and converted.isna().any():
+            row = converted.isna().idxmax()
+            raise InputError(f"{source}: column {column.name!r} row {row}: value is empty")
+        out[column.name] = converted
+    return _cast(out, columns)

@@ -1,0 +1,395 @@
+"""Execute a PipelineSpec on this machine.
+
+Each job's component command runs as a subprocess (its own process group) in the component's
+code folder, with the runner's python first on PATH as ``python`` and MLFLOW_* pointing at the
+job's child run. Jobs start as soon as their inputs exist, at most ``max_nodes`` at a time.
+
+Reuse: a job's key hashes its component (name, version, command, code folder content), its
+literal inputs and the content hashes of its data inputs (upstream outputs are hashed once,
+when they are produced). A finished job is stored under <runs_root>/steps/<component>-<key>/
+with its outputs and a step.json record; a later job with the same key uses those outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops._environment import tool_environment
+from mlops.errors import FactoryError
+from mlops.pipeline import command as commands
+from mlops.pipeline.graph import order
+from mlops.pipeline.hashing import hash_tree, hash_value
+from mlops.pipeline.spec import JobSpec, PipelineSpec
+from mlops.pipeline.tracking import Tracker, open_tracker
+from mlops.platform.base import StepResult
+
+RECORD = "step.json"
+LOG = "std_log.txt"
+TAIL_LINES = 40
+POLL_SECONDS = 0.05
+TERMINATE_GRACE_SECONDS = 5.0
+
+
+class StepFailed(FactoryError):
+    """A pipeline step exited non-zero; the graph was stopped."""
+
+    def __init__(self, message: str, result: PipelineRun):
+        super().__init__(message)
+        self.result = result
+
+
+class PipelineInputError(FactoryError):
+    """A pipeline or job input has no usable value (missing data folder, unknown override)."""
+
+
+@dataclass
+class RunSettings:
+    runs_root: Path  # <workspace.root>/runs
+    experiment: str
+    display_name: str
+    tracking_uri: str
+    registry_uri: str | None = None
+    artifact_root: Path | None = None
+    max_nodes: int = 1
+    python: str = sys.executable
+    parent_tags: dict[str, str] = field(default_factory=dict)
+    log: Callable[[str], None] = lambda line: print(line, flush=True)
+
+
+@dataclass
+class PipelineRun:
+    run_id: str
+    experiment_id: str
+    status: str  # completed | failed | cancelled
+    steps: list[StepResult]
+    outputs: dict[tuple[str, str], Path]  # (job, output) -> path
+    seconds: float
+
+    def output(self, job: str, name: str) -> Path:
+        return self.outputs[(job, name)]
+
+
+@dataclass
+class _Running:
+    job: JobSpec
+    key: str
+    run_id: str
+    partial: Path
+    process: subprocess.Popen
+    log_handle: Any
+    started: float
+
+
+def _python_shim(runs_root: Path, python: str) -> Path:
+    """A folder whose ``python``/``python3`` is the runner's interpreter (put first on PATH)."""
+    shim = runs_root / ".bin"
+    shim.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        link = shim / name
+        if not (link.is_symlink() and os.readlink(link) == python):
+            tmp = shim / f".{name}.{uuid.uuid4().hex}"
+            tmp.symlink_to(python)
+            tmp.replace(link)
+    return shim
+
+
+def _tail(path: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _read_record(folder: Path) -> dict[str, Any] | None:
+    try:
+        record = json.loads((folder / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("status") != "completed":
+        return None
+    if not all((folder / "outputs" / name).exists() for name in record.get("outputs", {})):
+        return None
+    return record
+
+
+class _Execution:
+    def __init__(self, spec: PipelineSpec, settings: RunSettings, inputs: dict[str, Any]):
+        self.spec, self.settings, self.inputs = spec, settings, inputs
+        self.order = order(spec)
+        self.steps_root = settings.runs_root / "steps"
+        self.results: dict[str, StepResult] = {}
+        self.outputs: dict[tuple[str, str], Path] = {}
+        self.output_hashes: dict[tuple[str, str], str] = {}
+        self.data_hashes: dict[str, str] = {}
+        self.running: dict[str, _Running] = {}
+        self.tracker: Tracker | None = None
+        self.parent_id = ""
+        self.log = settings.log
+
+    # -- keys and bindings -------------------------------------------------------------------
+    def _data_hash(self, path: str, where: str) -> str:
+        if path not in self.data_hashes:
+            try:
+                self.data_hashes[path] = hash_tree(Path(path))
+            except FileNotFoundError:
+                raise PipelineInputError(f"{where}: data path {path} does not exist") from None
+        return self.data_hashes[path]
+
+    def _resolve(self, job: JobSpec) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(values for the command, what the key hashes) for every input of ``job``."""
+        values: dict[str, Any] = {}
+        hashed: dict[str, Any] = {}
+        for name, port in job.component.inputs.items():
+            where = f"{self.spec.file}: job {job.name!r}: input {name!r}"
+            binding = job.inputs.get(name)
+            if binding is None:
+                value = port.default
+            elif binding.upstream:
+                value = str(self.outputs[binding.upstream])
+                values[name] = value
+                hashed[name] = {"data": self.output_hashes[binding.upstream]}
+                continue
+            elif binding.parent_input:
+                value = self.inputs.get(binding.parent_input)
+            elif binding.path is not None:
+                value = str((self.spec.file.parent / binding.path).resolve())
+            else:
+                value = binding.literal
+            if value is None:
+                if not port.optional and port.default is None:
+                    raise PipelineInputError(f"{where}: has no value (bind it or give the "
+                                             f"pipeline input a value)")
+                continue
+            values[name] = value
+            hashed[name] = ({"data": self._data_hash(str(value), where)} if port.is_data
+                            else {"value": value})
+        return values, hashed
+
+    def _key(self, job: JobSpec, hashed: dict[str, Any]) -> str:
+        c = job.component
+        return hash_value({"component": c.name, "version": c.version, "command": c.command,
+                           "code": hash_tree(c.code), "inputs": hashed,
+                           "outputs": sorted(c.outputs)})
+
+    def _folder(self, job: JobSpec, key: str) -> Path:
+        return self.steps_root / f"{job.component.name}-{key[:24]}"
+
+    # -- one job -----------------------------------------------------------------------------
+    def _reuse(self, job: JobSpec, key: str, record: dict[str, Any], folder: Path) -> None:
+        for name, digest in record["outputs"].items():
+            self.outputs[(job.name, name)] = folder / "outputs" / name
+            self.output_hashes[(job.name, name)] = digest
+        source = record.get("run_id", "")
+        run_id = self.tracker.create_run(job.name, {
+            "factory.step": job.name, "factory.reused": "true", "factory.reused_from": source,
+            "factory.step_key": key, "azureml.isreused": "true"}, parent_id=self.parent_id)
+        metrics = record.get("metrics") or {}
+        if metrics:
+            self.tracker.log_metrics(run_id, metrics)
+        self.tracker.finish(run_id, "FINISHED")
+        self.results[job.name] = StepResult(job.name, "reused", True, 0.0, run_id)
+        self.log(f"  {job.name}: reused (outputs of run {source[:12]}, code, inputs and "
+                 f"parameters unchanged)")
+
+    def _launch(self, job: JobSpec, key: str, values: dict[str, Any]) -> None:
+        partial = self.steps_root / f".{job.component.name}-{key[:24]}.partial-{uuid.uuid4().hex[:8]}"
+        outputs: dict[str, str] = {}
+        for name, port in job.component.outputs.items():
+            path = partial / "outputs" / name
+            (path.parent if port.type == "uri_file" else path).mkdir(parents=True, exist_ok=True)
+            outputs[name] = str(path)
+        line = commands.render(job.component.command, values, outputs,
+                               where=f"{job.component.file}: ")
+        run_id = self.tracker.create_run(job.name, {
+            "factory.step": job.name, "factory.reused": "false", "factory.step_key": key,
+            "factory.component": job.component.name}, parent_id=self.parent_id)
+        env = tool_environment()
+        env.update({
+            "PATH": f"{_python_shim(self.settings.runs_root, self.settings.python)}"
+                    f"{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "MLFLOW_TRACKING_URI": self.settings.tracking_uri,
+            "MLFLOW_REGISTRY_URI": self.settings.registry_uri or self.settings.tracking_uri,
+            "MLFLOW_RUN_ID": run_id,
+            "MLFLOW_EXPERIMENT_ID": str(self.tracker.experiment_id),
+        })
+        env.pop("MLFLOW_EXPERIMENT_NAME", None)
+        log_path = partial / LOG
+        handle = log_path.open("w")
+        handle.write(f"$ cd {job.component.code}\n$ {line}\n")
+        handle.flush()
+        process = subprocess.Popen(["/bin/bash", "-c", line], cwd=job.component.code, env=env,
+                                   stdout=handle, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        self.running[job.name] = _Running(job, key, run_id, partial, process, handle,
+                                          time.monotonic())
+        self.log(f"  {job.name}: started")
+
+    def _finish(self, run: _Running, code: int) -> StepResult:
+        run.log_handle.close()
+        seconds = round(time.monotonic() - run.started, 2)
+        job = run.job
+        if code != 0:
+            self.tracker.finish(run.run_id, "FAILED")
+            log_path = run.partial / LOG
+            self.log(f"  {job.name}: failed after {seconds:.1f}s (exit {code}); log: {log_path}")
+            return StepResult(job.name, "failed", False, seconds, run.run_id, _tail(log_path))
+        hashes = {name: hash_tree(run.partial / "outputs" / name)
+                  for name in job.component.outputs if (run.partial / "outputs" / name).exists()}
+        missing = sorted(set(job.component.outputs) - set(hashes))
+        if missing:
+            self.tracker.finish(run.run_id, "FAILED")
+            return StepResult(job.name, "failed", False, seconds, run.run_id,
+                              f"step did not write its output(s) {', '.join(missing)}")
+        metrics = self.tracker.run_metrics(run.run_id)
+        record = {"status": "completed", "job": job.name, "component": job.component.name,
+                  "key": run.key, "run_id": run.run_id, "seconds": seconds, "outputs": hashes,
+                  "metrics": metrics, "finished": time.time()}
+        (run.partial / RECORD).write_text(json.dumps(record, indent=2))
+        folder = self._folder(job, run.key)
+        if _read_record(folder) is None:  # else an identical run finished first: keep it
+            shutil.rmtree(folder, ignore_errors=True)
+            run.partial.replace(folder)
+        else:
+            shutil.rmtree(run.partial, ignore_errors=True)
+        for name, digest in hashes.items():
+            self.outputs[(job.name, name)] = folder / "outputs" / name
+            self.output_hashes[(job.name, name)] = digest
+        self.tracker.finish(run.run_id, "FINISHED")
+        self.log(f"  {job.name}: completed in {seconds:.1f}s")
+        return StepResult(job.name, "completed", False, seconds, run.run_id)
+
+    def _terminate(self, status: str) -> None:
+        """Stop every running step's process group: SIGTERM, then SIGKILL after a grace."""
+        for run in self.running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(run.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + TERMINATE_GRACE_SECONDS
+        for run in self.running.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                run.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            with contextlib.suppress(ProcessLookupError):  # the group may outlive its leader
+                os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait()
+            run.log_handle.close()
+            self.tracker.finish(run.run_id, "KILLED")
+            self.results[run.job.name] = StepResult(
+                run.job.name, "cancelled", False,
+                round(time.monotonic() - run.started, 2), run.run_id)
+            self.log(f"  {run.job.name}: {status}")
+        self.running.clear()
+
+    # -- the graph ---------------------------------------------------------------------------
+    def _ready(self) -> list[str]:
+        done = {n for n, r in self.results.items() if r.status in ("completed", "reused")}
+        return [n for n in self.order if n not in self.results and n not in self.running
+                and self.spec.jobs[n].depends_on <= done]
+
+    def _schedule(self) -> None:
+        """Reuse or start every job whose inputs are ready, within the parallelism limit."""
+        progressed = True
+        while progressed:
+            progressed = False
+            for name in self._ready():
+                job = self.spec.jobs[name]
+                values, hashed = self._resolve(job)
+                key = self._key(job, hashed)
+                folder = self._folder(job, key)
+                record = _read_record(folder) if job.component.is_deterministic else None
+                if record is not None:
+                    self._reuse(job, key, record, folder)
+                    progressed = True
+                elif len(self.running) < max(1, self.settings.max_nodes):
+                    self._launch(job, key, values)
+
+    def run(self) -> PipelineRun:
+        started = time.monotonic()
+        s = self.settings
+        self.steps_root.mkdir(parents=True, exist_ok=True)
+        self.tracker = open_tracker(s.tracking_uri, s.experiment, s.artifact_root)
+        self.parent_id = self.tracker.create_run(s.display_name, {
+            "factory.pipeline": str(self.spec.file), **s.parent_tags})
+        self.log(f"pipeline {self.spec.file.parent.name}/{self.spec.file.name}: "
+                 f"{len(self.order)} steps, up to {max(1, s.max_nodes)} in parallel; run "
+                 f"{s.display_name} ({self.parent_id[:12]}) in experiment {s.experiment}")
+        failed: StepResult | None = None
+        try:
+            self._schedule()
+            while self.running:
+                time.sleep(POLL_SECONDS)
+                for name, run in list(self.running.items()):
+                    code = run.process.poll()
+                    if code is None:
+                        continue
+                    del self.running[name]
+                    result = self._finish(run, code)
+                    self.results[name] = result
+                    if result.status == "failed":
+                        failed = result
+                        break
+                if failed:
+                    self._terminate("cancelled (an earlier step failed)")
+                    break
+                self._schedule()
+        except KeyboardInterrupt:
+            self._terminate("terminated (interrupted)")
+            self.tracker.finish(self.parent_id, "KILLED")
+            self.log("pipeline interrupted: running steps terminated, parent run marked KILLED")
+            raise
+        except BaseException:
+            self._terminate("terminated (runner error)")
+            self.tracker.finish(self.parent_id, "FAILED")
+            raise
+        for name in self.order:
+            if name not in self.results:
+                self.results[name] = StepResult(name, "skipped", False, 0.0)
+        status = "failed" if failed else "completed"
+        self.tracker.finish(self.parent_id, "FAILED" if failed else "FINISHED")
+        result = PipelineRun(self.parent_id, str(self.tracker.experiment_id), status,
+                             [self.results[n] for n in self.order], dict(self.outputs),
+                             round(time.monotonic() - started, 2))
+        self._write_summary(result)
+        if failed:
+            raise StepFailed(
+                f"pipeline {self.spec.file}: step {failed.name!r} failed after "
+                f"{failed.seconds:.1f}s; the remaining steps were stopped.\n"
+                f"--- last lines of {failed.name}'s log ---\n{failed.log_tail}", result)
+        return result
+
+    def _write_summary(self, result: PipelineRun) -> None:
+        folder = self.settings.runs_root / "pipelines"
+        folder.mkdir(parents=True, exist_ok=True)
+        data = {"run_id": result.run_id, "pipeline": str(self.spec.file),
+                "experiment": self.settings.experiment, "display_name": self.settings.display_name,
+                "status": result.status, "seconds": result.seconds,
+                "steps": [vars(step) for step in result.steps],
+                "outputs": {f"{j}.{o}": str(p) for (j, o), p in result.outputs.items()}}
+        tmp = folder / f".{result.run_id}.json.tmp"
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(folder / f"{result.run_id}.json")
+
+
+def run_pipeline(spec: PipelineSpec, settings: RunSettings,
+                 inputs: dict[str, Any] | None = None) -> PipelineRun:
+    """Run ``spec`` with its pipeline inputs overridden by ``inputs``; raises StepFailed when a
+    step fails (after stopping the others) and re-raises KeyboardInterrupt after cleanup."""
+    values = {name: item.value for name, item in spec.inputs.items()}
+    unknown = sorted(set(inputs or {}) - set(values))
+    if unknown:
+        raise PipelineInputError(f"{spec.file}: the pipeline declares no input(s) "
+                                 f"{', '.join(unknown)} (inputs: {', '.join(values) or 'none'})")
+    values.update(inputs or {})
+    return _Execution(spec, settings, values).run()

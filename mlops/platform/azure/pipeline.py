@@ -1,0 +1,243 @@
+"""Submit a model's pipeline.yml (the same YAML the local runner executes) as an Azure ML
+pipeline job: compute, environment and names from config, raw_data bound to the registered data
+asset. Waits with status polling, or returns the job name at once for the CI's agentless wait.
+
+Metrics come from the score step's ``score_report`` output (metrics.json) and the gate from the
+register step's ``registration`` output (decision.json), downloaded with ``jobs.download``: the
+same files the local runner reads, with no Azure ML MLflow plugin needed on the client."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlops.config import ModelEnvConfig
+from mlops.errors import FactoryError
+from mlops.naming import RunNames
+from mlops.paths import state_dir
+from mlops.platform.azure import _assets, data
+from mlops.platform.azure.client import AzureClient, AzureMLError, connect, log
+from mlops.platform.base import GateDecision, PipelineResult, StepResult
+from mlops.platform.workspace import Workspace
+
+PIPELINE_FILE = "pipeline.yml"
+BOUND_INPUTS = ("raw_data", "model_name", "gate_metric", "gate_threshold")
+METRICS_STEP, METRICS_OUTPUT, METRICS_FILE = "score", "score_report", "metrics.json"
+GATE_STEP, GATE_OUTPUT, GATE_FILE = "register", "registration", "decision.json"
+JOB_NAME_VARIABLE = "AZUREML_JOB_NAME"
+
+
+def pipeline_path(entry: ModelEnvConfig) -> Path:
+    return entry.model_dir / PIPELINE_FILE
+
+
+def data_purpose(entry: ModelEnvConfig) -> str:
+    """PR builds train on the small pr_data, every other environment on training_data."""
+    return "pr_data" if entry.env == "pr" else "training_data"
+
+
+def _schema_problems(text: str) -> str:
+    """'field: message' lines from azure-ai-ml's schema report (a JSON block inside prose)."""
+    try:
+        report = json.loads(text[text.index("{"):text.rindex("}") + 1])
+        problems = [f"{e.get('path')}: {str(e.get('message', '')).split(';')[0]}"
+                    for e in report.get("errors", [])]
+    except (ValueError, AttributeError):
+        problems = []
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "; ".join(problems) or (lines[0] if lines else "unreadable")
+
+
+def load_pipeline(path: Path) -> Any:
+    """The PipelineJob of a pipeline YAML; a broken file fails naming the file."""
+    from azure.ai.ml import load_job
+    from azure.ai.ml.entities import PipelineJob
+
+    if not path.is_file():
+        raise FactoryError(f"{path}: no pipeline YAML (each model folder has {PIPELINE_FILE})")
+    try:
+        job = load_job(source=path)
+    except Exception as exc:  # noqa: BLE001 - marshmallow/yaml/azure errors all mean a bad file
+        raise FactoryError(f"{path}: not a valid Azure ML pipeline job: "
+                           f"{_schema_problems(str(exc))}") from exc
+    if not isinstance(job, PipelineJob):
+        raise FactoryError(f"{path}: type is {getattr(job, 'type', '?')!r}; expected 'pipeline'")
+    missing = [name for name in BOUND_INPUTS if name not in job.inputs]
+    if missing:
+        raise FactoryError(f"{path}: inputs lack {', '.join(missing)}; the platform binds "
+                           f"{', '.join(BOUND_INPUTS)}")
+    return job
+
+
+def build_pipeline_job(entry: ModelEnvConfig, names: RunNames, *, compute: str,
+                       environment: str, raw_data: str, path: Path | None = None) -> Any:
+    """The PipelineJob to submit (no network): names, default compute, every command
+    component's environment, and the platform-bound inputs set."""
+    from azure.ai.ml import Input
+    from azure.ai.ml.entities import CommandComponent
+
+    path = path or pipeline_path(entry)
+    job = load_pipeline(path)
+    job.experiment_name = names.experiment_name
+    job.display_name = names.display_name
+    job.settings.default_compute = compute
+    job.tags = {**(job.tags or {}), "model": entry.model, "env": entry.env,
+                "branch": names.branch, "build_id": names.build_id}
+    job.inputs.raw_data = Input(type="uri_folder", path=raw_data)
+    job.inputs.model_name = names.model_name
+    job.inputs.gate_metric = entry.gate_metric
+    job.inputs.gate_threshold = entry.gate_threshold
+    for step, node in job.jobs.items():
+        component = node.component
+        if not isinstance(component, CommandComponent):
+            raise FactoryError(f"{path}: jobs.{step}.component must be a command component "
+                               f"YAML (components/<step>.yml), got {component!r}")
+        # The component, not the node, carries the environment in the submitted request.
+        component.environment = environment
+    return job
+
+
+def _announce(job_name: str) -> None:
+    """Hand the job name to the CI's agentless wait (Azure DevOps output variable, GitHub
+    step output)."""
+    if os.environ.get("TF_BUILD"):
+        print(f"##vso[task.setvariable variable={JOB_NAME_VARIABLE};isOutput=true]{job_name}",
+              flush=True)
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        with open(output, "a", encoding="utf-8") as handle:
+            handle.write(f"{JOB_NAME_VARIABLE.lower()}={job_name}\n")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _step_result(step: str, child: Any) -> StepResult:
+    props = child.properties or {}
+    reused = str(props.get("azureml.isreused", "")).lower() == "true"
+    status = _assets.TERMINAL.get(child.status, str(child.status).lower())
+    start, end = _parse_time(props.get("StartTimeUtc")), _parse_time(props.get("EndTimeUtc"))
+    seconds = (end - start).total_seconds() if start and end else 0.0
+    return StepResult(name=step,
+                      status="reused" if reused and status == "completed" else status,
+                      reused=reused, seconds=seconds, run_id=child.name)
+
+
+def _children(client: AzureClient, job_name: str, steps: dict[str, str]) -> dict[str, Any]:
+    """Child jobs by step name; ``steps`` maps each node's display name to its step (Azure ML
+    names a child job after its node's display name, the node name by default)."""
+    found = {}
+    for child in client.jobs.list(parent_job_name=job_name):
+        label = child.display_name or child.name
+        found[steps.get(label, label)] = child
+    return found
+
+
+def _download(client: AzureClient, child: Any, output: str, target: Path) -> Path:
+    client.jobs.download(name=child.name, output_name=output, download_path=str(target))
+    return target / "named-outputs" / output
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FactoryError(f"{what}: cannot read {path}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise FactoryError(f"{what}: {path} is not a JSON object")
+    return value
+
+
+def _gate(decision: dict[str, Any]) -> GateDecision:
+    return GateDecision(passed=bool(decision.get("passed")),
+                        registered=bool(decision.get("registered")),
+                        reason=str(decision.get("reason", "")),
+                        metric=str(decision.get("metric", "")),
+                        candidate=decision.get("candidate"), champion=decision.get("champion"),
+                        model_version=(None if decision.get("model_version") is None
+                                       else str(decision["model_version"])))
+
+
+def _collect(client: AzureClient, job: Any, children: dict[str, Any]
+             ) -> tuple[dict[str, float], GateDecision | None, dict[str, Path | str]]:
+    """Metrics and gate decision from the finished steps' outputs (missing when a step did not
+    complete)."""
+    target = state_dir() / "azure" / "jobs" / job.name
+    outputs: dict[str, Path | str] = {"studio_url": job.studio_url or ""}
+    metrics: dict[str, float] = {}
+    gate = None
+    score, register = children.get(METRICS_STEP), children.get(GATE_STEP)
+    if score is not None and score.status == "Completed":
+        folder = _download(client, score, METRICS_OUTPUT, target)
+        outputs[METRICS_OUTPUT] = folder
+        raw = _read_json(folder / METRICS_FILE, f"job {job.name} step {METRICS_STEP}")
+        metrics = {k: float(v) for k, v in raw.items() if isinstance(v, int | float)}
+    if register is not None and register.status == "Completed":
+        folder = _download(client, register, GATE_OUTPUT, target)
+        outputs[GATE_OUTPUT] = folder
+        gate = _gate(_read_json(folder / GATE_FILE, f"job {job.name} step {GATE_STEP}"))
+    return metrics, gate, outputs
+
+
+def run_pipeline(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *,
+                 wait: bool = True, client: AzureClient | None = None,
+                 interval: float | None = None, timeout: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> PipelineResult:
+    """Submit the model's pipeline; with ``wait`` poll it to the end and collect its results,
+    else return at once with status "submitted" and the job name as run_id."""
+    client = client or connect(workspace)
+    log(f"{entry.model} ({entry.env}): submitting {pipeline_path(entry)} to {workspace.name}")
+    raw_data = data.resolve_asset(client, entry, data_purpose(entry))
+    environment = _assets.environment_ref(client, entry)
+    job = build_pipeline_job(entry, names, compute=workspace.compute.name,
+                             environment=environment, raw_data=raw_data)
+    submitted: dict[str, str] = {}
+
+    with _assets.cancel_on_interrupt(client, lambda: submitted.get("name")):
+        created = client.jobs.create_or_update(job, experiment_name=names.experiment_name)
+        submitted["name"] = created.name
+        log(f"  submitted job {created.name} (raw_data {raw_data}, compute "
+            f"{workspace.compute.name}, environment {environment})")
+        if created.studio_url:
+            log(f"  {created.studio_url}")
+        _announce(created.name)
+        base = dict(model=entry.model, env=entry.env, experiment_name=names.experiment_name,
+                    display_name=names.display_name, run_id=created.name)
+        if not wait:
+            return PipelineResult(status="submitted", **base,
+                                  outputs={"studio_url": created.studio_url or ""})
+        seen: dict[str, str] = {}
+        step_names = {(node.display_name or step): step for step, node in job.jobs.items()}
+
+        def progress(_: Any) -> None:
+            for step, child in _children(client, created.name, step_names).items():
+                if seen.get(step) != child.status:
+                    seen[step] = child.status
+                    log(f"    {step}: {child.status}")
+
+        final = _assets.wait_for_job(
+            client, created.name, on_poll=progress, sleep=sleep,
+            interval=_assets.poll_seconds() if interval is None else interval,
+            timeout=_assets.timeout_seconds() if timeout is None else timeout)
+    status = _assets.TERMINAL[final.status]
+    children = _children(client, created.name, step_names)
+    try:
+        metrics, gate, outputs = _collect(client, final, children)
+    except AzureMLError as exc:  # the run's status stands; say what could not be fetched
+        log(f"  could not fetch step outputs of {created.name}: {exc}")
+        metrics, gate, outputs = {}, None, {"studio_url": final.studio_url or ""}
+    steps = [_step_result(step, child) for step, child in children.items()]
+    log(f"{entry.model} ({entry.env}): job {created.name} {status}")
+    return PipelineResult(status=status, **base, metrics=metrics, gate=gate, steps=steps,
+                          outputs=outputs)

@@ -1,0 +1,176 @@
+"""Local endpoints of a model: the online endpoint (azmlinfsrv behind the key-auth front,
+blue/green) and the batch endpoint, both serving the champion of MODEL_NAME from the
+workspace's MLflow registry. Endpoints are named by the model's batch/realtime configs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlops.config import ModelEnvConfig
+from mlops.errors import FactoryError
+from mlops.naming import RunNames
+from mlops.paths import resolve
+from mlops.platform.base import EndpointInfo
+from mlops.platform.workspace import Workspace
+from mlops.serving import batch_endpoint, online
+from mlops.serving.registry import EndpointRegistry
+
+CHAMPION = "champion"
+
+
+class NoChampionError(FactoryError):
+    """Nothing to deploy: the model has no champion yet."""
+
+
+def registry_of(workspace: Workspace) -> EndpointRegistry:
+    if workspace.endpoint_registry is None:
+        raise FactoryError(f"workspace {workspace.name} has no local endpoint registry "
+                           f"(target {workspace.target}); run `nox -s provision`")
+    return EndpointRegistry(workspace.endpoint_registry)
+
+
+def champion_model(workspace: Workspace, model_name: str, cache: Path) -> tuple[str, Path]:
+    """(version, folder with MLmodel) of the champion of model_name, downloaded once."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient(workspace.mlflow_tracking_uri, workspace.mlflow_registry_uri)
+    try:
+        version = client.get_model_version_by_alias(model_name, CHAMPION).version
+    except MlflowException as exc:
+        raise NoChampionError(f"model {model_name!r} has no {CHAMPION!r} version in workspace "
+                              f"{workspace.name}; run `nox -s ci_build` first ({exc.message})"
+                              ) from None
+    target = cache / model_name / str(version) / "model"
+    if (target / "MLmodel").is_file():
+        return str(version), target
+    import mlflow.artifacts
+
+    tmp = target.with_name(f".download-{uuid.uuid4().hex[:8]}")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}",
+                                        dst_path=str(tmp),
+                                        tracking_uri=workspace.mlflow_tracking_uri,
+                                        registry_uri=workspace.mlflow_registry_uri)
+    if not (tmp / "MLmodel").is_file():
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise FactoryError(f"model {model_name} version {version}: no MLmodel file in its "
+                           f"artifacts; it is not an MLflow model")
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+    return str(version), target
+
+
+def deploy(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *,
+           force: bool = False, say: Callable[[str], None] = print) -> list[EndpointInfo]:
+    """Deploy the champion of names.model_name to the model's online and batch endpoints."""
+    registry = registry_of(workspace)
+    registry.ensure_root()
+    version, model_dir = champion_model(workspace, names.model_name, registry.root / "_models")
+    say(f"{entry.model}: champion of {names.model_name} is version {version}")
+    serving = entry.model_dir / "serving"
+    realtime = entry.realtime
+    online_record = online.deploy(registry, online.OnlineSpec(
+        endpoint=realtime.endpoint_name, model=entry.model, model_name=names.model_name,
+        model_version=version, model_dir=model_dir, code_dir=serving / "online",
+        sample_request=resolve(realtime.test_request_path),
+        first_slot=realtime.deployment_name,
+        environment=dict(realtime.environment_variables)), force=force, say=say)
+    batch_record = batch_endpoint.deploy(registry, batch_endpoint.BatchDeploySpec.from_config(
+        entry.batch, model=entry.model, model_name=names.model_name, model_version=version,
+        model_dir=model_dir, code_dir=serving / "batch"), say=say)
+    return [_info(registry, online_record), _info(registry, batch_record)]
+
+
+def undeploy(workspace: Workspace, entry: ModelEnvConfig) -> list[str]:
+    """Stop and remove the model's endpoints; says what was removed (empty: nothing was)."""
+    registry = registry_of(workspace)
+    return (online.undeploy(registry, entry.realtime.endpoint_name)
+            + batch_endpoint.undeploy(registry, entry.batch.endpoint_name))
+
+
+def invoke(workspace: Workspace, entry: ModelEnvConfig, *,
+           say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Send the sample request to the online endpoint and run the batch endpoint on the batch
+    test data; returns both results (predictions, output file and row count)."""
+    registry = registry_of(workspace)
+    result: dict[str, Any] = {}
+    name = entry.realtime.endpoint_name
+    record = registry.read(name)
+    if record is not None:
+        sample = resolve(entry.realtime.test_request_path)
+        try:
+            body = sample.read_bytes()
+        except OSError as exc:
+            raise FactoryError(f"{entry.realtime.file}: TEST_REQUEST_PATH {sample}: {exc}") from None
+        reply = online.invoke(registry, name, body)
+        try:
+            predictions = online.check_predictions(reply, sample, name)
+        except online.DeploymentError as exc:
+            raise FactoryError(str(exc)) from None
+        result["online"] = {"endpoint": name, "scoring_uri": record["scoring_uri"],
+                            "model_version": record.get("model_version"),
+                            "predictions": predictions}
+    batch_name = entry.batch.endpoint_name
+    if registry.read(batch_name) is not None:
+        folder = batch_input(workspace, entry)
+        say(f"{batch_name}: scoring {folder}")
+        job = batch_endpoint.invoke(registry, batch_name, folder, say=say)
+        result["batch"] = {"endpoint": batch_name, "input": str(folder), **job.summary()}
+    if not result:
+        raise FactoryError(f"{entry.model}: no endpoint deployed ({name}, {batch_name}); "
+                           f"run `nox -s deploy -- {entry.model}`")
+    return result
+
+
+def batch_input(workspace: Workspace, entry: ModelEnvConfig) -> Path:
+    """The registered batch_test_data asset, else its DATA_PATH folder."""
+    dataset = entry.data.by_purpose("batch_test_data")
+    try:
+        from mlops.platform.local.data import latest_asset
+
+        return Path(latest_asset(workspace, dataset).uri)
+    except (ImportError, FactoryError):
+        folder = resolve(dataset.path)
+        if not folder.is_dir():
+            raise FactoryError(f"{entry.data.file}: batch_test_data {dataset.name} is not "
+                               f"registered and DATA_PATH {folder} does not exist; run "
+                               f"`nox -s register_data`") from None
+        return folder
+
+
+def list_endpoints(workspace: Workspace, show_keys: bool = False) -> list[EndpointInfo]:
+    registry = registry_of(workspace)
+    infos = []
+    for name in registry.names():
+        record = registry.read(name)
+        if record is not None:
+            infos.append(_info(registry, record, show_keys))
+    return infos
+
+
+def _info(registry: EndpointRegistry, record: dict, show_keys: bool = False) -> EndpointInfo:
+    name, kind = record["name"], record.get("kind", "online")
+    if kind == "online":
+        live = record.get("deployments", {}).get(record.get("live"), {})
+        extra = {"model_name": record.get("model_name"), "deployment": record.get("live"),
+                 "port": record.get("port"), "front_pid": record.get("front_pid"),
+                 "deployment_pid": live.get("pid"), "deployment_port": live.get("port"),
+                 "restarts": record.get("restarts", 0)}
+        key = registry.read_key(name) if show_keys else None
+        status = online.endpoint_status(record)
+    else:
+        extra = {"model_name": record.get("model_name"),
+                 "deployment": record.get("deployment", {}).get("name"),
+                 "last_job": record.get("last_job")}
+        key, status = None, batch_endpoint.status(record)
+    return EndpointInfo(name=name, kind=kind, model=record.get("model", ""),
+                        model_version=record.get("model_version"),
+                        scoring_uri=record.get("scoring_uri", ""), status=status, key=key,
+                        extra=extra)
+

@@ -1,0 +1,100 @@
+"""Detached server processes: start in their own session with a log file, tell whether a pid
+is still the process we started, stop a whole process group. Linux (/proc) only."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def spawn(argv: Sequence[str], log_path: Path, *, env: Mapping[str, str] | None = None,
+          cwd: Path | None = None, pass_fds: Sequence[int] = ()) -> subprocess.Popen:
+    """Start argv in a new session (its own process group), output appended to log_path."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=dict(env) if env else None,
+                                cwd=cwd, start_new_session=True, pass_fds=tuple(pass_fds),
+                                close_fds=True)
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (identifies it across pid reuse)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] in ("Z", "X"):  # zombie or dead: gone for our purposes
+        return None
+    return int(fields[19])
+
+
+def is_alive(pid: int | None, started: int | None = None) -> bool:
+    """True when pid runs and (if given) is the same process that started at ``started``."""
+    if not pid:
+        return False
+    now = start_time(pid)
+    return now is not None and (started is None or now == started)
+
+
+def stop(pid: int | None, started: int | None = None, timeout: float = 10.0) -> bool:
+    """SIGTERM the process group led by pid, SIGKILL it after timeout. True if it was running."""
+    if not is_alive(pid, started):
+        return False
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not is_alive(pid, started):
+                return True
+            time.sleep(0.05)
+    return True
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL a process group whose leader may already be gone (orphaned workers)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (the caller binds it soon after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listen_socket(port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1:port, inheritable so a child can serve it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

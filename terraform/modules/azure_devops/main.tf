@@ -1,0 +1,113 @@
+locals {
+  branch_ref   = "refs/heads/${var.development_branch}"
+  pr_pipelines = { for name, p in var.pipelines : name => p if p.kind == "pr" }
+}
+
+data "azuredevops_project" "this" {
+  name = var.project_name
+}
+
+data "azuredevops_git_repository" "this" {
+  project_id = data.azuredevops_project.this.id
+  name       = var.repository_name
+}
+
+# Workload identity federation: Azure DevOps gets tokens for the pipeline identity from
+# Entra ID by federation, so no client secret exists anywhere.
+resource "azuredevops_serviceendpoint_azurerm" "this" {
+  project_id                             = data.azuredevops_project.this.id
+  service_endpoint_name                  = var.service_connection_name
+  description                            = "Model Factory pipelines (managed by Terraform)"
+  service_endpoint_authentication_scheme = "WorkloadIdentityFederation"
+  azurerm_spn_tenantid                   = var.tenant_id
+  azurerm_subscription_id                = var.subscription_id
+  azurerm_subscription_name              = var.subscription_name
+
+  credentials {
+    serviceprincipalid = var.pipeline_identity_client_id
+  }
+}
+
+resource "azurerm_federated_identity_credential" "service_connection" {
+  name                      = "ado-${var.service_connection_name}"
+  user_assigned_identity_id = var.pipeline_identity_id
+  audience                  = ["api://AzureADTokenExchange"]
+  issuer                    = azuredevops_serviceendpoint_azurerm.this.workload_identity_federation_issuer
+  subject                   = azuredevops_serviceendpoint_azurerm.this.workload_identity_federation_subject
+}
+
+resource "azuredevops_variable_group" "this" {
+  project_id   = data.azuredevops_project.this.id
+  name         = var.variable_group_name
+  description  = "Model Factory platform settings (managed by Terraform; names and ids only)"
+  allow_access = false # each pipeline is authorised explicitly below
+
+  dynamic "variable" {
+    for_each = var.variables
+    content {
+      name  = variable.key
+      value = variable.value
+    }
+  }
+}
+
+resource "azuredevops_build_definition" "pipeline" {
+  for_each = var.pipelines
+
+  project_id      = data.azuredevops_project.this.id
+  name            = each.key
+  path            = var.pipelines_folder
+  variable_groups = [azuredevops_variable_group.this.id]
+
+  ci_trigger {
+    use_yaml = true
+  }
+
+  repository {
+    repo_type   = "TfsGit"
+    repo_id     = data.azuredevops_git_repository.this.id
+    branch_name = local.branch_ref
+    yml_path    = each.value.yml_path
+  }
+}
+
+resource "azuredevops_pipeline_authorization" "service_connection" {
+  for_each = var.pipelines
+
+  project_id  = data.azuredevops_project.this.id
+  resource_id = azuredevops_serviceendpoint_azurerm.this.id
+  type        = "endpoint"
+  pipeline_id = azuredevops_build_definition.pipeline[each.key].id
+}
+
+resource "azuredevops_pipeline_authorization" "variable_group" {
+  for_each = var.pipelines
+
+  project_id  = data.azuredevops_project.this.id
+  resource_id = azuredevops_variable_group.this.id
+  type        = "variablegroup"
+  pipeline_id = azuredevops_build_definition.pipeline[each.key].id
+}
+
+# A PR into the development branch that touches a model's paths must pass its PR build.
+resource "azuredevops_branch_policy_build_validation" "pr" {
+  for_each = local.pr_pipelines
+
+  project_id = data.azuredevops_project.this.id
+  enabled    = true
+  blocking   = true
+
+  settings {
+    display_name        = "${each.key} build validation"
+    build_definition_id = azuredevops_build_definition.pipeline[each.key].id
+    valid_duration      = 720
+    # Azure Repos path filters are rooted at the repository: "/mlops/nyc_taxi/*".
+    filename_patterns = [for p in each.value.path_filters : startswith(p, "/") ? p : "/${p}"]
+
+    scope {
+      repository_id  = data.azuredevops_git_repository.this.id
+      repository_ref = local.branch_ref
+      match_type     = "Exact"
+    }
+  }
+}

@@ -1,0 +1,61 @@
+"""The real checkov over freshly synthesised Azure stacks: they pass with every suppression
+used and justified, and a weakened stack fails naming the check and the resource."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlops import _environment, iac_scan
+from mlops.config import load_config
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def checkov() -> Path:
+    return _environment.ensure(_environment.CHECKOV).parent / "checkov"
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory) -> list[Path]:
+    from cdktf_app.app import synth
+
+    outdir = tmp_path_factory.mktemp("cdktf")
+    names = synth(load_config(), "azure", outdir)
+    assert names == list(iac_scan.AZURE_STACKS)
+    return [outdir / "stacks" / name / "cdk.tf.json" for name in names]
+
+
+def test_azure_stacks_pass_checkov_with_justified_suppressions(stacks, checkov):
+    report = iac_scan.scan(stacks, REPO, checkov=checkov, log=lambda _: None)
+    open_, suppressed, unused = report.triage()
+    assert open_ == [], "\n".join(report.lines())
+    assert report.secrets == []
+    assert report.passed > 20
+    assert unused == [], "stale suppressions: remove them from mlops/iac_scan.py"
+    assert {f.logical_name for f, _ in suppressed} <= {
+        "container_registry", "key_vault", "ml_workspace", "storage_account"}
+    assert "terraform/modules/azure_devops" in report.scanned
+    assert report.ok
+
+
+def test_a_weakened_stack_fails_naming_check_and_resource(stacks, checkov, tmp_path):
+    document = json.loads(stacks[0].read_text())
+    document["resource"]["azurerm_container_registry"]["container_registry"]["admin_enabled"] = True
+    storage = document["resource"]["azurerm_storage_account"]["storage_account"]
+    storage["min_tls_version"] = "TLS1_0"
+    weakened = tmp_path / "azureml" / "cdk.tf.json"
+    weakened.parent.mkdir()
+    weakened.write_text(json.dumps(document))
+    report = iac_scan.scan([weakened], REPO, checkov=checkov, pipelines=False,
+                           log=lambda _: None)
+    failed = {(f.check_id, f.logical_name) for f in report.triage()[0]}
+    assert ("CKV_AZURE_137", "container_registry") in failed  # admin user enabled
+    assert ("CKV_AZURE_44", "storage_account") in failed  # TLS below 1.2
+    assert not report.ok
+    assert any(line.startswith("  FAILED CKV_AZURE_137") for line in report.lines())

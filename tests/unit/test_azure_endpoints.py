@@ -1,0 +1,303 @@
+"""Azure endpoints from the model's configs: the entities sent to the (faked) MLClient, the
+blue/green order, invoke, listing, undeploy and approval."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from azure.ai.ml.entities import (
+    BatchEndpoint,
+    ManagedOnlineDeployment,
+    ManagedOnlineEndpoint,
+    Model,
+    ModelBatchDeployment,
+)
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+from mlops.errors import FactoryError
+from mlops.naming import RunNames
+from mlops.platform.azure import approval, endpoints
+from mlops.platform.azure import client as azure_client
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "azure"))
+from fake_ml import (  # noqa: E402
+    FIXTURE_MODEL,
+    FakeMLClient,
+    azure_workspace,
+    fixture_entry,
+    job,
+    not_found,
+)
+
+NAMES = RunNames(experiment_name="e", display_name="d", model_name="nyc_taxi_model_dev_develop",
+                 branch="develop", build_id="4711")
+ARM = ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/"
+       "workspaces/w/models/nyc_taxi_model_dev_develop/versions/{}")
+
+
+@pytest.fixture(autouse=True)
+def factory_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACTORY_ROOT", str(tmp_path / "root"))
+
+
+@pytest.fixture
+def entry(tmp_path):
+    folder = tmp_path / "data" / "batch_test_data"
+    folder.mkdir(parents=True)
+    (folder / "rows.csv").write_text("a\n1\n2\n")
+    return fixture_entry("dev", tmp_path / "data")
+
+
+@pytest.fixture
+def fake(monkeypatch) -> FakeMLClient:
+    fake = FakeMLClient()
+    monkeypatch.setattr(azure_client, "_ml_client", lambda workspace: fake)
+    fake.models.list.return_value = [
+        Model(name=NAMES.model_name, version="3", tags={"champion": "true"}),
+        Model(name=NAMES.model_name, version="5", tags={"champion": "true"}),
+        Model(name=NAMES.model_name, version="6", tags={}),  # registered by hand, not champion
+    ]
+    fake.online_endpoints.invoke.return_value = '{"predictions": [12.5]}'  # sample: one row
+    return fake
+
+
+def _live(fake: FakeMLClient, name: str = "blue") -> None:
+    def endpoint(name_, **_):
+        return ManagedOnlineEndpoint(name=name_, auth_mode="key", traffic={name: 100},
+                                     scoring_uri=f"https://{name_}.westeurope.inference.ml/score",
+                                     provisioning_state="Succeeded")
+
+    fake.online_endpoints.get.side_effect = endpoint
+    fake.online_deployments.list.return_value = [ManagedOnlineDeployment(name=name)]
+    fake.batch_endpoints.get.side_effect = lambda name_: BatchEndpoint(name=name_)
+
+
+def test_online_deployment_carries_the_realtime_config(entry):
+    model = Model(name="m", version="5")
+    deployment = endpoints.online_deployment(entry, "green", model, "azureml:env:1")
+
+    realtime = entry.realtime
+    assert deployment.name == "green" and deployment.endpoint_name == "nyc-taxi-online"
+    assert deployment.model == "azureml:m:5" and deployment.environment == "azureml:env:1"
+    assert deployment.instance_type == realtime.deployment_vm_size == "Standard_DS3_v2"
+    assert deployment.instance_count == realtime.deployment_instance_count == 1
+    assert deployment.environment_variables == {"WORKER_COUNT": "1"}
+    assert Path(deployment.code_configuration.code) == FIXTURE_MODEL / "serving" / "online"
+    assert deployment.code_configuration.scoring_script == "score.py"
+
+
+def test_batch_deployment_carries_the_batch_config(entry):
+    deployment = endpoints.batch_deployment(entry, Model(name="m", version="5"), "azureml:env:1")
+
+    batch, settings = entry.batch, deployment.settings
+    assert isinstance(deployment, ModelBatchDeployment)
+    assert deployment.name == "nyc-taxi-batch-dep" and deployment.compute == "batch-cluster"
+    assert settings.mini_batch_size == batch.mini_batch_size == 2
+    assert settings.max_concurrency_per_instance == 2 and settings.instance_count == 1
+    assert settings.output_action == "append_row"
+    assert settings.output_file_name == "predictions.csv"
+    assert (settings.retry_settings.max_retries, settings.retry_settings.timeout) == (2, 60)
+    assert Path(deployment.code_configuration.code) == FIXTURE_MODEL / "serving" / "batch"
+    rest = deployment._to_rest_object(location="westeurope").properties  # the request body
+    assert rest.resources.instance_count == 1
+    assert rest.output_action == "AppendRow" and rest.mini_batch_size == 2
+    assert rest.retry_settings.max_retries == 2 and rest.compute == "batch-cluster"
+
+
+def test_missing_scoring_script_fails_naming_it(entry, tmp_path):
+    import dataclasses
+
+    broken = dataclasses.replace(entry, model_dir=tmp_path / "nomodel")
+    with pytest.raises(FactoryError, match=r"serving/online/score\.py"):
+        endpoints.online_deployment(broken, "blue", Model(name="m", version="1"), "e")
+
+
+@pytest.mark.parametrize(("traffic", "existing", "expected"), [
+    ({}, [], "blue"),
+    ({"blue": 100}, ["blue"], "green"),
+    ({"green": 100}, ["green"], "blue"),
+    ({"blue": 100}, ["blue", "green"], "green"),  # idle leftover green is replaced
+    ({"green": 100, "blue": 0}, ["blue", "green"], "blue"),
+])
+def test_the_new_deployment_never_takes_the_live_name(traffic, existing, expected):
+    assert endpoints.next_deployment_name("blue", traffic, existing) == expected
+
+
+def test_blue_green_order_create_smoke_test_shift_traffic_then_delete_old(entry, fake):
+    _live(fake, "blue")
+
+    infos = endpoints.deploy(azure_workspace(), entry, NAMES)
+
+    calls = fake.calls()
+    created = fake.online_deployments.begin_create_or_update.call_args.args[0]
+    assert created.name == "green" and created.model == f"azureml:{NAMES.model_name}:5"
+    smoke = fake.online_endpoints.invoke.call_args
+    assert smoke.kwargs["deployment_name"] == "green"
+    assert Path(smoke.kwargs["request_file"]) == entry.realtime.test_request_path
+    traffic = fake.online_endpoints.begin_create_or_update.call_args.args[0]
+    assert traffic.traffic == {"green": 100, "blue": 0}
+    fake.online_deployments.begin_delete.assert_called_once_with(name="blue",
+                                                                 endpoint_name="nyc-taxi-online")
+    order = [calls.index(c) for c in ("online_deployments.begin_create_or_update",
+                                      "online_endpoints.invoke",
+                                      "online_endpoints.begin_create_or_update",
+                                      "online_deployments.begin_delete")]
+    assert order == sorted(order)
+    online, batch = infos
+    assert (online.kind, online.model_version, online.extra["deployment"]) == ("online", "5",
+                                                                               "green")
+    assert (online.model, online.extra["model_name"]) == ("nyc_taxi", NAMES.model_name)
+    assert online.scoring_uri.startswith("https://nyc-taxi-online")
+    assert (batch.kind, batch.name) == ("batch", "nyc-taxi-batch")
+
+
+def test_first_deploy_creates_key_auth_endpoint_and_batch_default(entry, fake):
+    fake.online_endpoints.get.side_effect = [
+        ResourceNotFoundError("no endpoint"), ManagedOnlineEndpoint(name="nyc-taxi-online",
+                                                                    traffic={})]
+    fake.online_deployments.list.return_value = []
+    fake.batch_endpoints.get.side_effect = [ResourceNotFoundError("no endpoint"),
+                                            BatchEndpoint(name="nyc-taxi-batch")]
+
+    endpoints.deploy(azure_workspace(), entry, NAMES)
+
+    sent = [c.args[0] for c in fake.online_endpoints.begin_create_or_update.call_args_list]
+    assert isinstance(sent[0], ManagedOnlineEndpoint) and sent[0].auth_mode == "key"
+    assert sent[-1].traffic == {"blue": 100}
+    fake.online_deployments.begin_delete.assert_not_called()
+    batch_sent = [c.args[0] for c in fake.batch_endpoints.begin_create_or_update.call_args_list]
+    assert isinstance(batch_sent[0], BatchEndpoint) and batch_sent[0].name == "nyc-taxi-batch"
+    assert batch_sent[-1].defaults == {"deployment_name": "nyc-taxi-batch-dep"}
+    calls = fake.calls()
+    assert calls.index("batch_deployments.begin_create_or_update") < \
+        len(calls) - 1 - calls[::-1].index("batch_endpoints.begin_create_or_update")
+
+
+def test_failed_smoke_test_removes_the_new_deployment_and_keeps_the_live_one(entry, fake):
+    _live(fake, "blue")
+    error = HttpResponseError(message="scoring failed")
+    error.status_code = 502
+    fake.online_endpoints.invoke.side_effect = error
+
+    with pytest.raises(FactoryError, match="green failed its smoke test"):
+        endpoints.deploy(azure_workspace(), entry, NAMES)
+
+    fake.online_deployments.begin_delete.assert_called_once_with(name="green",
+                                                                 endpoint_name="nyc-taxi-online")
+    fake.online_endpoints.begin_create_or_update.assert_not_called()  # traffic untouched
+    fake.batch_deployments.begin_create_or_update.assert_not_called()
+
+
+def test_an_error_answer_fails_the_smoke_test(entry, fake):
+    _live(fake, "blue")
+    fake.online_endpoints.invoke.return_value = '{"message": "missing field trip_distance"}'
+    with pytest.raises(FactoryError, match="no 'predictions' list.*missing field"):
+        endpoints.deploy(azure_workspace(), entry, NAMES)
+    fake.online_endpoints.invoke.return_value = '{"predictions": [1.0, 2.0]}'
+    with pytest.raises(FactoryError, match="sent 1 rows .* got 2 predictions"):
+        endpoints.deploy(azure_workspace(), entry, NAMES)
+    fake.online_endpoints.begin_create_or_update.assert_not_called()
+
+
+def test_no_model_version_means_nothing_to_deploy(entry, fake):
+    fake.models.list.return_value = []
+    with pytest.raises(FactoryError, match="has no registered version"):
+        endpoints.deploy(azure_workspace(), entry, NAMES)
+
+
+def test_invoke_sends_the_sample_request_and_scores_the_batch_test_data(entry, fake):
+    _live(fake, "green")
+    fake.online_deployments.get.return_value = ManagedOnlineDeployment(name="green",
+                                                                       model=ARM.format(5))
+    fake.batch_endpoints.invoke.return_value = job("batchjob_1", "Running")
+    statuses = iter(["Running", "Completed"])
+    fake.jobs.get.side_effect = lambda name: job(name, next(statuses))
+    def download(name, *, output_name, download_path, **_):
+        # azure-ai-ml puts a batch job's scoring output straight into download_path.
+        Path(download_path).mkdir(parents=True)
+        (Path(download_path) / "predictions.csv").write_text("f,1\nf,2\n")
+
+    fake.jobs.download.side_effect = download
+
+    result = endpoints.invoke(azure_workspace(), entry, interval=0, timeout=60,
+                              sleep=lambda s: None)
+
+    assert result["online"]["predictions"] == [12.5]
+    assert result["online"]["model_version"] == "5"
+    assert result["online"]["scoring_uri"].startswith("https://nyc-taxi-online")
+    assert fake.online_endpoints.invoke.call_args.kwargs["endpoint_name"] == "nyc-taxi-online"
+    batch_input = fake.batch_endpoints.invoke.call_args.kwargs["inputs"]["input"]
+    assert batch_input.type == "uri_folder"
+    assert batch_input.path.startswith("azureml:nyc_taxi_batch_test:")
+    assert result["batch"]["rows"] == 2 and result["batch"]["status"] == "completed"
+    assert result["batch"]["files"] == 1 and result["batch"]["endpoint"] == "nyc-taxi-batch"
+    assert result["batch"]["output"].endswith("batchjob_1/predictions.csv")
+    fake.jobs.download.assert_called_once()
+    assert fake.jobs.download.call_args.kwargs["output_name"] == "score"
+
+
+def test_a_failed_batch_job_fails_invoke(entry, fake):
+    _live(fake, "blue")
+    fake.batch_endpoints.invoke.return_value = job("batchjob_1", "Running")
+    fake.jobs.get.side_effect = lambda name: job(name, "Failed")
+    with pytest.raises(FactoryError, match="batchjob_1 on nyc-taxi-batch ended failed"):
+        endpoints.invoke(azure_workspace(), entry, interval=0, timeout=60, sleep=lambda s: None)
+
+
+def test_list_endpoints_reads_models_and_shows_keys_only_when_asked(fake):
+    fake.online_endpoints.list.return_value = [ManagedOnlineEndpoint(
+        name="nyc-taxi-online", traffic={"green": 100, "blue": 0}, tags={"model": "nyc_taxi"},
+        scoring_uri="https://x/score", provisioning_state="Succeeded")]
+    fake.online_deployments.get.return_value = ManagedOnlineDeployment(name="green",
+                                                                       model=ARM.format(5))
+    fake.batch_endpoints.list.return_value = [BatchEndpoint(
+        name="nyc-taxi-batch", defaults={"deployment_name": "dep"}, scoring_uri="https://b")]
+    fake.batch_deployments.get.return_value = ModelBatchDeployment(
+        name="dep", model=f"azureml:{NAMES.model_name}:4")
+    fake.online_endpoints.get_keys.return_value.primary_key = "secret-key"
+
+    hidden = endpoints.list_endpoints(azure_workspace())
+    fake.online_endpoints.get_keys.assert_not_called()
+    shown = endpoints.list_endpoints(azure_workspace(), show_keys=True)
+
+    online, batch = hidden
+    assert (online.kind, online.model, online.model_version, online.key) == (
+        "online", "nyc_taxi", "5", None)  # the factory model, from the endpoint's tag
+    assert online.extra["model_name"] == NAMES.model_name
+    fake.online_deployments.get.assert_called_with(name="green", endpoint_name="nyc-taxi-online")
+    assert (batch.kind, batch.model_version, batch.scoring_uri) == ("batch", "4", "https://b")
+    assert batch.model == NAMES.model_name  # untagged endpoint: the registered name
+    assert shown[0].key == "secret-key" and shown[1].key is None
+
+
+def test_undeploy_deletes_both_endpoints_and_skips_missing_ones(entry, fake):
+    fake.batch_endpoints.begin_delete.side_effect = not_found
+
+    removed = endpoints.undeploy(azure_workspace(), entry)
+
+    assert removed == ["online endpoint nyc-taxi-online"]
+    fake.online_endpoints.begin_delete.assert_called_once_with(name="nyc-taxi-online")
+    fake.batch_endpoints.begin_delete.assert_called_once_with(name="nyc-taxi-batch")
+
+
+def test_approve_tags_the_champion_version_for_production(entry, fake):
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+    result = approval.approve(azure_workspace(), entry, NAMES, "alice", now=now)
+
+    sent = fake.models.create_or_update.call_args.args[0]
+    assert (sent.name, sent.version) == (NAMES.model_name, "5")  # newest champion, not 6
+    assert sent.tags == {"champion": "true", "stage": "production", "approved_by": "alice",
+                         "approved_build": "4711", "approved_at": "2026-01-02T03:04:05+00:00"}
+    assert result == {"model": NAMES.model_name, "version": "5", "stage": "production",
+                      "approved_by": "alice", "approved_build": "4711",
+                      "approved_at": "2026-01-02T03:04:05+00:00"}
+
+
+def test_without_champion_tags_the_newest_version_is_the_champion(entry, fake):
+    fake.models.list.return_value = [Model(name="m", version=v) for v in ("2", "10", "9")]
+    approval.approve(azure_workspace(), entry, NAMES, "bob")
+    assert fake.models.create_or_update.call_args.args[0].version == "10"

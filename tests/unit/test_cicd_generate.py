@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlops.cicd import generate
+from mlops.cicd._render import HEADER
+from mlops.cli import main
+from mlops.config import load_config
+
+
+def _drop_model(edit_json, model: str) -> None:
+    edit_json("config/model_config.json", lambda d: d.__setitem__(
+        "models", [m for m in d["models"] if m["ML_MODEL_CONFIG_NAME"] != model]))
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
+            for folder in generate.GENERATED_DIRS for p in sorted((root / folder).glob("*"))}
+
+
+def test_write_creates_every_file_then_is_a_no_op(config_root):
+    config = load_config(config_root)
+    first = generate.write(config, config_root)
+    assert sorted(first.missing) == sorted(generate.render_all(config))
+    assert len(first.missing) == 12  # infra + data + 2 models x (pr, ci), on both systems
+    assert _tree(config_root) == generate.render_all(config)
+    assert generate.write(config, config_root).clean
+    assert generate.diff(config, config_root).clean
+
+
+def test_diff_reports_edits_and_missing_files(config_root):
+    config = load_config(config_root)
+    generate.write(config, config_root)
+    edited = config_root / ".azure-pipelines/nyc_taxi_ci_dev_pipeline.yml"
+    edited.write_text(edited.read_text() + "# hand edit\n")
+    (config_root / ".github/workflows/infra_provision_pipeline.yml").unlink()
+    drift = generate.diff(config, config_root)
+    assert drift.changed == [".azure-pipelines/nyc_taxi_ci_dev_pipeline.yml"]
+    assert drift.missing == [".github/workflows/infra_provision_pipeline.yml"]
+    assert drift.lines() == ["missing  .github/workflows/infra_provision_pipeline.yml",
+                             "changed  .azure-pipelines/nyc_taxi_ci_dev_pipeline.yml"]
+    generate.write(config, config_root)
+    assert generate.diff(config, config_root).clean
+
+
+def test_removed_model_loses_its_generated_files_but_hand_written_ones_stay(config_root,
+                                                                           edit_json):
+    generate.write(load_config(config_root), config_root)
+    own = config_root / ".github/workflows/codeql.yml"
+    own.write_text("name: codeql  # " + HEADER + "\n")  # header not on line 1: not generated
+    _drop_model(edit_json, "london_taxi")
+    drift = generate.write(load_config(config_root), config_root)
+    assert sorted(drift.stale) == [
+        ".azure-pipelines/london_taxi_ci_dev_pipeline.yml",
+        ".azure-pipelines/london_taxi_pr_dev_pipeline.yml",
+        ".github/workflows/london_taxi_ci_dev_pipeline.yml",
+        ".github/workflows/london_taxi_pr_dev_pipeline.yml"]
+    assert not list(config_root.rglob("london_taxi_*_pipeline.yml"))
+    assert own.exists()
+    assert not list(config_root.rglob("*.tmp"))
+
+
+def test_path_filters_come_from_config(config_root, edit_json):
+    def widen(data):
+        for entry in data["models"]:
+            if entry["ML_MODEL_CONFIG_NAME"] == "nyc_taxi":
+                entry["PATH_FILTERS"] = [*entry["PATH_FILTERS"], "mlops/steps/*"]
+
+    edit_json("config/model_config.json", widen)
+    files = generate.render_all(load_config(config_root))
+    assert "      - mlops/steps/**\n" in files[".azure-pipelines/nyc_taxi_pr_dev_pipeline.yml"]
+    assert "      - mlops/steps/**\n" in files[".github/workflows/nyc_taxi_ci_dev_pipeline.yml"]
+    assert "mlops/steps" not in files[".azure-pipelines/london_taxi_pr_dev_pipeline.yml"]
+
+
+def test_cli_check_mode_reports_drift_and_writes_nothing(config_root, monkeypatch, capsys):
+    monkeypatch.setenv("FACTORY_ROOT", str(config_root))
+    assert main(["pipelines", "--check"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: CI files drifted from config; run `nox -s pipelines`:")
+    assert "missing  .azure-pipelines/infra_provision_pipeline.yml" in err
+    assert not (config_root / ".azure-pipelines").exists()
+
+    assert main(["pipelines"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote    .github/workflows/nyc_taxi_ci_dev_pipeline.yml" in out
+    assert main(["pipelines", "--check"]) == 0
+    assert "CI files match config (12 files)" in capsys.readouterr().out
+    assert main(["pipelines"]) == 0
+    assert "nothing written" in capsys.readouterr().out
+
+
+def test_bad_config_writes_nothing(config_root, edit_json, monkeypatch, capsys):
+    edit_json("config/infra_config.json", lambda d: d["dev"].pop("AZURE_RM_SVC_CONNECTION"))
+    monkeypatch.setenv("FACTORY_ROOT", str(config_root))
+    assert main(["pipelines"]) == 1
+    assert "AZURE_RM_SVC_CONNECTION" in capsys.readouterr().err
+    assert not (config_root / ".azure-pipelines").exists()
+    assert not (config_root / ".github").exists()
+
+
+@pytest.mark.parametrize("failure_after", [0, 3])
+def test_a_failed_write_leaves_no_partial_file(config_root, monkeypatch, failure_after):
+    config = load_config(config_root)
+    calls = {"n": 0}
+    real_replace = generate.os.replace
+
+    def flaky(src, dst):
+        if calls["n"] == failure_after:
+            raise OSError("disk full")
+        calls["n"] += 1
+        real_replace(src, dst)
+
+    monkeypatch.setattr(generate.os, "replace", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        generate.write(config, config_root)
+    written = [p for p in config_root.rglob("*") if p.is_file() and p.suffix in {".yml", ".tmp"}
+               and any(part in {".azure-pipelines", ".github"} for part in p.parts)]
+    assert len(written) == failure_after  # whole files only, no temp left behind
+    for path in written:
+        assert path.read_text(encoding="utf-8") == generate.render_all(config)[
+            path.relative_to(config_root).as_posix()]
