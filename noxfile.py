@@ -14,7 +14,6 @@ from mlops import _environment as envs  # noqa: E402  (stdlib-only module)
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["check_config", "synth", "lint", "tests"]
 
 
 def _factory(session: nox.Session, command: str, *args: str, tools: tuple[str, ...] = ()) -> None:

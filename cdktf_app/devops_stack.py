@@ -22,6 +22,7 @@ from mlops.cicd.definitions import pipeline_definitions
 from mlops.config import FactoryConfig, InfraConfig
 
 MODULE_DIR = Path(__file__).resolve().parents[1] / "terraform" / "modules" / "azure_devops"
+AZUREDEVOPS_PROVIDER = {"source": "microsoft/azuredevops", "version": ">= 1.0, < 2.0"}
 
 
 def pipeline_inputs(config: FactoryConfig) -> dict[str, dict[str, Any]]:
@@ -71,6 +72,9 @@ class AzureDevOpsStack(TerraformStack):
         # AZDO_ORG_SERVICE_URL and the pipeline's OIDC token, never from this file.
         AzurermProvider(self, "azurerm", features=[AzurermProviderFeatures()],
                         storage_use_azuread=True)
+        # Declared here too so the module's "azuredevops" means microsoft/azuredevops in the
+        # root as well (else Terraform looks for hashicorp/azuredevops).
+        self.add_override("terraform.required_providers.azuredevops", AZUREDEVOPS_PROVIDER)
         self.backend = azurerm_backend(self, stack_id, infra.env_name, backends_dir)
         self.inputs = module_inputs(infra, config, azureml)
         self.module = hcl_module(self, "azure_devops", module_dir, self.inputs)

@@ -118,7 +118,8 @@ def missing_prerequisites(tools: Sequence[str] = tuple(PREREQUISITES)) -> list[s
 def tool_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     """Variables every factory subprocess gets: quiet jsii, a Terraform CLI config that exists."""
     env = dict(os.environ if base is None else base)
-    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+    # jsii compares this list with node's major version; "1" would silence nothing.
+    env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20,22,24")
     env.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     env.setdefault("CHECKPOINT_DISABLE", "1")
     cli_config = env.get("TF_CLI_CONFIG_FILE")

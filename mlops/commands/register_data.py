@@ -14,8 +14,9 @@ def register_model_data(platform, config: FactoryConfig, models: list[str]) -> l
     assets = []
     for model in models:
         print(f"{model}: registering data assets", flush=True)
-        for (m, env), entry in sorted(config.entries.items()):
-            if m != model or entry.data.file in seen:
+        entries = [e for (m, _), e in config.entries.items() if m == model]
+        for entry in entries:
+            if entry.data.file in seen:
                 continue
             seen.add(entry.data.file)
             for asset in platform.register_data(entry):

@@ -26,7 +26,7 @@ from mlops.infra import azure_preflight
 from mlops.infra.layout import Layout, lock_timeout, seconds
 from mlops.infra.lock import infra_lock
 from mlops.infra.synth import input_hash, synth
-from mlops.infra.terraform_dir import ensure_init, terraform_for
+from mlops.infra.terraform_dir import ensure_init, needs_init, terraform_for
 from mlops.terraform import TerraformError
 from mlops.terraform.plan_summary import PlanSummary, summarize, to_markdown
 
@@ -97,38 +97,62 @@ def _azure_preflight(stacks: list[str], layout: Layout) -> None:
     """Credentials and provider downloads, checked together so one run names both. (The
     backend file is checked by the synth, which fails naming it.)"""
     problems = azure_preflight.credential_problems()
-    tf = terraform_for(stacks[0], layout)
-    try:  # providers only, no backend: answers "can this machine download providers?"
-        tf.init(backend=False, timeout=azure_preflight.init_timeout())
-    except TerraformError as exc:
-        reason = "; ".join(str(d) for d in exc.diagnostics) or str(exc)
-        problems.append(azure_preflight.provider_problem(reason[:400]))
+    for stack in (s for s in stacks if needs_init(s, layout)):
+        try:  # providers only, no backend: answers "can this machine download providers?"
+            terraform_for(stack, layout).init(backend=False,
+                                              timeout=azure_preflight.init_timeout())
+        except TerraformError as exc:
+            reason = "; ".join(str(d) for d in exc.diagnostics) or str(exc)
+            problems.append(azure_preflight.provider_problem(reason[:400]))
+            break
     if problems:
         raise azure_preflight.AzurePrerequisiteError(
             "cannot run Terraform for --target azure from this machine:\n  - " + "\n  - ".join(problems))
 
 
+def _dependencies(target: str, layout: Layout) -> dict[str, list[str]]:
+    """Stack -> stacks whose outputs it reads (cdktn's manifest of the last synth)."""
+    try:
+        manifest = json.loads((layout.synth_dir / f"manifest-{target}.json").read_text())
+        return {name: list(s.get("dependencies", [])) for name, s in manifest["stacks"].items()}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _plan_stack(stack: str, layout: Layout) -> tuple[PlanSummary, dict]:
+    tf = terraform_for(stack, layout)
+    _say(f"plan {stack} ...")
+    final = layout.plan_file(stack)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    try:
+        changes = tf.plan(tmp)
+        summary = summarize(stack, tf.show_plan(tmp)) if changes else PlanSummary(stack)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return summary, {"name": stack, "plan": final.name, "sha256": _sha256(final),
+                     "changes": summary.has_changes}
+
+
 def _plan_unlocked(config: FactoryConfig, target: str, layout: Layout) -> PlanOutcome:
     stacks = _prepare(config, target, layout)
     layout.plans_dir.mkdir(parents=True, exist_ok=True)
-    digest = input_hash(config, target, layout)
+    depends = _dependencies(target, layout)
     outcome = PlanOutcome(target)
-    record = {"target": target, "input_hash": digest, "created": datetime.now(UTC).isoformat(),
-              "stacks": []}
+    record = {"target": target, "input_hash": input_hash(config, target, layout),
+              "created": datetime.now(UTC).isoformat(), "stacks": []}
+    changed: set[str] = set()
     for stack in stacks:
-        tf = terraform_for(stack, layout)
-        _say(f"plan {stack} ...")
-        final = layout.plan_file(stack)
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        try:
-            changes = tf.plan(tmp)
-            summary = summarize(stack, tf.show_plan(tmp)) if changes else PlanSummary(stack)
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
+        waits_for = tuple(d for d in depends.get(stack, []) if d in changed)
+        if waits_for:  # its inputs are another stack's outputs that this plan changes
+            summary = PlanSummary(stack, deferred_after=waits_for)
+            entry = {"name": stack, "deferred_after": list(waits_for), "changes": True}
+        else:
+            summary, entry = _plan_stack(stack, layout)
+        if summary.has_changes:
+            changed.add(stack)
         outcome.summaries.append(summary)
-        record["stacks"].append({"name": stack, "plan": final.name, "sha256": _sha256(final),
-                                 "changes": summary.has_changes})
+        record["stacks"].append(entry)
     record["state"] = _state_version(target, layout)
     _write_json(layout.plan_record(target), record)
     outcome.markdown = layout.plan_markdown(target)
@@ -149,6 +173,8 @@ def _fresh_plan(config: FactoryConfig, target: str, layout: Layout) -> dict:
                           f"{' -- --target azure' if target == 'azure' else ''}` first, "
                           "review it, then apply") from None
     for stack in record["stacks"]:
+        if stack.get("deferred_after"):
+            continue
         plan_file = layout.plans_dir / stack["plan"]
         if not plan_file.is_file() or _sha256(plan_file) != stack["sha256"]:
             raise StalePlan(f"the saved plan {plan_file} is missing or was replaced; "
@@ -163,23 +189,38 @@ def _fresh_plan(config: FactoryConfig, target: str, layout: Layout) -> dict:
     return record
 
 
-def _apply_record(record: dict, target: str, layout: Layout) -> bool:
+def _apply_record(record: dict, target: str, layout: Layout, *, plan_deferred: bool) -> bool:
+    """Apply each stack's saved plan in order. A stack deferred at plan time (it reads outputs
+    an earlier stack changes) is planned now by `provision`; `apply` stops before it and asks
+    for a new plan to review."""
     applied = False
-    for stack in record["stacks"]:
-        if not stack["changes"]:
-            continue
-        _say(f"apply {stack['name']} ...")
-        started = time.monotonic()
-        terraform_for(stack["name"], layout).apply(layout.plans_dir / stack["plan"])
-        _say(f"apply {stack['name']}: done in {time.monotonic() - started:.1f} s")
-        applied = True
-    _forget_plan(record, target, layout)  # a plan is applied once
+    try:
+        for stack in record["stacks"]:
+            name = stack["name"]
+            if stack.get("deferred_after"):
+                if not plan_deferred:
+                    _say(f"apply {target}: {name} was planned after "
+                         f"{', '.join(stack['deferred_after'])}; run `nox -s plan -- --target "
+                         f"{target}` again to review its plan, then apply")
+                    break
+                summary, stack = _plan_stack(name, layout)
+                for line in summary.lines():
+                    _say(line)
+            if not stack["changes"]:
+                continue
+            _say(f"apply {name} ...")
+            started = time.monotonic()
+            terraform_for(name, layout).apply(layout.plans_dir / stack["plan"])
+            _say(f"apply {name}: done in {time.monotonic() - started:.1f} s")
+            applied = True
+    finally:
+        _forget_plan(record, target, layout)  # a plan is applied once (or is now stale)
     return applied
 
 
 def _forget_plan(record: dict, target: str, layout: Layout) -> None:
     for stack in record["stacks"]:
-        (layout.plans_dir / stack["plan"]).unlink(missing_ok=True)
+        layout.plan_file(stack["name"]).unlink(missing_ok=True)
     layout.plan_record(target).unlink(missing_ok=True)
 
 
@@ -203,7 +244,7 @@ def apply(config: FactoryConfig, target: str, layout: Layout | None = None) -> b
             _forget_plan(record, target, layout)
             _say(f"apply {target}: the saved plan has no changes; nothing to apply")
             return False
-        return _apply_record(record, target, layout)
+        return _apply_record(record, target, layout, plan_deferred=False)
 
 
 def provision(config: FactoryConfig, target: str, layout: Layout | None = None) -> bool:
@@ -220,7 +261,7 @@ def provision(config: FactoryConfig, target: str, layout: Layout | None = None) 
             _forget_plan(record, target, layout)
             _say(f"provision {target}: no changes; the infrastructure is up to date")
             return False
-        _apply_record(record, target, layout)
+        _apply_record(record, target, layout, plan_deferred=True)
         _say(f"provision {target}: done")
         return True
 

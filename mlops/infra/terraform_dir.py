@@ -34,18 +34,25 @@ def _init_fingerprint(stack_json: Path, backend_config: Sequence[str | Path]) ->
     return digest.hexdigest()
 
 
+def needs_init(stack: str, layout: Layout, backend_config: Sequence[str | Path] = ()) -> bool:
+    stamp = layout.data_dir(stack) / INIT_STAMP
+    fingerprint = _init_fingerprint(layout.stack_dir(stack) / "cdk.tf.json", backend_config)
+    try:
+        return json.loads(stamp.read_text())["fingerprint"] != fingerprint
+    except (OSError, ValueError, KeyError):
+        return True
+
+
 def ensure_init(tf: Terraform, stack: str, layout: Layout, *,
                 backend_config: Sequence[str | Path] = (), timeout: float | None = None,
                 hint: str = "") -> bool:
     """Init when needed; True when init ran."""
+    if not needs_init(stack, layout, backend_config):
+        return False
     stamp = layout.data_dir(stack) / INIT_STAMP
     fingerprint = _init_fingerprint(layout.stack_dir(stack) / "cdk.tf.json", backend_config)
-    try:
-        if json.loads(stamp.read_text())["fingerprint"] == fingerprint:
-            return False
-    except (OSError, ValueError, KeyError):
-        pass
     stamp.unlink(missing_ok=True)
+    version = tf.check_version()  # once per init, not on every (no-op) run
     tf.init(backend_config, reconfigure=True, timeout=timeout, hint=hint)
-    stamp.write_text(json.dumps({"fingerprint": fingerprint}))
+    stamp.write_text(json.dumps({"fingerprint": fingerprint, "terraform": version}))
     return True

@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -93,15 +95,18 @@ class _Running:
 
 
 def _python_shim(runs_root: Path, python: str) -> Path:
-    """A folder whose ``python``/``python3`` is the runner's interpreter (put first on PATH)."""
+    """A folder whose ``python``/``python3`` run the runner's interpreter (put first on PATH).
+    Wrapper scripts, not symlinks: a symlinked venv python would not find its pyvenv.cfg."""
     shim = runs_root / ".bin"
     shim.mkdir(parents=True, exist_ok=True)
+    script = f'#!/bin/sh\nexec {shlex.quote(python)} "$@"\n'
     for name in ("python", "python3"):
-        link = shim / name
-        if not (link.is_symlink() and os.readlink(link) == python):
+        path = shim / name
+        if path.is_symlink() or not path.is_file() or path.read_text() != script:
             tmp = shim / f".{name}.{uuid.uuid4().hex}"
-            tmp.symlink_to(python)
-            tmp.replace(link)
+            tmp.write_text(script)
+            tmp.chmod(0o755)
+            tmp.replace(path)
     return shim
 
 
@@ -392,4 +397,22 @@ def run_pipeline(spec: PipelineSpec, settings: RunSettings,
         raise PipelineInputError(f"{spec.file}: the pipeline declares no input(s) "
                                  f"{', '.join(unknown)} (inputs: {', '.join(values) or 'none'})")
     values.update(inputs or {})
-    return _Execution(spec, settings, values).run()
+    with _sigterm_as_interrupt():
+        return _Execution(spec, settings, values).run()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """A cancelled CI job sends SIGTERM: stop the steps exactly as on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

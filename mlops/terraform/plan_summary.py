@@ -22,13 +22,20 @@ class PlanSummary:
     stack: str
     changes: list[ResourceChange] = field(default_factory=list)
     output_changes: list[str] = field(default_factory=list)
+    # planned only once these stacks are applied: it reads their outputs (remote state)
+    deferred_after: tuple[str, ...] = ()
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes or self.output_changes)
+        return bool(self.changes or self.output_changes or self.deferred_after)
+
+    def deferred_text(self) -> str:
+        after = ", ".join(self.deferred_after)
+        return (f"{self.stack}: planned after {after} is applied (it reads {after}'s outputs, "
+                f"which change)")
 
     def headline(self) -> str:
         counts = ", ".join(f"{self.count(a)} to {_LABEL[a]}" for a in ORDER)
@@ -36,6 +43,8 @@ class PlanSummary:
         return f"{self.stack}: {counts}{outputs}"
 
     def lines(self) -> list[str]:
+        if self.deferred_after:
+            return [self.deferred_text()]
         if not self.has_changes:
             return [f"{self.stack}: no changes; the infrastructure matches the configuration"]
         out = [self.headline()]
@@ -94,7 +103,11 @@ def to_markdown(summaries: list[PlanSummary], target: str) -> str:
         return "\n".join(lines) + "\n"
     lines += ["| stack | add | change | replace | destroy |", "|---|---:|---:|---:|---:|"]
     for s in summaries:
-        lines.append(f"| {s.stack} | " + " | ".join(str(s.count(a)) for a in ORDER) + " |")
+        if s.deferred_after:
+            cells = f"planned after {', '.join(s.deferred_after)} is applied | | |"
+        else:
+            cells = " | ".join(str(s.count(a)) for a in ORDER)
+        lines.append(f"| {s.stack} | {cells} |")
     lines += ["", "| action | resource | changed attributes |", "|---|---|---|"]
     for s in summaries:
         for c in s.changes:

@@ -4,6 +4,8 @@ used and justified, and a weakened stack fails naming the check and the resource
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,14 @@ def test_a_weakened_stack_fails_naming_check_and_resource(stacks, checkov, tmp_p
     assert ("CKV_AZURE_44", "storage_account") in failed  # TLS below 1.2
     assert not report.ok
     assert any(line.startswith("  FAILED CKV_AZURE_137") for line in report.lines())
+
+
+def test_azure_devops_module_is_terraform_formatted():
+    terraform = shutil.which("terraform")
+    if terraform is None:
+        pytest.skip("terraform not on PATH")
+    module = REPO / iac_scan.MODULE_DIRS[0]
+    result = subprocess.run([terraform, "fmt", "-check", "-diff", "-no-color", str(module)],
+                            capture_output=True, text=True, env=_environment.tool_environment(),
+                            check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

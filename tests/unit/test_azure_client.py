@@ -135,3 +135,18 @@ def test_connect_refuses_a_local_or_incomplete_workspace():
         azure_client.connect(dataclasses.replace(workspace, target="local"))
     with pytest.raises(FactoryError, match="lacks subscription_id"):
         azure_client.connect(dataclasses.replace(workspace, subscription_id=None))
+
+
+def test_a_credential_failure_inside_the_real_sdk_becomes_azure_auth_error(monkeypatch):
+    class NoCredential:
+        def get_token(self, *scopes, **kwargs):
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+        def get_token_info(self, *scopes, **kwargs):
+            return self.get_token(*scopes)
+
+    monkeypatch.setattr(azure_client, "_credential", NoCredential)
+
+    client = azure_client.connect(azure_workspace())  # the real MLClient and pipeline
+    with pytest.raises(AzureAuthError, match="no Azure credentials.*az login"):
+        client.jobs.get("job-1")  # fails at the token, before any request leaves

@@ -3,9 +3,11 @@ blue/green order, invoke, listing, undeploy and approval."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest.mock import MagicMock
 
 import pytest
 from azure.ai.ml.entities import (
@@ -108,8 +110,6 @@ def test_batch_deployment_carries_the_batch_config(entry):
 
 
 def test_missing_scoring_script_fails_naming_it(entry, tmp_path):
-    import dataclasses
-
     broken = dataclasses.replace(entry, model_dir=tmp_path / "nomodel")
     with pytest.raises(FactoryError, match=r"serving/online/score\.py"):
         endpoints.online_deployment(broken, "blue", Model(name="m", version="1"), "e")
@@ -182,7 +182,7 @@ def test_failed_smoke_test_removes_the_new_deployment_and_keeps_the_live_one(ent
     error.status_code = 502
     fake.online_endpoints.invoke.side_effect = error
 
-    with pytest.raises(FactoryError, match="green failed its smoke test"):
+    with pytest.raises(FactoryError, match="green failed before taking traffic.*HTTP 502"):
         endpoints.deploy(azure_workspace(), entry, NAMES)
 
     fake.online_deployments.begin_delete.assert_called_once_with(name="green",
@@ -301,3 +301,30 @@ def test_without_champion_tags_the_newest_version_is_the_champion(entry, fake):
     fake.models.list.return_value = [Model(name="m", version=v) for v in ("2", "10", "9")]
     approval.approve(azure_workspace(), entry, NAMES, "bob")
     assert fake.models.create_or_update.call_args.args[0].version == "10"
+
+
+def test_a_batch_cluster_that_was_not_provisioned_fails_before_any_call(entry, fake):
+    workspace = azure_workspace()
+    other = dataclasses.replace(workspace, batch_compute=dataclasses.replace(
+        workspace.batch_compute, name="gpu-batch"))
+    with pytest.raises(FactoryError, match=r"batch_config\.json: BATCH_CLUSTER_NAME "
+                                           r"'batch-cluster' is not the provisioned"):
+        endpoints.deploy(other, entry, NAMES)
+    assert fake.calls() == []
+
+
+def test_a_deployment_that_fails_to_provision_is_removed_and_live_one_kept(entry, fake):
+    _live(fake, "blue")
+    failing = MagicMock()
+    failing.done.return_value = True
+    failing.result.side_effect = HttpResponseError(message="ResourceNotReady: image build failed")
+    fake.online_deployments.begin_create_or_update.side_effect = None
+    fake.online_deployments.begin_create_or_update.return_value = failing
+
+    with pytest.raises(FactoryError, match="green failed before taking traffic.*image build"):
+        endpoints.deploy(azure_workspace(), entry, NAMES)
+
+    fake.online_endpoints.invoke.assert_not_called()
+    fake.online_deployments.begin_delete.assert_called_once_with(name="green",
+                                                                 endpoint_name="nyc-taxi-online")
+    fake.online_endpoints.begin_create_or_update.assert_not_called()

@@ -14,6 +14,7 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from mlops.errors import FactoryError
 from mlops.naming import RunNames
+from mlops.pipeline.runner import StepFailed
 from mlops.platform.azure import client as azure_client
 from mlops.platform.azure import data, pipeline
 from mlops.platform.azure.client import AzureAuthError
@@ -88,8 +89,9 @@ def test_pipeline_yaml_loads_into_a_job_with_the_platform_bindings(model_dir, tm
         assert component.environment == ENV_REF, step
         code = (Path(component.base_path) / component.code).resolve()
         assert code.is_dir(), f"{step}: code folder {code}"
-        script = component.command.split()[1]
-        assert (code / script).is_file(), f"{step}: {script} not in {code}"
+        scripts = [t for t in component.command.split() if t.endswith(".py")]
+        assert scripts, f"{step}: command runs no script: {component.command}"
+        assert all((code / s).is_file() for s in scripts), f"{step}: {scripts} not in {code}"
     assert job_.jobs["prep"].inputs["raw_data"]._data == "${{parent.inputs.raw_data}}"
     register = job_.jobs["register"].inputs
     for name in ("model_name", "gate_metric", "gate_threshold"):
@@ -183,7 +185,7 @@ def _children(status: str = "Completed", reused: tuple[str, ...] = ()) -> list:
 def test_wait_polls_to_the_end_and_reads_metrics_and_gate_from_step_outputs(tmp_path, fake):
     statuses = iter(["Preparing", "Running", "Running", "Completed"])
     fake.jobs.get.side_effect = lambda name: job(name, next(statuses))
-    fake.jobs.list.return_value = _children(reused=("prep",))
+    fake.jobs.list.return_value = _children(reused=("prep",))[::-1]
     decision = {"passed": True, "registered": True, "reason": "beats champion",
                 "metric": "r2", "candidate": 0.93, "champion": 0.91, "model_version": 7}
 
@@ -208,7 +210,7 @@ def test_wait_polls_to_the_end_and_reads_metrics_and_gate_from_step_outputs(tmp_
     assert result.gate.registered and result.gate.candidate == 0.93
     assert result.gate.champion == 0.91 and result.gate.model_version == "7"
     steps = {s.name: s for s in result.steps}
-    assert set(steps) == set(STEPS)
+    assert [s.name for s in result.steps] == list(STEPS)  # pipeline order, not listing order
     assert steps["prep"].reused and steps["prep"].status == "reused"
     assert steps["train"].status == "completed" and steps["train"].seconds == 30.0
     assert result.outputs["score_report"] == (tmp_path / "root" / ".factory" / "azure" / "jobs"
@@ -216,16 +218,33 @@ def test_wait_polls_to_the_end_and_reads_metrics_and_gate_from_step_outputs(tmp_
                                               / "score_report")
 
 
-def test_a_failed_job_reports_failed_without_metrics(tmp_path, fake):
+def test_a_failed_job_reports_failed_with_the_failed_steps_log_tail(tmp_path, fake, capsys):
     fake.jobs.get.side_effect = lambda name: job(name, "Failed")
     fake.jobs.list.return_value = _children(status="Failed")
 
-    result = pipeline.run_pipeline(azure_workspace(), fixture_entry("pr", _data(tmp_path)),
-                                   NAMES, interval=0, timeout=60, sleep=lambda s: None)
+    def download(name, *, download_path, output_name=None, **_):
+        assert output_name is None  # default artifacts: the logs
+        logs = Path(download_path) / "artifacts" / "user_logs"
+        logs.mkdir(parents=True)
+        lines = [f"line {i}" for i in range(100)] + [f"ValueError: {name} broke"]
+        (logs / "std_log.txt").write_text("\n".join(lines))
 
-    assert result.status == "failed" and result.metrics == {} and result.gate is None
-    assert {s.name: s.status for s in result.steps}["score"] == "failed"
-    fake.jobs.download.assert_not_called()
+    fake.jobs.download.side_effect = download
+
+    with pytest.raises(StepFailed) as info:  # as the local runner fails
+        pipeline.run_pipeline(azure_workspace(), fixture_entry("pr", _data(tmp_path)),
+                              NAMES, interval=0, timeout=60, sleep=lambda s: None)
+
+    result = info.value.result
+    assert (result.status, result.run_id) == ("failed", "quiet_lemon_42")
+    assert "step 'score' failed" in str(info.value)
+    assert "ValueError: child_score broke" in str(info.value)
+    steps = {s.name: s for s in result.steps}
+    assert steps["score"].status == "failed" and steps["train"].status == "completed"
+    assert steps["score"].log_tail.endswith("ValueError: child_score broke")
+    assert len(steps["score"].log_tail.splitlines()) == pipeline.LOG_TAIL_LINES
+    assert steps["train"].log_tail == ""
+    assert "step score failed; end of its log" in capsys.readouterr().out
 
 
 def test_interrupt_while_waiting_cancels_the_job_and_reraises(tmp_path, fake):

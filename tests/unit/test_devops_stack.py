@@ -165,6 +165,16 @@ def test_service_connection_uses_workload_identity_federation_without_secret(mai
     assert "workload_identity_federation_subject" in federated["subject"]
 
 
+def test_root_declares_the_module_providers(stack):
+    providers = stack["terraform"]["required_providers"]
+    assert providers["azuredevops"]["source"] == "microsoft/azuredevops"
+    assert providers["azurerm"]["source"] in ("azurerm", "hashicorp/azurerm")
+    versions = hcl2.load((MODULE_DIR / "versions.tf").open())["terraform"][0]
+    declared = versions["required_providers"][0]["azuredevops"]
+    assert declared["source"].strip('"') == providers["azuredevops"]["source"]
+    assert declared["version"].strip('"') == providers["azuredevops"]["version"]
+
+
 def test_devops_state_has_its_own_blob(stack, azureml):
     ours = stack["terraform"]["backend"]["azurerm"]
     theirs = azureml["terraform"]["backend"]["azurerm"]

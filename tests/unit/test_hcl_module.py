@@ -68,3 +68,4 @@ def test_module_without_tf_files_or_with_broken_hcl_fails_naming_it(tmp_path):
     (tmp_path / "broken.tf").write_text('variable "x" {\n  type = \n')
     with pytest.raises(ModuleInputError, match="cannot parse broken.tf"):
         read_variables(tmp_path)
+

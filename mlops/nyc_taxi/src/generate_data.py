@@ -10,10 +10,13 @@ model input rows (schema.FEATURES, plus the target, which the scorer ignores).""
 import argparse
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from features import build_features
+from prep import prepare
 from schema import GREEN, GREEN_FILE_COLUMNS, YELLOW, YELLOW_FILE_COLUMNS
 
 SIZES = {"pr_data": 2_000, "training_data": 15_000, "batch_test_data": 900}
@@ -150,11 +153,6 @@ def generate(folder, rows: int = SIZES["training_data"], seed: int = DEFAULT_SEE
 def generate_batch(folder, rows: int = SIZES["batch_test_data"], seed: int = DEFAULT_SEED,
                    files: int = BATCH_FILES) -> list[Path]:
     """Write `files` CSVs of model input rows (FEATURES + target) for the batch endpoint."""
-    import tempfile
-
-    from features import build_features
-    from prep import prepare
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

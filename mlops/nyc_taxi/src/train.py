@@ -4,9 +4,9 @@ write the MLflow model to --model_output and the held-out rows (features + targe
 
 import argparse
 import shutil
-import warnings
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +15,6 @@ from schema import FEATURES, TARGET
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import train_test_split
 from tracking import step_run
-
 
 # MLflow stores sklearn models with skops, which loads only reviewed types; the booster's tree
 # predictor is ours (we trained it), so it is trusted explicitly.

@@ -7,6 +7,7 @@ an object exposing the same operation groups."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -161,12 +162,23 @@ class AzureClient:
         return _Operations(getattr(self.raw, name), name, self.workspace)
 
 
-def _ml_client(workspace: Workspace) -> Any:
-    """The network boundary: the real MLClient with DefaultAzureCredential (no request yet)."""
-    from azure.ai.ml import MLClient
+def _credential() -> Any:
+    """DefaultAzureCredential: az login locally, workload identity or a secret in CI. Its
+    per-credential warnings are silenced: a failure surfaces once, as AzureAuthError."""
+    import logging
+
     from azure.identity import DefaultAzureCredential
 
-    return MLClient(DefaultAzureCredential(), subscription_id=workspace.subscription_id,
+    if not os.environ.get("FACTORY_AZURE_DEBUG"):
+        logging.getLogger("azure.identity").setLevel(logging.ERROR)
+    return DefaultAzureCredential()
+
+
+def _ml_client(workspace: Workspace) -> Any:
+    """The network boundary: the real MLClient for the workspace (no request yet)."""
+    from azure.ai.ml import MLClient
+
+    return MLClient(_credential(), subscription_id=workspace.subscription_id,
                     resource_group_name=workspace.resource_group,
                     workspace_name=workspace.name)
 

@@ -171,21 +171,26 @@ def _deploy_online(client: AzureClient, entry: ModelEnvConfig, model: Any,
     live = [name for name in existing if name != new]
     log(f"  online {endpoint.name}: deploying {model.name}:{model.version} as {new} "
         f"(live: {', '.join(live) or 'none'}), 0% traffic until its smoke test passes")
-    client.online_deployments.begin_create_or_update(
-        online_deployment(entry, new, model, environment)).result(
-        progress=f"online deployment {new}")
+    deployment = online_deployment(entry, new, model, environment)
     try:
+        client.online_deployments.begin_create_or_update(deployment).result(
+            progress=f"online deployment {new}")
         answer = client.online_endpoints.invoke(
             endpoint_name=endpoint.name, deployment_name=new,
             request_file=str(realtime.test_request_path))
         check_predictions(answer, realtime.test_request_path,
                           f"smoke test of {endpoint.name}/{new}")
     except (AzureMLError, FactoryError) as exc:
-        log(f"  smoke test of {new} failed; deleting it, {', '.join(live) or 'nothing'} "
+        log(f"  deployment {new} failed; deleting it, {', '.join(live) or 'nothing'} "
             "keeps the traffic")
-        client.online_deployments.begin_delete(name=new, endpoint_name=endpoint.name).result()
-        raise FactoryError(f"{entry.model}: new online deployment {new} failed its smoke test "
-                           f"with {realtime.test_request_path}: {exc}") from exc
+        try:
+            client.online_deployments.begin_delete(name=new,
+                                                   endpoint_name=endpoint.name).result()
+        except AzureMLError as cleanup:
+            log(f"  could not delete {new}: {cleanup}")
+        raise FactoryError(f"{entry.model}: new online deployment {new} failed before taking "
+                           f"traffic (smoke test with {realtime.test_request_path}): {exc}"
+                           ) from exc
     log(f"  smoke test of {new} passed; moving 100% of the traffic to it")
     endpoint = client.online_endpoints.get(endpoint.name)
     endpoint.traffic = {new: 100, **{name: 0 for name in live}}
@@ -225,6 +230,10 @@ def _deploy_batch(client: AzureClient, entry: ModelEnvConfig, model: Any,
 def deploy(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *,
            client: AzureClient | None = None) -> list[EndpointInfo]:
     """Serve the champion version of MODEL_NAME online (blue/green) and in batch."""
+    if entry.batch.batch_cluster_name != workspace.batch_compute.name:
+        raise FactoryError(f"{entry.batch.file}: BATCH_CLUSTER_NAME "
+                           f"{entry.batch.batch_cluster_name!r} is not the provisioned batch "
+                           f"cluster {workspace.batch_compute.name!r} of {workspace.name}")
     client = client or connect(workspace)
     model = _assets.champion(client, names.model_name)
     log(f"{entry.model}: deploying champion {model.name}:{model.version} to {workspace.name}")

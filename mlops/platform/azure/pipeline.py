@@ -8,6 +8,7 @@ same files the local runner reads, with no Azure ML MLflow plugin needed on the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -30,6 +31,7 @@ BOUND_INPUTS = ("raw_data", "model_name", "gate_metric", "gate_threshold")
 METRICS_STEP, METRICS_OUTPUT, METRICS_FILE = "score", "score_report", "metrics.json"
 GATE_STEP, GATE_OUTPUT, GATE_FILE = "register", "registration", "decision.json"
 JOB_NAME_VARIABLE = "AZUREML_JOB_NAME"
+LOG_TAIL_LINES = 30
 
 
 def pipeline_path(entry: ModelEnvConfig) -> Path:
@@ -134,6 +136,42 @@ def _step_result(step: str, child: Any) -> StepResult:
                       reused=reused, seconds=seconds, run_id=child.name)
 
 
+def _log_tail(client: AzureClient, child: Any, target: Path, lines: int = LOG_TAIL_LINES
+              ) -> str:
+    """The end of a failed step's user log (downloaded with the job's default artifacts)."""
+    folder = target / "logs" / child.name
+    client.jobs.download(name=child.name, download_path=str(folder))
+    logs = sorted(folder.rglob("std_log*.txt"))
+    if not logs:
+        return ""
+    text = logs[-1].read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return "\n".join(text[-lines:])
+
+
+def _with_log_tail(client: AzureClient, step: StepResult, child: Any,
+                   job_name: str) -> StepResult:
+    try:
+        tail = _log_tail(client, child, state_dir() / "azure" / "jobs" / job_name)
+    except AzureMLError as exc:
+        tail = f"(could not fetch the log: {exc})"
+    log(f"  step {step.name} failed; end of its log:\n{tail or '(empty)'}")
+    return dataclasses.replace(step, log_tail=tail)
+
+
+def _raise_failed(job: Any, status: str, steps: list[StepResult], names: RunNames) -> None:
+    """Fail as the local runner does (StepFailed carrying the steps), naming the failed step."""
+    from mlops.pipeline.runner import PipelineRun, StepFailed
+
+    failed = next((step for step in steps if step.status == "failed"), None)
+    where = f"step {failed.name!r} failed" if failed else f"the job ended {status}"
+    tail = (f"\n--- last lines of {failed.name}'s log ---\n{failed.log_tail}"
+            if failed and failed.log_tail else "")
+    run = PipelineRun(run_id=job.name, experiment_id=names.experiment_name, status=status,
+                      steps=steps, outputs={}, seconds=sum(step.seconds for step in steps))
+    raise StepFailed(f"Azure ML job {job.name}: {where}; see {job.studio_url or 'the studio'}"
+                     f"{tail}", run)
+
+
 def _children(client: AzureClient, job_name: str, steps: dict[str, str]) -> dict[str, Any]:
     """Child jobs by step name; ``steps`` maps each node's display name to its step (Azure ML
     names a child job after its node's display name, the node name by default)."""
@@ -194,8 +232,9 @@ def run_pipeline(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *
                  wait: bool = True, client: AzureClient | None = None,
                  interval: float | None = None, timeout: float | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> PipelineResult:
-    """Submit the model's pipeline; with ``wait`` poll it to the end and collect its results,
-    else return at once with status "submitted" and the job name as run_id."""
+    """Submit the model's pipeline; with ``wait`` poll it to the end and collect its results
+    (a failed or cancelled job raises StepFailed, as the local runner does), else return at once
+    with status "submitted" and the job name as run_id."""
     client = client or connect(workspace)
     log(f"{entry.model} ({entry.env}): submitting {pipeline_path(entry)} to {workspace.name}")
     raw_data = data.resolve_asset(client, entry, data_purpose(entry))
@@ -237,7 +276,13 @@ def run_pipeline(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *
     except AzureMLError as exc:  # the run's status stands; say what could not be fetched
         log(f"  could not fetch step outputs of {created.name}: {exc}")
         metrics, gate, outputs = {}, None, {"studio_url": final.studio_url or ""}
-    steps = [_step_result(step, child) for step, child in children.items()]
+    order = {step: index for index, step in enumerate(job.jobs)}
+    steps = [_step_result(step, child) for step, child in
+             sorted(children.items(), key=lambda item: order.get(item[0], len(order)))]
+    steps = [_with_log_tail(client, step, children[step.name], final.name)
+             if step.status == "failed" else step for step in steps]
     log(f"{entry.model} ({entry.env}): job {created.name} {status}")
+    if status != "completed":
+        _raise_failed(final, status, steps, names)
     return PipelineResult(status=status, **base, metrics=metrics, gate=gate, steps=steps,
                           outputs=outputs)

@@ -72,7 +72,7 @@ def generate(entry: ModelEnvConfig, dataset: Dataset, folder: Path, python: str 
         raise DataAssetError(f"{entry.data.file}: DATA_PATH {folder} of {dataset.name} is empty "
                              f"and {script} does not exist to generate it; put data files there")
     folder.mkdir(parents=True, exist_ok=True)
-    cmd = [python, str(script), "--purpose", dataset.purpose, "--output", str(folder)]
+    cmd = [python, str(script), "--purpose", dataset.purpose, "--folder", str(folder)]
     print(f"  {dataset.name}: {folder} is empty; generating {dataset.purpose} with "
           f"{script.relative_to(entry.model_dir.parent.parent)}", flush=True)
     result = runner(cmd, capture_output=True, text=True, env=tool_environment(), check=False)

@@ -1,0 +1,41 @@
+"""transform: the model's input features from normalised trips."""
+
+import pandas as pd
+from conftest import load_src, run_step
+
+
+def test_features_from_known_trips():
+    features = load_src("features")
+    schema = load_src("schema")
+    clean = pd.DataFrame({
+        "kind": ["green", "yellow"], "vendor": [2, 1],
+        "pickup_datetime": ["2016-01-04 08:00:00", "2016-01-09 23:59:30"],  # Monday, Saturday
+        "dropoff_datetime": ["2016-01-04 08:30:00", "2016-01-10 00:00:00"],
+        "passengers": [1, 3], "distance": [5.0, 0.2],
+        "pickup_longitude": [-73.95, -73.98], "pickup_latitude": [40.70, 40.75],
+        "dropoff_longitude": [-73.90, -73.97], "dropoff_latitude": [40.72, 40.76],
+        "rate_code": [1, 2], "store_forward": ["N", "Y"], "payment_type": [1, 2],
+        "cost": [20.0, 52.0], "total_amount": [25.0, 53.0],
+    })
+    out = features.build_features(clean)
+    assert list(out.columns) == [*schema.FEATURES, schema.TARGET]
+    assert out["is_yellow"].tolist() == [0, 1]
+    assert out["duration_min"].tolist() == [30.0, 0.5]
+    assert out["speed_mph"].tolist() == [10.0, 24.0]
+    assert out["pickup_weekday"].tolist() == [0, 5]
+    assert out["pickup_hour"].tolist() == [8, 23]
+    assert out["store_forward"].tolist() == [0, 1]
+    assert out["cost"].tolist() == [20.0, 52.0]
+    assert all(out[c].dtype == "int64" for c in schema.INTEGER_FEATURES)
+
+
+def test_cli_writes_features_for_every_clean_row(raw_pr, tmp_path):
+    schema = load_src("schema")
+    run_step("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "prep")
+    run_step("transform.py", "--clean_data", tmp_path / "prep",
+             "--transformed_data", tmp_path / "tr")
+    clean = pd.read_csv(tmp_path / "prep" / "clean.csv")
+    out = pd.read_csv(tmp_path / "tr" / "transformed.csv")
+    assert len(out) == len(clean)
+    assert list(out.columns) == [*schema.FEATURES, schema.TARGET]
+    assert out[schema.FEATURES].notna().all().all()

@@ -1,0 +1,105 @@
+"""The local batch endpoint for real: worker processes running a batch score.py over files."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlops.bench import _serving_model as fixture_model
+from mlops.config import load_config
+from mlops.platform.local.endpoints import champion_model
+from mlops.platform.workspace import local_workspace
+from mlops.serving import batch_endpoint
+from mlops.serving.batch import BatchSpec, run_batch
+from mlops.serving.registry import EndpointRegistry
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_one_prediction_per_row_and_a_bad_file_keeps_the_others(tmp_path):
+    config = load_config()
+    workspace = local_workspace(config.infra_env("dev"), tmp_path)
+    version = fixture_model.train_and_register(workspace, "batch_model")
+    registry = EndpointRegistry(workspace.endpoint_registry)
+    _, model_dir = champion_model(workspace, "batch_model", tmp_path / "models")
+    spec = batch_endpoint.BatchDeploySpec(
+        endpoint="t-batch", deployment="t-batch-dep", model="nyc_taxi", model_name="batch_model",
+        model_version=version, model_dir=model_dir,
+        code_dir=REPO / "mlops" / "nyc_taxi" / "serving" / "batch", mini_batch_size=2,
+        concurrency=2, max_retries=1, retry_timeout=120, output_file_name="predictions.csv")
+    batch_endpoint.deploy(registry, spec, say=lambda _: None)
+    data = tmp_path / "input"
+    fixture_model.write_batch_files(data, files=5, rows_per_file=40)
+    bad = pd.read_csv(data / "part-0002.csv").astype({"distance": object})
+    bad.loc[7, "distance"] = "far"  # mini batch 2 = part-0002 + part-0003
+    bad.to_csv(data / "part-0002.csv", index=False)
+
+    result = batch_endpoint.invoke(registry, "t-batch", data, say=lambda _: None)
+
+    out = pd.read_csv(result.output)
+    assert list(out.columns) == ["source_file", "row_index", "prediction"]
+    assert len(out) == result.rows == 4 * 40
+    assert sorted(out["source_file"].unique()) == [
+        "part-0000.csv", "part-0001.csv", "part-0003.csv", "part-0004.csv"]
+    for _, rows in out.groupby("source_file"):
+        assert sorted(rows["row_index"]) == list(range(40))
+    assert out["prediction"].notna().all()
+    errors = json.loads(result.errors_path.read_text())
+    assert [Path(e["file"]).name for e in errors] == ["part-0002.csv"]
+    assert "'distance'" in errors[0]["error"] and "row 7" in errors[0]["error"]
+    assert errors[0]["attempts"] == 2  # first try + MAX_RETRIES
+    assert registry.read("t-batch")["last_job"]["rows"] == 160
+
+
+LIGHT_SCORE = textwrap.dedent('''
+    """A batch score.py without a model: slow and crashing files on purpose."""
+    import os
+    import time
+    import pandas as pd
+
+    def init():
+        pass
+
+    def run(mini_batch):
+        frames = []
+        for path in mini_batch:
+            name = os.path.basename(path)
+            if "slow" in name:
+                time.sleep(30)
+            if "crash" in name:
+                os._exit(3)
+            data = pd.read_csv(path)
+            frames.append(pd.DataFrame({"source_file": name, "row_index": range(len(data)),
+                                        "prediction": data["x"] * 2}))
+        return pd.concat(frames, ignore_index=True)
+''')
+
+
+def test_timeouts_and_crashed_workers_are_retried_then_reported(tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "score.py").write_text(LIGHT_SCORE)
+    data = tmp_path / "input"
+    data.mkdir()
+    for name in ("a.csv", "b-slow.csv", "c.csv", "d-crash.csv", "e.csv"):
+        pd.DataFrame({"x": [1, 2, 3]}).to_csv(data / name, index=False)
+    spec = BatchSpec(endpoint="t-light", score_path=code / "score.py", model_dir=tmp_path,
+                     mini_batch_size=2, concurrency=2, max_retries=1, retry_timeout=3)
+    lines: list[str] = []
+
+    result = run_batch(spec, data, tmp_path / "job", say=lines.append)
+
+    out = pd.read_csv(result.output)
+    assert sorted(out["source_file"].unique()) == ["a.csv", "c.csv", "e.csv"]
+    assert len(out) == 9 and (out["prediction"] % 2 == 0).all()
+    errors = {Path(e["file"]).name: e["error"] for e in
+              json.loads(result.errors_path.read_text())}
+    assert set(errors) == {"b-slow.csv", "d-crash.csv"}
+    assert "timed out after 3 s" in errors["b-slow.csv"]
+    assert "worker process died" in errors["d-crash.csv"]
+    assert any("mini batch 1" in line for line in lines)  # progress per mini batch

@@ -1,0 +1,129 @@
+"""pr_build / ci_build orchestration over a fake platform: checks, gate outcome, reports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlops import build
+from mlops.build import BuildFailed, ci_build, pr_build, run_checks
+from mlops.config import load_config
+from mlops.platform.base import EndpointInfo, GateDecision, PipelineResult, StepResult
+
+ROOT = Path(__file__).resolve().parents[2]
+STEPS = ["prep", "transform", "train", "predict", "score", "register"]
+
+
+class FakePlatform:
+    def __init__(self, passed=True, registered=True):
+        self.passed, self.registered = passed, registered
+        self.calls: list[tuple] = []
+
+    def run_pipeline(self, entry, names, *, wait=True):
+        self.calls.append(("run", entry.model, entry.env, wait))
+        gate = GateDecision(self.passed, self.registered,
+                            "candidate r2 0.9300 passes" if self.passed else "fails threshold",
+                            "r2", 0.93 if self.passed else 0.2, 0.9,
+                            "3" if self.registered else None)
+        return PipelineResult(entry.model, entry.env, names.experiment_name, names.display_name,
+                              "run123", "completed",
+                              {"r2": 0.93, "rmse": 2.1, "mae": 1.2, "mse": 4.41}, gate,
+                              [StepResult(s, "reused", True, 0.0) for s in STEPS])
+
+    def deploy(self, entry, names):
+        self.calls.append(("deploy", entry.model))
+        return [EndpointInfo("ep", "online", entry.model, "3", "http://127.0.0.1:1/score", "ok")]
+
+    def invoke(self, entry):
+        self.calls.append(("invoke", entry.model))
+        return {"predictions": [12.5]}
+
+
+@pytest.fixture
+def config(tmp_path, monkeypatch):
+    monkeypatch.setenv("FACTORY_ROOT", str(tmp_path))
+    monkeypatch.setattr(build, "run_checks", lambda entry, **kw: [{"name": "lint",
+                                                                    "status": "passed"}])
+    return load_config(ROOT)
+
+
+def test_pr_build_writes_json_and_markdown_reports(config, tmp_path, capsys):
+    model = config.model_names[0]
+    platform = FakePlatform()
+    pr_build(config, [model], platform=platform)
+    assert platform.calls == [("run", model, "pr", True)]
+    report = json.loads((tmp_path / "reports" / f"{model}_pr.json").read_text())
+    assert report["model"] == model and report["env"] == "pr" and report["status"] == "passed"
+    assert report["run_id"] == "run123" and report["experiment"].startswith(model)
+    assert report["metrics"] == {"r2": 0.93, "rmse": 2.1, "mae": 1.2, "mse": 4.41}
+    assert {k: report["gate"][k] for k in ("passed", "registered", "candidate", "champion")} == \
+        {"passed": True, "registered": True, "candidate": 0.93, "champion": 0.9}
+    assert report["steps"][0] == {"name": "prep", "status": "reused", "reused": True,
+                                  "seconds": 0.0}
+    md = (tmp_path / "reports" / f"{model}_pr.md").read_text()
+    assert "| r2 | 0.9300 |" in md and "passed, registered v3" in md
+    out = capsys.readouterr().out
+    assert "r2" in out and "0.9300" in out and "6/6" in out  # the metrics table
+
+
+def test_pr_build_fails_when_the_gate_threshold_fails(config, tmp_path):
+    model = config.model_names[0]
+    with pytest.raises(BuildFailed, match=f"pr_build failed for {model}"):
+        pr_build(config, [model], platform=FakePlatform(passed=False, registered=False))
+    report = json.loads((tmp_path / "reports" / f"{model}_pr.json").read_text())
+    assert report["status"] == "failed" and "gate: fails threshold" in report["error"]
+
+
+def test_ci_build_deploys_and_smoke_tests_a_new_champion(config, tmp_path):
+    model = config.model_names[0]
+    platform = FakePlatform()
+    ci_build(config, [model], target="azure", platform=platform)
+    assert platform.calls == [("run", model, "dev", True), ("deploy", model), ("invoke", model)]
+    report = json.loads((tmp_path / "reports" / f"{model}_dev.json").read_text())
+    assert report["deployment"]["smoke_test"] == {"predictions": [12.5]}
+
+
+def test_ci_build_keeps_the_deployment_when_the_champion_is_kept(config):
+    platform = FakePlatform(registered=False)
+    ci_build(config, config.model_names[:1], target="azure", platform=platform)
+    assert [c[0] for c in platform.calls] == ["run"]
+
+
+def test_ci_build_without_local_endpoints_says_so(config, tmp_path, monkeypatch):
+    monkeypatch.setattr(build.importlib.util, "find_spec", lambda name: None)
+    platform = FakePlatform()
+    ci_build(config, config.model_names[:1], target="local", platform=platform)
+    report = json.loads((tmp_path / "reports" / f"{config.model_names[0]}_dev.json").read_text())
+    assert "local endpoints are not available" in report["deployment"]["summary"]
+
+
+def test_checks_run_ruff_and_pytest_and_are_cached_by_code(tmp_path):
+    config = load_config(ROOT)
+    entry = config.entry(config.model_names[0], "pr")
+    calls = []
+
+    def runner(cmd, **kwargs):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, "ok", "")
+
+    first = run_checks(entry, runner=runner, cache_dir=tmp_path, root=ROOT)
+    assert [c["name"] for c in first] == [c[0] for c in build.check_commands(entry)]
+    assert calls[0][1:4] == ["-m", "ruff", "check"]
+    assert str(entry.model_dir) in calls[0]
+    run_checks(entry, runner=runner, cache_dir=tmp_path, root=ROOT)
+    assert len(calls) == len(first)  # second time: cached, nothing ran
+
+
+def test_failing_check_stops_with_its_output(tmp_path):
+    config = load_config(ROOT)
+    entry = config.entry(config.model_names[0], "pr")
+
+    def runner(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, "prep.py:3:1: F401 unused import", "")
+
+    with pytest.raises(BuildFailed, match="(?s)lint failed.*F401 unused import"):
+        run_checks(entry, runner=runner, cache_dir=tmp_path, root=ROOT)
+    assert not list(tmp_path.glob("*.json"))  # a failure is never cached
