@@ -13,6 +13,9 @@ from mlops.errors import FactoryError
 
 INIT_TIMEOUT_ENV = "FACTORY_TF_INIT_TIMEOUT"
 DEFAULT_INIT_TIMEOUT = 90.0
+INIT_HINT = ("init of an Azure stack failed: check the ARM_* credentials (or `az login`), the "
+             "state storage account of terraform/backends/<env>.azurerm.tfbackend (bootstrap: "
+             "terraform/backends/README.md) and network access to registry.terraform.io")
 
 
 class AzurePrerequisiteError(FactoryError):

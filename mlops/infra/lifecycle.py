@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlops.config import FactoryConfig
-from mlops.config.loader import selected_infra_env
 from mlops.errors import FactoryError
 from mlops.infra import azure_preflight
 from mlops.infra.layout import Layout, lock_timeout, seconds
@@ -44,7 +43,6 @@ class PlanOutcome:
     target: str
     summaries: list[PlanSummary] = field(default_factory=list)
     markdown: Path | None = None
-    reused: bool = False
 
     @property
     def has_changes(self) -> bool:
@@ -71,10 +69,6 @@ def _state_version(target: str, layout: Layout) -> list | None:
         return None
 
 
-def _infra_env(config: FactoryConfig):
-    return config.infra_env(selected_infra_env())
-
-
 def _prepare(config: FactoryConfig, target: str, layout: Layout) -> list[str]:
     """Synth (skipped when unchanged), azure prerequisites, init when needed -> stack names."""
     result = synth(config, target, layout=layout)
@@ -88,7 +82,7 @@ def _prepare(config: FactoryConfig, target: str, layout: Layout) -> list[str]:
         tf = terraform_for(stack, layout)
         if ensure_init(tf, stack, layout,
                        timeout=azure_preflight.init_timeout() if azure else None,
-                       hint=azure_preflight.provider_problem("see above") if azure else ""):
+                       hint=azure_preflight.INIT_HINT if azure else ""):
             _say(f"init {stack}: done")
     return stacks
 

@@ -20,24 +20,21 @@ def read_workspace(config: FactoryConfig, target: str, *, layout: Layout | None 
 
     layout = layout or Layout.of(config.root)
     stack = _STACK[target]
+    tf = terraform_for(stack, layout, progress=None)
+    state = None
     if target == "local":
         state = layout.local_state()
         if not state.is_file():
             raise WorkspaceNotProvisioned(f"the local workspace is not provisioned (no Terraform "
                                           f"state at {state}); {_provision_hint(target)}")
-        # -state reads the local state directly: no init, no synth folder needed
-        tf = terraform_for(stack, layout, progress=None)
+        # -state reads the local state file directly: no init, no synth folder needed
         tf.working_dir = state.parent
         tf.data_dir = layout.root / "terraform" / ".outputs"
-        reader = lambda: tf.output(state=state)  # noqa: E731
-    else:
-        if not (layout.data_dir(stack) / "factory-init.json").is_file():
-            raise WorkspaceNotProvisioned(f"the azure workspace has not been provisioned from "
-                                          f"this checkout; {_provision_hint(target)}")
-        tf = terraform_for(stack, layout, progress=None)
-        reader = tf.output
+    elif not (layout.data_dir(stack) / "factory-init.json").is_file():
+        raise WorkspaceNotProvisioned(f"the azure workspace has not been provisioned from "
+                                      f"this checkout; {_provision_hint(target)}")
     try:
-        outputs = reader()
+        outputs = tf.output(state=state)
     except TerraformError as exc:
         raise WorkspaceNotProvisioned(f"cannot read the {target} workspace outputs: {exc}; "
                                       f"{_provision_hint(target)}") from exc

@@ -320,9 +320,32 @@ class _Execution:
                 elif len(self.running) < max(1, self.settings.max_nodes):
                     self._launch(job, key, values)
 
+    def validate(self) -> None:
+        """Fail before anything runs when a pipeline-level input has no usable value."""
+        for job in self.spec.jobs.values():
+            for name, port in job.component.inputs.items():
+                binding = job.inputs.get(name)
+                if binding is None or binding.upstream:
+                    continue
+                where = f"{self.spec.file}: job {job.name!r}: input {name!r}"
+                value = (self.inputs.get(binding.parent_input) if binding.parent_input
+                         else binding.path if binding.path is not None else binding.literal)
+                if value is None and not port.optional and port.default is None:
+                    source = (f"pipeline input {binding.parent_input!r}" if binding.parent_input
+                              else "its binding")
+                    raise PipelineInputError(f"{where}: {source} has no value")
+                if port.is_data and value is not None:
+                    if str(value).startswith("azureml:"):
+                        raise PipelineInputError(f"{where}: {value} is an Azure ML asset; the "
+                                                 f"local platform binds a local folder")
+                    path = (self.spec.file.parent / str(value)).resolve()
+                    if not path.exists():
+                        raise PipelineInputError(f"{where}: data path {path} does not exist")
+
     def run(self) -> PipelineRun:
         started = time.monotonic()
         s = self.settings
+        self.validate()
         self.steps_root.mkdir(parents=True, exist_ok=True)
         self.tracker = open_tracker(s.tracking_uri, s.experiment, s.artifact_root)
         self.parent_id = self.tracker.create_run(s.display_name, {

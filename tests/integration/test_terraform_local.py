@@ -18,7 +18,7 @@ import pytest
 
 from mlops._environment import tool_environment
 
-pytestmark = [pytest.mark.integration,
+pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("terraform") is None, reason="needs terraform")]
 
 REPO = Path(__file__).resolve().parents[2]

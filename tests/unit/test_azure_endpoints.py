@@ -285,11 +285,16 @@ def test_undeploy_deletes_both_endpoints_and_skips_missing_ones(entry, fake):
 
 def test_approve_tags_the_champion_version_for_production(entry, fake):
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    fake.models.get.side_effect = lambda name, version: Model(
+        name=name, version=version, path=f"azureml://models/{name}/{version}",
+        tags={"champion": "true"})
 
     result = approval.approve(azure_workspace(), entry, NAMES, "alice", now=now)
 
+    fake.models.get.assert_called_once_with(name=NAMES.model_name, version="5")
     sent = fake.models.create_or_update.call_args.args[0]
     assert (sent.name, sent.version) == (NAMES.model_name, "5")  # newest champion, not 6
+    assert sent.path == f"azureml://models/{NAMES.model_name}/5"
     assert sent.tags == {"champion": "true", "stage": "production", "approved_by": "alice",
                          "approved_build": "4711", "approved_at": "2026-01-02T03:04:05+00:00"}
     assert result == {"model": NAMES.model_name, "version": "5", "stage": "production",
@@ -299,6 +304,7 @@ def test_approve_tags_the_champion_version_for_production(entry, fake):
 
 def test_without_champion_tags_the_newest_version_is_the_champion(entry, fake):
     fake.models.list.return_value = [Model(name="m", version=v) for v in ("2", "10", "9")]
+    fake.models.get.side_effect = lambda name, version: Model(name=name, version=version)
     approval.approve(azure_workspace(), entry, NAMES, "bob")
     assert fake.models.create_or_update.call_args.args[0].version == "10"
 

@@ -142,6 +142,7 @@ def test_no_wait_submits_and_returns_the_job_name_without_polling(tmp_path, fake
     env = fake.environments.create_or_update.call_args.args[0]
     assert isinstance(env, Environment)
     assert env.name == "nyc_taxi_env" and env.image == entry.env_base_image_name
+    assert env.conda_file["name"] == "nyc_taxi_env"  # CONDA_PATH's content, read by the SDK
     assert all(n.component.environment == f"azureml:nyc_taxi_env:{env.version}"
                for n in submitted.jobs.values())
     assert fake.calls().index("environments.create_or_update") < \

@@ -20,7 +20,9 @@ def approve(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, approv
             now: datetime | None = None) -> dict[str, Any]:
     """Tag the champion version stage=production, approved_by, approved_build, approved_at."""
     client = client or connect(workspace)
-    model = _assets.champion(client, names.model_name)
+    champion = _assets.champion(client, names.model_name)
+    # The full version (path, flavors) from get: a listing entry is not safe to PUT back.
+    model = client.models.get(name=champion.name, version=str(champion.version))
     approval = {"stage": STAGE, "approved_by": approver, "approved_build": names.build_id,
                 "approved_at": (now or datetime.now(UTC)).isoformat(timespec="seconds")}
     model.tags = {**(model.tags or {}), **approval}

@@ -150,6 +150,11 @@ def rows_to_frame(rows: list[dict], columns: list[Column]) -> pd.DataFrame:
     return _cast(frame, columns)
 
 
+def _plain(value):
+    """numpy scalars print as np.float64(2.5); users wrote 2.5."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def _cast(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
     for column in columns:
         if column.type == "datetime":
@@ -190,7 +195,7 @@ def file_frame(frame: pd.DataFrame, columns: list[Column], source: str) -> pd.Da
         if bad.any():
             row = bad.idxmax()
             raise InputError(f"{source}: column {column.name!r} row {row}: expected "
-                             f"{_EXPECTED.get(column.type, column.type)}, got {values[row]!r}")
+                             f"{_EXPECTED.get(column.type, column.type)}, got {_plain(values[row])!r}")
         if column.required and converted.isna().any():
             row = converted.isna().idxmax()
             raise InputError(f"{source}: column {column.name!r} row {row}: value is empty")

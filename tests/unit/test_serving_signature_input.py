@@ -1,0 +1,162 @@
+"""Request and batch-file validation against a model signature (mlops/serving/signature_input.py)
+and the serving scripts built on it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlops.serving.signature_input import (
+    Column,
+    InputError,
+    file_frame,
+    parse_request,
+    rows_to_frame,
+    signature_columns,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = ("nyc_taxi", "london_taxi")
+COLUMNS = [Column("distance", "double"), Column("passengers", "long"),
+           Column("vendor", "string"), Column("flag", "boolean", required=False)]
+ROW = {"distance": 1.5, "passengers": 2, "vendor": "CMT"}
+
+
+@pytest.mark.parametrize("kind", ["online", "batch"])
+@pytest.mark.parametrize("model", MODELS)
+def test_every_serving_folder_holds_the_canonical_helper(model, kind):
+    canonical = (REPO / "mlops" / "serving" / "signature_input.py").read_bytes()
+    copy = REPO / "mlops" / model / "serving" / kind / "signature_input.py"
+    assert copy.read_bytes() == canonical, f"{copy} drifted; copy mlops/serving/signature_input.py"
+
+
+def test_signature_columns_read_an_mlflow_signature():
+    from mlflow.models import infer_signature
+
+    frame = pd.DataFrame({"distance": [1.0], "passengers": [2], "vendor": ["CMT"]})
+    columns = signature_columns(infer_signature(frame, [1.0]))
+    assert [(c.name, c.type) for c in columns] == [
+        ("distance", "double"), ("passengers", "long"), ("vendor", "string")]
+
+
+def test_records_and_split_forms_give_the_same_frame():
+    records = parse_request(json.dumps({"input_data": [ROW]}))
+    split = parse_request(json.dumps({"input_data": {
+        "columns": list(ROW), "data": [list(ROW.values())], "index": [0]}}))
+    assert records == split == [ROW]
+    frame = rows_to_frame(records, COLUMNS)
+    assert list(frame.columns) == ["distance", "passengers", "vendor", "flag"]
+    assert str(frame["passengers"].dtype) == "int64" and frame.loc[0, "distance"] == 1.5
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"", "body is empty"),
+    (b"\xff\xfe", "not UTF-8"),
+    (b"{oops", "not valid JSON"),
+    (b"[1, 2]", "got list"),
+    (b'{"input_data": [], "extra": 1}', "unknown top-level field(s) 'extra'"),
+    (b'{"data": []}', "unknown top-level field(s) 'data'"),
+    (b"{}", 'missing field "input_data"'),
+    (b'{"input_data": "rows"}', "got str"),
+    (b'{"input_data": [1]}', "input_data[0] must be an object"),
+    (b'{"input_data": {"columns": ["a"], "data": [[1, 2]]}}', "input_data.data[0]"),
+    (b'{"input_data": {"columns": "a", "data": []}}', "input_data.columns"),
+])
+def test_malformed_bodies_name_the_problem(body, message):
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("(", r"\(")
+                       .replace(")", r"\)")):
+        parse_request(body)
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"passengers": 2, "vendor": "CMT"}, "missing field 'distance'"),
+    ({**ROW, "distance": None}, "null field 'distance'"),
+    ({**ROW, "distance": "far"}, "field 'distance': expected a number, got \"far\""),
+    ({**ROW, "distance": True}, "field 'distance': expected a number"),
+    ({**ROW, "passengers": 2.5}, "field 'passengers': expected an integer, got 2.5"),
+    ({**ROW, "vendor": 7}, "field 'vendor': expected a string"),
+    ({**ROW, "flag": "yes"}, "field 'flag': expected true or false"),
+    ({**ROW, "tip": 1}, "unknown field(s) 'tip'"),
+])
+def test_wrong_rows_name_row_and_field(row, message):
+    with pytest.raises(InputError) as info:
+        rows_to_frame([ROW, row], COLUMNS)
+    assert "input_data[1]" in str(info.value) and message in str(info.value)
+
+
+def test_optional_field_may_be_missing_and_integral_floats_pass():
+    frame = rows_to_frame([{**ROW, "passengers": 3.0}], COLUMNS)
+    assert frame.loc[0, "passengers"] == 3 and pd.isna(frame.loc[0, "flag"])
+
+
+def test_no_rows_or_too_many_rows_are_refused():
+    with pytest.raises(InputError, match="no rows"):
+        rows_to_frame([], COLUMNS)
+    with pytest.raises(InputError, match="at most"):
+        rows_to_frame([ROW] * 10_001, COLUMNS)
+
+
+def test_file_frame_drops_extra_columns_and_names_bad_cells():
+    data = pd.DataFrame({"distance": ["1.5", "2"], "passengers": [1, 2], "vendor": ["a", "b"],
+                         "cost": [9.0, 9.0]})
+    frame = file_frame(data, COLUMNS, "part-1.csv")
+    assert list(frame.columns) == ["distance", "passengers", "vendor", "flag"]
+    assert frame["distance"].tolist() == [1.5, 2.0]
+    with pytest.raises(InputError, match=r"part-1.csv: missing column\(s\) 'vendor'"):
+        file_frame(data.drop(columns="vendor"), COLUMNS, "part-1.csv")
+    with pytest.raises(InputError, match="part-1.csv: column 'passengers' row 1: expected an "
+                                         "integer, got 2.5"):
+        file_frame(data.assign(passengers=[1, 2.5]), COLUMNS, "part-1.csv")
+    with pytest.raises(InputError, match="column 'distance' row 0: value is empty"):
+        file_frame(data.assign(distance=[None, 1.0]), COLUMNS, "part-1.csv")
+
+
+class _Model:
+    def predict(self, frame):
+        return frame["distance"] * 2
+
+
+def _load_score(model: str, kind: str):
+    path = REPO / "mlops" / model / "serving" / kind / "score.py"
+    spec = importlib.util.spec_from_file_location(f"score_{model}_{kind}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.model, module.columns = _Model(), COLUMNS[:3]
+    return module
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_online_run_answers_400_or_predictions(model):
+    score = _load_score(model, "online")
+    bad = score.run('{"input_data": [{"distance": "x", "passengers": 1, "vendor": "a"}]}')
+    assert bad.status_code == 400 and "'distance'" in json.loads(bad.get_data())["message"]
+    good = score.run(json.dumps({"input_data": [ROW, ROW]}))
+    assert good.status_code == 200 and json.loads(good.get_data()) == {"predictions": [3.0, 3.0]}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_batch_run_returns_one_row_per_input_row(model, tmp_path):
+    score = _load_score(model, "batch")
+    pd.DataFrame([ROW] * 3).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame([ROW] * 2).to_csv(tmp_path / "b.csv", index=False)
+    out = score.run([str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])
+    assert out["source_file"].tolist() == ["a.csv"] * 3 + ["b.csv"] * 2
+    assert out["row_index"].tolist() == [0, 1, 2, 0, 1]
+    assert out["prediction"].tolist() == [3.0] * 5
+    (tmp_path / "c.csv").write_text("distance,vendor\n1,a\n")
+    with pytest.raises(ValueError, match=r"c.csv: missing column\(s\) 'passengers'"):
+        score.run([str(tmp_path / "c.csv")])
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_find_model_folder_finds_mlmodel_below_model_dir(model, tmp_path):
+    score = _load_score(model, "online")
+    (tmp_path / "name" / "1" / "model").mkdir(parents=True)
+    (tmp_path / "name" / "1" / "model" / "MLmodel").write_text("flavors: {}\n")
+    assert score.find_model_folder(str(tmp_path)) == str(tmp_path / "name" / "1" / "model")
+    with pytest.raises(FileNotFoundError, match="no MLmodel"):
+        score.find_model_folder(str(tmp_path / "name" / "1" / "model" / "missing"))
