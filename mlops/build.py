@@ -145,10 +145,8 @@ def _finish(reports: list[BuildReport], kind: str) -> list[BuildReport]:
     _say(f"reports: {', '.join(f'reports/{r.model}_{r.env}.json' for r in reports)}")
     failed = [r for r in reports if r.status == "failed"]
     if failed:
-        details = "\n".join(f"  {r.model} ({r.env}): {r.error.splitlines()[0] if r.error else ''}"
-                            for r in failed)
-        raise BuildFailed(f"{kind} failed for {', '.join(r.model for r in failed)}:\n{details}\n"
-                          + "\n".join(r.error for r in failed if "\n" in r.error))
+        details = "\n".join(f"--- {r.model} ({r.env}) ---\n{r.error}" for r in failed)
+        raise BuildFailed(f"{kind} failed for {', '.join(r.model for r in failed)}:\n{details}")
     return reports
 
 

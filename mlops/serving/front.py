@@ -89,20 +89,20 @@ class Front:
                 self.inflight[port] = self.inflight.get(port, 0) + 1
             try:
                 if status == "unhealthy":
-                    return 503, _json({"message": f"endpoint {self.name} is unhealthy: its "
-                                       "deployment crashed and could not be restarted"})
+                    return _error(503, f"endpoint {self.name} is unhealthy: its deployment "
+                                  "crashed and could not be restarted")
                 if status == "healthy":
                     return _call(port, method, body, headers)
             except _RETRYABLE:
                 pass  # switching or restarting: the request never reached a scorer, retry
             except TimeoutError:
-                return 504, _json({"message": f"scoring took longer than {SCORING_TIMEOUT_S} s"})
+                return _error(504, f"scoring took longer than {SCORING_TIMEOUT_S:.0f} s")
             finally:
                 with self.lock:
                     self.inflight[port] -= 1
             if time.monotonic() > deadline:
-                return 503, _json({"message": f"endpoint {self.name}: deployment not reachable "
-                                   f"for {UPSTREAM_WAIT_S:.0f} s"})
+                return _error(503, f"endpoint {self.name}: deployment not reachable for "
+                                   f"{UPSTREAM_WAIT_S:.0f} s")
             time.sleep(0.05)
 
     # supervision
@@ -192,6 +192,10 @@ def _call(port: int, method: str, body: bytes, headers: dict[str, str]):
 
 def _json(payload: dict) -> tuple[str, bytes]:
     return "application/json", json.dumps(payload).encode()
+
+
+def _error(status: int, message: str) -> tuple[int, str, bytes]:
+    return (status, *_json({"message": message}))
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -196,6 +196,31 @@ def test_a_held_lock_with_no_wait_fails_with_a_clear_message(provisioned):
     assert "Traceback" not in result.stderr
 
 
+def test_terraform_state_lock_held_elsewhere_gives_a_lock_error(provisioned, monkeypatch):
+    """Terraform's own lock (fcntl on the state file), held here as another Terraform would."""
+    import fcntl
+
+    from mlops.infra.layout import Layout
+    from mlops.infra.terraform_dir import terraform_for
+    from mlops.terraform import TerraformLockError
+
+    root = provisioned["root"]
+    monkeypatch.setenv("FACTORY_ROOT", str(root))
+    layout = Layout.of(root)
+    tf = terraform_for("local", layout, progress=None)
+    tf.lock_timeout = "1s"
+    fd = os.open(layout.local_state(), os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(TerraformLockError) as info:
+            tf.plan(root / "locked.tfplan")
+    finally:
+        os.close(fd)
+    assert "Error acquiring the state lock" in str(info.value)
+    assert "another Terraform run holds the state lock (waited 1s)" in str(info.value)
+    assert json.loads(layout.local_state().read_text())["resources"]  # state intact
+
+
 def test_no_secret_in_synthesised_json_state_or_printed_output(provisioned):
     root = provisioned["root"]
     printed = provisioned["first"] + provisioned["rerun"] + factory(root, "provision").stdout
@@ -234,9 +259,14 @@ def test_destroy_archives_the_workspace_then_delete_data_deletes(provisioned, mo
     with pytest.raises(WorkspaceNotProvisioned, match="run `nox -s provision`"):
         read_workspace(load_config(root), "local")
 
-    factory(root, "provision")
+    with tarfile.open(archives[0]) as tar:  # the printed restore, then provision keeps it
+        tar.extractall(ws.parent, filter="data")
+    restored = factory(root, "provision")
+    assert "already exists; kept" in restored.stdout
+    assert (ws / "data" / "asset.csv").read_text() == "a,b\n1,2\n"
     gone = factory(root, "destroy", "--delete-data")
     assert "--delete-data: models, data and runs deleted for good" in gone.stdout
+    assert not ws.exists()
     assert len(list((root / ".factory" / "archive").glob("*.tar.gz"))) == 1
     assert "nothing is provisioned" in factory(root, "destroy").stdout
 

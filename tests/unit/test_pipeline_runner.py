@@ -38,8 +38,9 @@ def test_azure_asset_reference_is_rejected_locally(tmp_path):
 
 
 def test_required_value_missing(tmp_path):
-    with pytest.raises(PipelineInputError, match="job 'left': input 'side'|pipeline input 'scale'"):
-        run_pipeline(load_pipeline(FIXTURE), settings(tmp_path), {"scale": None})
+    with pytest.raises(PipelineInputError,
+                       match="job 'make': input 'raw_data': pipeline input 'raw_data' has no value"):
+        run_pipeline(load_pipeline(FIXTURE), settings(tmp_path), {"raw_data": None})
 
 
 def test_python_shim_runs_this_interpreter_with_its_environment(tmp_path):
