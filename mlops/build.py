@@ -55,12 +55,14 @@ def _checks_key(model_dir: Path, root: Path) -> str:
 
 
 def check_commands(entry: ModelEnvConfig, python: str = sys.executable) -> list[tuple[str, list[str]]]:
-    """(name, command) of each check: ruff over the model folder, pytest of its tests."""
+    """(name, command) of each check: ruff over the model folder, pytest of its unit tests."""
     model_dir = entry.model_dir
     commands = [("lint", [python, "-m", "ruff", "check", "--quiet", str(model_dir)])]
     if (model_dir / "tests").is_dir():
+        # unit tests only: the pipeline run that follows is the end-to-end check
         commands.append(("tests", [python, "-m", "pytest", "-q", "--no-header", "-p",
-                                   "no:cacheprovider", str(model_dir / "tests")]))
+                                   "no:cacheprovider", "-m", "not integration and not slow",
+                                   str(model_dir / "tests")]))
     return commands
 
 
@@ -79,6 +81,8 @@ def run_checks(entry: ModelEnvConfig, *, runner: Runner = subprocess.run,
         pass
     results = []
     for name, cmd in check_commands(entry):
+        if name == "tests":
+            _say(f"  {entry.model}: unit tests (pytest {cmd[-1]}) ...")
         started = time.monotonic()
         out = runner(cmd, cwd=root, capture_output=True, text=True, env=tool_environment(),
                      check=False)

@@ -176,7 +176,7 @@ def _mlflow_serve(section: Section, model_dir: Path, sample: Path, tmp: Path) ->
     log = tmp / "mlflow-serve.log"
     proc = processes.spawn([sys.executable, "-m", "mlflow", "models", "serve", "-m",
                             str(model_dir), "--env-manager", "local", "-h", "127.0.0.1",
-                            "-p", str(port), "-w", "1"], log)
+                            "-p", str(port), "-w", "1"], log, env=_with_venv_path())
     started = processes.start_time(proc.pid)
     try:
         if not wait_until_up(f"http://127.0.0.1:{port}/ping", 180,
@@ -190,6 +190,14 @@ def _mlflow_serve(section: Section, model_dir: Path, sample: Path, tmp: Path) ->
         _report(section, "mlflow models serve", stats)
     finally:
         processes.stop(proc.pid, started)
+
+
+def _with_venv_path() -> dict[str, str]:
+    """mlflow runs `uvicorn` by name: find it in this interpreter's environment."""
+    import os
+
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
 
 
 def _redeploy_under_load(section: Section, registry, spec, url: str, body: bytes,
@@ -228,13 +236,10 @@ def _batch(section: Section, entry, model_dir: Path, sample: Path, tmp: Path) ->
     folder.mkdir()
     for n in range(BATCH_FILES):
         frame.to_csv(folder / f"part-{n:03d}.csv", index=False)
-    (tmp / "model-root").mkdir()
-    model_root = tmp / "model-root"
-    (model_root / model_dir.name).symlink_to(model_dir)
     batch = entry.batch
     spec = BatchSpec(endpoint="bench-batch",
                      score_path=entry.model_dir / "serving" / "batch" / "score.py",
-                     model_dir=model_root, mini_batch_size=batch.mini_batch_size,
+                     model_dir=model_dir.parent, mini_batch_size=batch.mini_batch_size,
                      concurrency=batch.concurrency, max_retries=batch.max_retries,
                      retry_timeout=batch.retry_timeout)
     result = run_batch(spec, folder, tmp / "batch-job", say=lambda _: None)

@@ -1,10 +1,15 @@
 """One batch worker process: load the batch score.py, call init() once, then run(mini_batch)
-for every task the parent sends over the pipe. Crashes and hangs are the parent's to handle."""
+for every task the parent sends over the pipe. Crashes and hangs are the parent's to handle.
+
+Started as ``python -m mlops.serving._batch_worker --fd N SCORE MODEL_DIR`` (a plain
+subprocess, not multiprocessing: spawn would re-import the caller's __main__, i.e. the CLI)."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import os
+import sys
 import traceback
 
 
@@ -40,3 +45,19 @@ def _rows(result):
     if isinstance(result, pd.DataFrame):
         return result
     return pd.DataFrame({"prediction": list(result)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    from multiprocessing.connection import Connection
+
+    parser = argparse.ArgumentParser(prog="python -m mlops.serving._batch_worker")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("score_path")
+    parser.add_argument("model_dir")
+    args = parser.parse_args(argv)
+    serve(Connection(args.fd), args.score_path, args.model_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

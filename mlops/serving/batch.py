@@ -8,9 +8,9 @@ file never loses the other files' predictions; the file that fails is named in e
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import queue
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -80,23 +80,29 @@ class _Worker:
         self.spec, self.process, self.conn = spec, None, None
 
     def ensure(self) -> None:
-        if self.process is not None and self.process.is_alive():
+        if self.process is not None and self.process.poll() is None:
             return
-        from mlops.serving import _batch_worker
+        import socket
+        import sys
+        from multiprocessing.connection import Connection
 
-        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded parent
-        parent, child = ctx.Pipe()
-        self.process = ctx.Process(target=_batch_worker.serve, daemon=True,
-                                   args=(child, str(self.spec.score_path),
-                                         str(self.spec.model_dir)))
-        self.process.start()
-        child.close()
-        self.conn = parent
-        if not parent.poll(WORKER_START_TIMEOUT_S):
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "mlops.serving._batch_worker", "--fd",
+                 str(theirs.fileno()), str(self.spec.score_path), str(self.spec.model_dir)],
+                stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),))
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        if not self.conn.poll(WORKER_START_TIMEOUT_S):
             self.kill()
             raise BatchError(f"{self.spec.endpoint}: batch worker did not start within "
                              f"{WORKER_START_TIMEOUT_S:.0f} s")
-        status, _, detail = parent.recv()
+        try:
+            status, _, detail = self.conn.recv()
+        except (EOFError, OSError):
+            status, detail = "died", f"exit code {self.process.wait(5)}"
         if status != "ready":
             self.kill()
             raise BatchError(f"{self.spec.endpoint}: batch score.py init() failed:\n{detail}")
@@ -111,24 +117,26 @@ class _Worker:
                 return "error", f"timed out after {timeout:g} s (RETRY_TIMEOUT)"
             status, _, payload = self.conn.recv()
         except (EOFError, OSError):
-            code = self.process.exitcode if self.process else None
+            code = self.process.wait(5) if self.process else None
             self.kill()
             return "error", f"worker process died (exit code {code})"
         return status, payload
 
     def kill(self) -> None:
-        if self.process is not None and self.process.is_alive():
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
         if self.process is not None:
-            self.process.join(5)
-        self.process = None
+            self.process.wait(10)
+        if self.conn is not None:
+            self.conn.close()
+        self.process, self.conn = None, None
 
     def close(self) -> None:
-        if self.process is not None and self.process.is_alive():
+        if self.process is not None and self.process.poll() is None:
             try:
                 self.conn.send(None)
-                self.process.join(5)
-            except OSError:
+                self.process.wait(5)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
                 pass
         self.kill()
 

@@ -60,7 +60,7 @@ def meter_fare(distance_km, slow_min, tariff) -> np.ndarray:
     beyond = np.maximum(distance_km - SIX_MILES_KM, 0)
     meter = MINIMUM_FARE + np.maximum(first, 0) * per_km + beyond * RATE_PER_KM_AFTER_SIX_MILES
     meter = meter + slow_min * per_min
-    return np.ceil(np.round(meter / 0.2, 6)) * 0.2
+    return (np.ceil(np.round(meter / 0.2, 6)) * 0.2).round(2)
 
 
 def _journeys(rows: int, rng: np.random.Generator, first_id: int) -> pd.DataFrame:

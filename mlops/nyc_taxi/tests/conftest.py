@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -58,9 +59,11 @@ def raw_pr(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture
-def src():
-    return load_src
+@pytest.fixture(scope="session")
+def kit():
+    """This model's helpers. Tests take them from this fixture, never by `from conftest import`:
+    every model folder has a conftest module and a test would get whichever pytest loaded last."""
+    return SimpleNamespace(model_dir=MODEL_DIR, src=load_src, run=run_step, env=step_env)
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -3,15 +3,14 @@
 import hashlib
 
 import pandas as pd
-from conftest import load_src
 
 
 def _digest(paths):
     return [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
 
 
-def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
-    gen = load_src("generate_data")
+def test_same_seed_same_bytes_other_seed_other_data(kit, tmp_path):
+    gen = kit.src("generate_data")
     first = gen.generate(tmp_path / "a", rows=300, seed=5)
     again = gen.generate(tmp_path / "b", rows=300, seed=5)
     other = gen.generate(tmp_path / "c", rows=300, seed=6)
@@ -19,8 +18,8 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
     assert _digest(first) != _digest(other)
 
 
-def test_files_have_the_real_tlc_columns_in_order(raw_pr):
-    schema = load_src("schema")
+def test_files_have_the_real_tlc_columns_in_order(kit, raw_pr):
+    schema = kit.src("schema")
     green = pd.read_csv(raw_pr / "greenTaxiData.csv")
     yellow = pd.read_csv(raw_pr / "yellowTaxiData.csv")
     assert list(green.columns) == schema.GREEN_FILE_COLUMNS
@@ -49,9 +48,9 @@ def test_amounts_follow_the_tariff_and_add_up(raw_pr):
     assert inside.mean() > 0.95
 
 
-def test_purposes_write_raw_pairs_or_model_input_batches(tmp_path):
-    gen = load_src("generate_data")
-    schema = load_src("schema")
+def test_purposes_write_raw_pairs_or_model_input_batches(kit, tmp_path):
+    gen = kit.src("generate_data")
+    schema = kit.src("schema")
     batch = gen.generate_purpose(tmp_path / "batch", "batch_test_data", rows=90)
     assert [p.name for p in batch] == [f"taxi-batch-{i:02d}.csv" for i in (1, 2, 3)]
     frame = pd.concat(pd.read_csv(p) for p in batch)
@@ -61,12 +60,10 @@ def test_purposes_write_raw_pairs_or_model_input_batches(tmp_path):
     assert sorted(p.name for p in pr) == ["greenTaxiData.csv", "yellowTaxiData.csv"]
 
 
-def test_cli_if_empty_leaves_existing_data_alone(tmp_path):
-    from conftest import run_step
-
+def test_cli_if_empty_leaves_existing_data_alone(kit, tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "mine.csv").write_text("x\n1\n")
-    result = run_step("generate_data.py", "--folder", folder, "--if-empty")
+    result = kit.run("generate_data.py", "--folder", folder, "--if-empty")
     assert "not generating" in result.stdout
     assert [p.name for p in folder.iterdir()] == ["mine.csv"]

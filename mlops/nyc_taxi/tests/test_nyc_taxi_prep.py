@@ -5,42 +5,41 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import load_src, run_step
 
 
-def _clean(raw):
-    clean, counts = load_src("prep").prepare(raw)
+def _clean(kit, raw):
+    clean, counts = kit.src("prep").prepare(raw)
     return clean, counts
 
 
-def test_kind_comes_from_columns_not_names_or_order(raw_pr, tmp_path):
-    reference, counts = _clean(raw_pr)
+def test_kind_comes_from_columns_not_names_or_order(kit, raw_pr, tmp_path):
+    reference, counts = _clean(kit, raw_pr)
     assert counts["files_green"] == 1 and counts["files_yellow"] == 1
     # Swap the names: the yellow trips now sort first and carry the green file's name.
     swapped = tmp_path / "swapped"
     swapped.mkdir()
     shutil.copy(raw_pr / "yellowTaxiData.csv", swapped / "0_greenTaxiData.csv")
     shutil.copy(raw_pr / "greenTaxiData.csv", swapped / "zz_yellow.csv")
-    result, _ = _clean(swapped)
+    result, _ = _clean(kit, swapped)
     pd.testing.assert_frame_equal(result, reference)
     assert set(result["kind"]) == {"green", "yellow"}
     assert result["kind"].iloc[0] == "green"
 
 
-def test_any_number_of_files_of_either_kind(raw_pr, tmp_path):
+def test_any_number_of_files_of_either_kind(kit, raw_pr, tmp_path):
     green = pd.read_csv(raw_pr / "greenTaxiData.csv")
     folder = tmp_path / "many"
     (folder / "sub").mkdir(parents=True)
     green.iloc[:100].to_csv(folder / "g1.csv", index=False)
     green.iloc[100:].to_csv(folder / "sub" / "g2.csv", index=False)
-    clean, counts = _clean(folder)
+    clean, counts = _clean(kit, folder)
     assert counts == {**counts, "files_green": 2, "files_yellow": 0, "rows_raw": len(green)}
     assert (clean["kind"] == "green").all()
 
 
-def test_filters_are_the_seeds(raw_pr):
-    schema = load_src("schema")
-    clean, counts = _clean(raw_pr)
+def test_filters_are_the_seeds(kit, raw_pr):
+    schema = kit.src("schema")
+    clean, counts = _clean(kit, raw_pr)
     assert 0 < counts["rows_clean"] < counts["rows_raw"]
     assert (clean["distance"] > 0).all() and (clean["cost"] > 0).all()
     assert (clean["passengers"] > 0).all() and (clean["total_amount"] > 0).all()
@@ -49,22 +48,22 @@ def test_filters_are_the_seeds(raw_pr):
     assert list(clean.columns) == schema.CLEAN_COLUMNS
 
 
-def test_cli_writes_clean_csv_deterministically(raw_pr, tmp_path):
-    run_step("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "a")
-    run_step("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "b")
+def test_cli_writes_clean_csv_deterministically(kit, raw_pr, tmp_path):
+    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "a")
+    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "b")
     first = (tmp_path / "a" / "clean.csv").read_bytes()
     assert first == (tmp_path / "b" / "clean.csv").read_bytes()
     assert first.startswith(b"kind,vendor,pickup_datetime")
 
 
-def _bad(raw_pr, tmp_path, name, mutate):
+def _bad(kit, raw_pr, tmp_path, name, mutate):
     folder = tmp_path / "bad"
     folder.mkdir()
     shutil.copy(raw_pr / "yellowTaxiData.csv", folder / "yellowTaxiData.csv")
     green = pd.read_csv(raw_pr / "greenTaxiData.csv", dtype=str, keep_default_na=False)
     mutate(folder / name, green)
     out = tmp_path / "out"
-    return run_step("prep.py", "--raw_data", folder, "--prep_data", out, check=False), out
+    return kit.run("prep.py", "--raw_data", folder, "--prep_data", out, check=False), out
 
 
 @pytest.mark.parametrize(
@@ -88,8 +87,8 @@ def _bad(raw_pr, tmp_path, name, mutate):
          "lpepPickupDatetime/tpepPickupDateTime", "missing"),
     ],
 )
-def test_bad_data_fails_naming_file_and_column(raw_pr, tmp_path, case, mutate, column, problem):
-    result, out = _bad(raw_pr, tmp_path, "trips_march.csv", mutate)
+def test_bad_data_fails_naming_file_and_column(kit, raw_pr, tmp_path, case, mutate, column, problem):
+    result, out = _bad(kit, raw_pr, tmp_path, "trips_march.csv", mutate)
     assert result.returncode != 0, case
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_step
 
 REAL_SAMPLE = Path("/work/shared/data/nyc_taxi_2016_01")
 
@@ -13,15 +12,15 @@ REAL_SAMPLE = Path("/work/shared/data/nyc_taxi_2016_01")
 @pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_SAMPLE.is_dir(), reason="real NYC sample not on this machine")
-def test_real_sample_reaches_r2_0_92(tmp_path):
-    prep = run_step("prep.py", "--raw_data", REAL_SAMPLE, "--prep_data", tmp_path / "prep")
+def test_real_sample_reaches_r2_0_92(kit, tmp_path):
+    prep = kit.run("prep.py", "--raw_data", REAL_SAMPLE, "--prep_data", tmp_path / "prep")
     assert "'rows_clean': 9773" in prep.stdout
-    run_step("transform.py", "--clean_data", tmp_path / "prep", "--transformed_data", tmp_path / "tr")
-    run_step("train.py", "--training_data", tmp_path / "tr", "--model_output", tmp_path / "model",
+    kit.run("transform.py", "--clean_data", tmp_path / "prep", "--transformed_data", tmp_path / "tr")
+    kit.run("train.py", "--training_data", tmp_path / "tr", "--model_output", tmp_path / "model",
              "--test_data", tmp_path / "test", "--test_size", "0.3", "--random_state", "42")
-    run_step("predict.py", "--model_input", tmp_path / "model", "--test_data", tmp_path / "test",
+    kit.run("predict.py", "--model_input", tmp_path / "model", "--test_data", tmp_path / "test",
              "--predictions", tmp_path / "pred")
-    run_step("score.py", "--predictions", tmp_path / "pred", "--score_report", tmp_path / "score")
+    kit.run("score.py", "--predictions", tmp_path / "pred", "--score_report", tmp_path / "score")
     metrics = json.loads((tmp_path / "score" / "metrics.json").read_text())
     print(f"real sample: {metrics}")
     assert metrics["r2"] >= 0.92

@@ -1,12 +1,11 @@
 """transform: the model's input features from normalised trips."""
 
 import pandas as pd
-from conftest import load_src, run_step
 
 
-def test_features_from_known_trips():
-    features = load_src("features")
-    schema = load_src("schema")
+def test_features_from_known_trips(kit):
+    features = kit.src("features")
+    schema = kit.src("schema")
     clean = pd.DataFrame({
         "kind": ["green", "yellow"], "vendor": [2, 1],
         "pickup_datetime": ["2016-01-04 08:00:00", "2016-01-09 23:59:30"],  # Monday, Saturday
@@ -29,10 +28,10 @@ def test_features_from_known_trips():
     assert all(out[c].dtype == "int64" for c in schema.INTEGER_FEATURES)
 
 
-def test_cli_writes_features_for_every_clean_row(raw_pr, tmp_path):
-    schema = load_src("schema")
-    run_step("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "prep")
-    run_step("transform.py", "--clean_data", tmp_path / "prep",
+def test_cli_writes_features_for_every_clean_row(kit, raw_pr, tmp_path):
+    schema = kit.src("schema")
+    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "prep")
+    kit.run("transform.py", "--clean_data", tmp_path / "prep",
              "--transformed_data", tmp_path / "tr")
     clean = pd.read_csv(tmp_path / "prep" / "clean.csv")
     out = pd.read_csv(tmp_path / "tr" / "transformed.csv")

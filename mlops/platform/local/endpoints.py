@@ -53,16 +53,19 @@ def champion_model(workspace: Workspace, model_name: str, cache: Path) -> tuple[
 
     tmp = target.with_name(f".download-{uuid.uuid4().hex[:8]}")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}",
-                                        dst_path=str(tmp),
-                                        tracking_uri=workspace.mlflow_tracking_uri,
-                                        registry_uri=workspace.mlflow_registry_uri)
-    if not (tmp / "MLmodel").is_file():
+    # The version's storage location: "models:/" URIs would resolve through mlflow's global
+    # registry URI, not this workspace's.
+    source = client.get_model_version_download_uri(model_name, version)
+    tmp.mkdir(parents=True)
+    local = Path(mlflow.artifacts.download_artifacts(
+        artifact_uri=source, dst_path=str(tmp), tracking_uri=workspace.mlflow_tracking_uri))
+    if not (local / "MLmodel").is_file():
         shutil.rmtree(tmp, ignore_errors=True)
         raise FactoryError(f"model {model_name} version {version}: no MLmodel file in its "
-                           f"artifacts; it is not an MLflow model")
+                           f"artifacts ({source}); it is not an MLflow model")
     shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+    os.replace(local, target)
+    shutil.rmtree(tmp, ignore_errors=True)
     return str(version), target
 
 

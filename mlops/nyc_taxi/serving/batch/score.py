@@ -25,7 +25,7 @@ columns = None
 
 def find_model_folder(root: str) -> str:
     """The folder holding the MLmodel file: AZUREML_MODEL_DIR itself or one below it."""
-    for current, dirs, files in os.walk(root):
+    for current, dirs, files in os.walk(root, followlinks=True):
         dirs.sort()
         if "MLmodel" in files:
             return current

@@ -1,0 +1,37 @@
+"""transform: the model's input features from normalised journeys."""
+
+import pandas as pd
+
+
+def test_features_from_known_journeys(kit):
+    features = kit.src("features")
+    schema = kit.src("schema")
+    clean = pd.DataFrame({
+        "journey_id": ["LDN-1", "LDN-2"],
+        "start_time": ["2024-03-04T08:00:00", "2024-03-09T23:00:00"],  # Monday, Saturday
+        "end_time": ["2024-03-04T08:30:00", "2024-03-09T23:45:00"],
+        "pickup_district": ["W1", "TW6"], "dropoff_district": ["EC2", "SW1"],
+        "pickup_lat": [51.5145, 51.47], "pickup_lon": [-0.144, -0.454],
+        "dropoff_lat": [51.518, 51.497], "dropoff_lon": [-0.086, -0.137],
+        "distance_km": [6.0, 30.0], "passengers": [1, 2], "tariff": [1, 3],
+        "booking": ["street", "app"], "extras_gbp": [0.0, 5.6], "payment": ["card", "cash"],
+        "fare_gbp": [21.4, 98.2],
+    })
+    out = features.build_features(clean)
+    assert list(out.columns) == [*schema.FEATURES, schema.TARGET]
+    assert out["duration_min"].tolist() == [30.0, 45.0]
+    assert out["speed_kmh"].tolist() == [12.0, 40.0]
+    assert out["is_airport"].tolist() == [0, 1]
+    assert out["pickup_weekday"].tolist() == [0, 5]
+    assert out["pickup_hour"].tolist() == [8, 23]
+    assert all(out[c].dtype == "int64" for c in schema.INTEGER_FEATURES)
+
+
+def test_cli_writes_features_for_every_clean_row(kit, raw_pr, tmp_path):
+    schema = kit.src("schema")
+    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "prep")
+    kit.run("transform.py", "--clean_data", tmp_path / "prep",
+             "--transformed_data", tmp_path / "tr")
+    out = pd.read_csv(tmp_path / "tr" / "transformed.csv")
+    assert len(out) == len(pd.read_csv(tmp_path / "prep" / "clean.csv"))
+    assert list(out.columns) == [*schema.FEATURES, schema.TARGET]
