@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENVS_DIR = ROOT / ".nox"
+# FACTORY_ENVS_DIR lets a second checkout (the end-to-end test's copy) reuse these environments.
+ENVS_DIR = Path(os.environ.get("FACTORY_ENVS_DIR") or ROOT / ".nox")
 STAMP = "factory-env.json"
 PREREQUISITES = {
     "terraform": "Terraform >= 1.6 (https://developer.hashicorp.com/terraform/install)",
@@ -48,7 +49,9 @@ class EnvSpec:
         return self.path / "bin" / "python"
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha256(json.dumps([self.requirements, sys.version_info[:2]]).encode())
+        # The checkout's path is left out: a copy of the repo may share the environment.
+        requirements = [r.replace(str(ROOT), "<root>") for r in self.requirements]
+        digest = hashlib.sha256(json.dumps([requirements, sys.version_info[:2]]).encode())
         for file in self.fingerprint_files:
             digest.update(file.read_bytes())
         return digest.hexdigest()

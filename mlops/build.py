@@ -128,6 +128,10 @@ def _pipeline(platform, entry: ModelEnvConfig, names: RunNames, target: str,
                              steps=[{"name": s.name, "status": s.status, "reused": s.reused,
                                      "seconds": s.seconds} for s in exc.result.steps])
         return report
+    except FactoryError as exc:  # bad data, unregistered asset, a failed cloud job...
+        return BuildReport(entry.model, entry.env, target, "failed",
+                           experiment=names.experiment_name, display_name=names.display_name,
+                           error=str(exc))
     report = BuildReport.from_result(result, target)
     if result.status == "submitted":
         _say(f"{entry.model}: submitted pipeline job {result.run_id} (not waiting)")

@@ -131,12 +131,17 @@ class Front:
             self.children.append(proc)
             started = processes.start_time(proc.pid)
             url = f"http://127.0.0.1:{dep['port']}/"
-            if _wait_ready(url, proc):
-                with self.lock:
-                    if self.live == live:
-                        self.deployment.update(pid=proc.pid, pid_start=started)
-                        self.restarts += 1
-                        self.status = "healthy"
+            ready = _wait_ready(url, proc)
+            with self.lock:
+                current = self.live == live
+                if ready and current:
+                    self.deployment.update(pid=proc.pid, pid_start=started)
+                    self.restarts += 1
+                    self.status = "healthy"
+            if not current:  # switched away while restarting: nobody needs this process
+                processes.stop(proc.pid, started, timeout=5)
+                return
+            if ready:
                 self._record(live, pid=proc.pid, pid_start=started)
                 log(f"deployment {live} restarted (pid {proc.pid}, attempt {attempt})")
                 return
@@ -209,8 +214,15 @@ class Handler(BaseHTTPRequestHandler):
         self._handle("POST")
 
     def _handle(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            return self._reply(411, *_json({"message": "send the body with Content-Length"}))
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            return self._reply(400, *_json({"message": "Content-Length is not a number"}))
+        body = self.rfile.read(length) if length > 0 else b""
         path = self.path.split("?", 1)[0]
         if path not in ("/score", STATUS_PATH, RELOAD_PATH):
             return self._reply(404, *_json({"message": f"no route {path}; POST /score"}))

@@ -172,7 +172,6 @@ def check_predictions(reply: Reply, sample: Path, endpoint: str) -> list:
 def _switch(registry: EndpointRegistry, spec: OnlineSpec, slot: str, new: dict,
             record: dict | None, front_up: bool, say: Callable[[str], None]) -> dict:
     """Make ``new`` the live deployment; stop the previous one once drained."""
-    old = (record or {}).get("deployments", {})
     port = (record or {}).get("port")
 
     def make_live(current):
@@ -188,15 +187,20 @@ def _switch(registry: EndpointRegistry, spec: OnlineSpec, slot: str, new: dict,
     record = registry.update(spec.endpoint, make_live)
     key = registry.read_key(spec.endpoint)
     if front_up:
-        reply = request(f"http://127.0.0.1:{port}{RELOAD_PATH}", b"{}", key=key, timeout=30)
+        try:
+            reply = request(f"http://127.0.0.1:{port}{RELOAD_PATH}", b"{}", key=key, timeout=30)
+        except OSError as exc:
+            raise DeploymentError(f"{spec.endpoint}: the front stopped answering during the "
+                                  f"switch ({exc}); run the deploy again") from exc
         if reply.status != 200:
             raise DeploymentError(f"{spec.endpoint}: the front refused the switch: {reply.text}")
         say(f"{spec.endpoint}: traffic switched to {slot}")
     else:
         record = _start_front(registry, spec.endpoint, port, key)
+    # Read again: the front may have restarted an old deployment (new pid) meanwhile.
+    current = registry.read(spec.endpoint) or record
+    old = {k: v for k, v in current.get("deployments", {}).items() if k != slot}
     for old_slot, dep in old.items():
-        if old_slot == slot and dep.get("pid") == new["pid"]:
-            continue
         if front_up:
             _drain(port, dep, key, spec.endpoint)
         if processes.stop(dep.get("pid"), dep.get("pid_start")):

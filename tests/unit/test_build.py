@@ -127,3 +127,22 @@ def test_failing_check_stops_with_its_output(tmp_path):
     with pytest.raises(BuildFailed, match="(?s)lint failed.*F401 unused import"):
         run_checks(entry, runner=runner, cache_dir=tmp_path, root=ROOT)
     assert not list(tmp_path.glob("*.json"))  # a failure is never cached
+
+
+def test_a_failing_model_is_reported_and_the_others_still_build(config, tmp_path):
+    from mlops.errors import FactoryError
+
+    class Flaky(FakePlatform):
+        def run_pipeline(self, entry, names, *, wait=True):
+            if entry.model == config.model_names[0]:
+                raise FactoryError("data asset x is not registered; run `nox -s register_data`")
+            return super().run_pipeline(entry, names, wait=wait)
+
+    platform = Flaky()
+    with pytest.raises(BuildFailed, match="not registered"):
+        pr_build(config, config.model_names, platform=platform)
+    first, second = config.model_names[:2]
+    assert json.loads((tmp_path / "reports" / f"{first}_pr.json").read_text())["status"] == \
+        "failed"
+    assert json.loads((tmp_path / "reports" / f"{second}_pr.json").read_text())["status"] == \
+        "passed"

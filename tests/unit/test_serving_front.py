@@ -125,3 +125,9 @@ def test_gives_up_after_the_wait_limit(setup, monkeypatch):
     front.reload()
     reply = request(f"{url}/score", b"{}", key=key)
     assert reply.status == 503 and "not reachable" in reply.json()["message"]
+
+
+def test_chunked_or_broken_lengths_are_refused(setup):
+    _, key, _, url, _ = setup
+    chunked = request(f"{url}/score", b"{}", key=key, headers={"Transfer-Encoding": "chunked"})
+    assert chunked.status == 411
