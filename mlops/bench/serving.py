@@ -73,12 +73,19 @@ def _model(config, tmp: Path) -> tuple[str, Path, Path]:
     return f"fixture model v{version} (4 features, linear)", folder, sample
 
 
+def _records(sample: Path) -> list[dict]:
+    """The sample request's rows, whichever form it uses (records or columns/data)."""
+    from mlops.serving.signature_input import parse_request
+
+    return parse_request(sample.read_bytes())
+
+
 def _run(config, tmp: Path, section: Section) -> None:
     from mlops.serving import online
     from mlops.serving.registry import EndpointRegistry
 
     description, model_dir, sample = _model(config, tmp)
-    rows = len(json.loads(sample.read_text())["input_data"])
+    rows = len(_records(sample))
     section.notes.append(f"Model: {description}; each request carries the sample request "
                          f"({rows} rows). Both servers run 1 worker process (WORKER_COUNT=1, "
                          f"`-w 1`); clients keep connections alive; all on 127.0.0.1.")
@@ -188,8 +195,7 @@ def _mlflow_serve(section: Section, model_dir: Path, sample: Path, tmp: Path) ->
             section.notes.append(f"`mlflow models serve` did not start: "
                                  f"{processes.log_tail(log, 5)}")
             return
-        records = json.loads(sample.read_text())["input_data"]
-        body = json.dumps({"dataframe_records": records}).encode()
+        body = json.dumps({"dataframe_records": _records(sample)}).encode()
         stats = _load_test(f"http://127.0.0.1:{port}/invocations", body, {})
         _report(section, "mlflow models serve", stats)
     finally:
@@ -233,7 +239,7 @@ def _batch(section: Section, entry, model_dir: Path, sample: Path, tmp: Path) ->
 
     from mlops.serving.batch import BatchSpec, run_batch
 
-    records = json.loads(sample.read_text())["input_data"]
+    records = _records(sample)
     per_file = BATCH_ROWS // BATCH_FILES
     frame = pd.DataFrame(records * (per_file // len(records) + 1)).head(per_file)
     folder = tmp / "batch-input"

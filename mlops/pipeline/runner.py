@@ -139,6 +139,7 @@ class _Execution:
         self.outputs: dict[tuple[str, str], Path] = {}
         self.output_hashes: dict[tuple[str, str], str] = {}
         self.data_hashes: dict[str, str] = {}
+        self.code_hashes: dict[Path, str] = {}
         self.running: dict[str, _Running] = {}
         self.tracker: Tracker | None = None
         self.parent_id = ""
@@ -186,8 +187,13 @@ class _Execution:
     def _key(self, job: JobSpec, hashed: dict[str, Any]) -> str:
         c = job.component
         return hash_value({"component": c.name, "version": c.version, "command": c.command,
-                           "code": hash_tree(c.code), "inputs": hashed,
+                           "code": self._code_hash(c.code), "inputs": hashed,
                            "outputs": sorted(c.outputs)})
+
+    def _code_hash(self, code: Path) -> str:
+        if code not in self.code_hashes:  # components often share one code folder
+            self.code_hashes[code] = hash_tree(code)
+        return self.code_hashes[code]
 
     def _folder(self, job: JobSpec, key: str) -> Path:
         return self.steps_root / f"{job.component.name}-{key[:24]}"
