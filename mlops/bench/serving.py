@@ -88,7 +88,9 @@ def _run(config, tmp: Path, section: Section) -> None:
     rows = len(_records(sample))
     section.notes.append(f"Model: {description}; each request carries the sample request "
                          f"({rows} rows). Both servers run 1 worker process (WORKER_COUNT=1, "
-                         f"`-w 1`); clients keep connections alive; all on 127.0.0.1.")
+                         f"`-w 1`) with OMP_NUM_THREADS=1 (the endpoint default: with OpenMP "
+                         f"threads on 2 shared cores the nyc_taxi model's p50 was 764 ms); "
+                         f"clients keep connections alive; all on 127.0.0.1.")
     entry = config.entry(MODEL, "dev")
     registry = EndpointRegistry(tmp / "endpoints")
     spec = online.OnlineSpec(endpoint="bench-online", model=MODEL, model_name="bench",
@@ -206,8 +208,11 @@ def _with_venv_path() -> dict[str, str]:
     """mlflow runs `uvicorn` by name: find it in this interpreter's environment."""
     import os
 
+    from mlops.serving import online
+
     bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+    return {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
+            **online.SERVING_DEFAULTS}  # same thread settings as the endpoint
 
 
 def _redeploy_under_load(section: Section, registry, spec, url: str, body: bytes,

@@ -296,6 +296,7 @@ class _Execution:
                 os.killpg(run.process.pid, signal.SIGKILL)
             run.process.wait()
             run.log_handle.close()
+            shutil.rmtree(run.partial, ignore_errors=True)  # incomplete outputs: never reused
             self.tracker.finish(run.run_id, "KILLED")
             self.results[run.job.name] = StepResult(
                 run.job.name, "cancelled", False,

@@ -91,7 +91,7 @@ class _Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "mlops.serving._batch_worker", "--fd",
                  str(theirs.fileno()), str(self.spec.score_path), str(self.spec.model_dir)],
-                stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),))
+                stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=_worker_env())
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
@@ -139,6 +139,11 @@ class _Worker:
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 pass
         self.kill()
+
+
+def _worker_env() -> dict[str, str]:
+    """Workers already run in parallel: one OpenMP thread each unless the user chose."""
+    return {"OMP_NUM_THREADS": "1", **os.environ}
 
 
 def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,

@@ -27,6 +27,10 @@ from mlops.serving.registry import EndpointRegistry
 READY_TIMEOUT_S = 180.0
 DRAIN_TIMEOUT_S = 60.0
 SLOTS = ("blue", "green")
+# One OpenMP thread per server worker unless ENVIRONMENT_VARIABLES say otherwise: measured on
+# the nyc_taxi model (histogram gradient boosting), OpenMP threads fighting over 2 busy cores
+# turned 10 ms requests into 0.2-3.6 s ones (docs/benchmarks.md).
+SERVING_DEFAULTS = {"OMP_NUM_THREADS": "1"}
 
 
 class DeploymentError(FactoryError):
@@ -108,7 +112,7 @@ def _start_deployment(registry: EndpointRegistry, spec: OnlineSpec, slot: str) -
     model = folder / "model"
     shutil.copytree(spec.model_dir, model / spec.model_dir.name)
     log = folder / "server.log"
-    env = {"AML_APP_ROOT": str(code), **spec.environment}
+    env = {"AML_APP_ROOT": str(code), **SERVING_DEFAULTS, **spec.environment}
     last_error = ""
     for _ in range(2):  # a port taken between probe and bind gets one more try
         port = processes.free_port()

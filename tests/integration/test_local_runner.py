@@ -126,6 +126,9 @@ def test_a_failing_step_stops_the_graph_and_shows_its_log_tail(tmp_path):
     assert statuses(caught.value.result) == {"make": "completed", "left": "failed",
                                              "right": "cancelled", "join": "skipped"}
     assert caught.value.result.status == "failed"
+    # the failed step's log stays for reading; the cancelled step's partial outputs are gone
+    partial = list((tmp_path / "runs" / "steps").glob(".tiny_branch-*.partial-*"))
+    assert len(partial) == 1 and "failing on purpose" in (partial[0] / "std_log.txt").read_text()
     status = db_rows(tmp_path, "SELECT status FROM runs WHERE run_uuid = ?",
                      caught.value.result.run_id)
     assert status == [("FAILED",)]
@@ -181,3 +184,4 @@ def test_sigint_terminates_running_steps_and_marks_the_run_killed(tmp_path):
     rows = db_rows(tmp_path, "SELECT r.name, r.status FROM runs r")
     assert ("interrupted", "KILLED") in rows
     assert ("left", "KILLED") in rows and ("right", "KILLED") in rows
+    assert not list((tmp_path / "runs" / "steps").glob(".*partial*"))
