@@ -1,0 +1,105 @@
+"""The README's main command on a fresh copy of the repository: `nox -s ci_build` provisions,
+builds, registers, deploys and smoke-tests both models on the local platform; then the
+endpoints are listed, invoked over real HTTP, and removed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _fresh_copy(dest: Path) -> Path:
+    """What a clone would hold: tracked files plus new, non-ignored ones (no .factory, data)."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    root = _fresh_copy(tmp_path_factory.mktemp("fresh") / "factory")
+    env = dict(os.environ, FACTORY_ROOT=str(root), FACTORY_ENVS_DIR=str(REPO / ".nox"),
+               FACTORY_TARGET="local")
+    for var in ("BUILD_SOURCEBRANCHNAME", "GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
+        env.pop(var, None)
+
+    def nox(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "nox", *args], cwd=root, env=env,
+                                capture_output=True, text=True, timeout=1500)
+        if check and result.returncode != 0:
+            pytest.fail(f"nox {' '.join(args)} failed ({result.returncode}):\n"
+                        f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        return result
+
+    yield root, nox
+    nox("-s", "undeploy", check=False)
+
+
+def test_ci_build_then_endpoints_invoke_and_auth(clone):
+    root, nox = clone
+    build = nox("-s", "ci_build", "--", "nyc_taxi", "london_taxi")
+    output = build.stdout + build.stderr
+    assert "Session ci_build was successful" in output
+
+    for model in ("nyc_taxi", "london_taxi"):
+        report = json.loads((root / "reports" / f"{model}_dev.json").read_text())
+        assert report["model"] == model and report["env"] == "dev"
+        assert report["gate"]["passed"] and report["gate"]["registered"]
+        assert report["metrics"]["r2"] >= 0.8
+        assert [s["name"] for s in report["steps"]] == \
+            ["prep", "transform", "train", "predict", "score", "register"]
+        assert (root / "reports" / f"{model}_dev.md").is_file()
+
+    listed = _json_block(nox("-s", "endpoints", "--", "--json").stdout)
+    assert sorted((e["model"], e["kind"]) for e in listed) == [
+        ("london_taxi", "batch"), ("london_taxi", "online"),
+        ("nyc_taxi", "batch"), ("nyc_taxi", "online")]
+    assert all(e["model_version"] for e in listed)
+
+    invoked = nox("-s", "invoke", "--", "nyc_taxi")
+    assert "predictions" in invoked.stdout
+
+    online = next(e for e in listed if e["model"] == "nyc_taxi" and e["kind"] == "online")
+    assert online["scoring_uri"].startswith("http://127.0.0.1:")
+    request = (root / "mlops/nyc_taxi/sample-data/sample-request.json").read_bytes()
+    assert _post(online["scoring_uri"], request, key=None)[0] == 401
+    keys = _json_block(nox("-s", "endpoints", "--", "nyc_taxi", "--json", "--show-keys").stdout)
+    key = next(e["key"] for e in keys if e["kind"] == "online")
+    status, body = _post(online["scoring_uri"], request, key=key)
+    assert status == 200 and len(json.loads(body)["predictions"]) >= 1
+    assert _post(online["scoring_uri"], b'{"input_data": 5}', key=key)[0] == 400
+
+
+def _json_block(stdout: str):
+    """The JSON list printed by `endpoints --json` (nox adds its own lines around it)."""
+    start = stdout.index("[")
+    return json.loads(stdout[start:stdout.rindex("]") + 1])
+
+
+def _post(uri: str, body: bytes, key: str | None) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(uri, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
