@@ -68,6 +68,7 @@ class LocalWorkspaceStack(TerraformStack):
 
     def _part(self, name: str, kind: str, spec: dict[str, Any]) -> TerraformResource:
         """One workspace part: re-provisioned exactly when ``spec`` changes."""
+        spec = {"kind": kind, **spec}  # kept in state so provision can check the part exists
         resource = TerraformResource(
             self, name, terraform_resource_type="terraform_data",
             provisioners=[LocalExecProvisioner(

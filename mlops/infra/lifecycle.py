@@ -113,13 +113,36 @@ def _dependencies(target: str, layout: Layout) -> dict[str, list[str]]:
         return {}
 
 
-def _plan_stack(stack: str, layout: Layout) -> tuple[PlanSummary, dict]:
+def _missing_local_parts(layout: Layout) -> list[str]:
+    """Addresses of local parts the state records but the disk lacks (a kill -9 mid-apply leaves
+    such a resource in state, or a user deleted the folder): planned for replacement."""
+    from mlops.platform.local.bootstrap import present
+
+    try:
+        state = json.loads(layout.local_state().read_text())
+    except (OSError, ValueError):
+        return []
+    missing = []
+    for resource in state.get("resources", []):
+        if resource.get("type") != "terraform_data":
+            continue
+        for instance in resource.get("instances", []):
+            spec = (instance.get("attributes", {}).get("triggers_replace") or {}).get("value")
+            if isinstance(spec, dict) and not present(spec):
+                missing.append(f"terraform_data.{resource['name']}")
+    return missing
+
+
+def _plan_stack(stack: str, layout: Layout, target: str) -> tuple[PlanSummary, dict]:
     tf = terraform_for(stack, layout)
     _say(f"plan {stack} ...")
+    repairs = _missing_local_parts(layout) if target == "local" else []
+    for address in repairs:
+        _say(f"  {address}: recorded in state but missing on disk; planned for re-creation")
     final = layout.plan_file(stack)
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     try:
-        changes = tf.plan(tmp)
+        changes = tf.plan(tmp, replace=repairs)
         summary = summarize(stack, tf.show_plan(tmp)) if changes else PlanSummary(stack)
         os.replace(tmp, final)
     finally:
@@ -142,7 +165,7 @@ def _plan_unlocked(config: FactoryConfig, target: str, layout: Layout) -> PlanOu
             summary = PlanSummary(stack, deferred_after=waits_for)
             entry = {"name": stack, "deferred_after": list(waits_for), "changes": True}
         else:
-            summary, entry = _plan_stack(stack, layout)
+            summary, entry = _plan_stack(stack, layout, target)
         if summary.has_changes:
             changed.add(stack)
         outcome.summaries.append(summary)
@@ -197,7 +220,7 @@ def _apply_record(record: dict, target: str, layout: Layout, *, plan_deferred: b
                          f"{', '.join(stack['deferred_after'])}; run `nox -s plan -- --target "
                          f"{target}` again to review its plan, then apply")
                     break
-                summary, stack = _plan_stack(name, layout)
+                summary, stack = _plan_stack(name, layout, target)
                 for line in summary.lines():
                     _say(line)
             if not stack["changes"]:

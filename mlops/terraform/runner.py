@@ -164,10 +164,12 @@ class Terraform:
             raise TerraformError([self.binary, "validate", "-no-color", "-json"], 1, diags)
         return report
 
-    def plan(self, out: Path, *, destroy: bool = False, refresh: bool = True) -> bool:
+    def plan(self, out: Path, *, destroy: bool = False, refresh: bool = True,
+             replace: Sequence[str] = ()) -> bool:
         """Write a saved plan to ``out``; True when it has changes (-detailed-exitcode 2)."""
         args = ["plan", "-no-color", "-input=false", "-json", "-detailed-exitcode",
                 f"-lock-timeout={self.lock_timeout}", f"-out={out}"]
+        args += [f"-replace={address}" for address in replace]
         if destroy:
             args.append("-destroy")
         if not refresh:

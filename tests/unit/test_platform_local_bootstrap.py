@@ -43,3 +43,39 @@ def test_existing_mlflow_store_is_kept(tmp_path, capsys):
 def test_unknown_action_is_a_usage_error(capsys):
     assert bootstrap.main(["nope", "{}"]) == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_present_checks_each_part_on_disk(tmp_path):
+    folder = {"kind": "directory", "path": str(tmp_path / "data")}
+    assert not bootstrap.present(folder)
+    bootstrap.directory(folder)
+    assert bootstrap.present(folder)
+
+    cluster = {"kind": "cluster", "path": str(tmp_path / "c.json"), "name": "cpu", "size": "S",
+               "min_nodes": 0, "max_nodes": 2}
+    assert not bootstrap.present(cluster)
+    bootstrap.cluster(dict(cluster))
+    assert bootstrap.present(cluster)
+    assert not bootstrap.present({**cluster, "max_nodes": 4})  # stale description
+
+    store = {"kind": "mlflow-store", "db": str(tmp_path / "m" / "mlflow.db"),
+             "artifact_root": str(tmp_path / "m" / "artifacts")}
+    (tmp_path / "m").mkdir()
+    sqlite3.connect(tmp_path / "m" / "mlflow.db").close()  # a file, but no MLflow schema
+    assert not bootstrap.present(store)
+
+
+def test_missing_parts_recorded_in_state_are_planned_for_replacement(tmp_path):
+    from mlops.infra.layout import Layout
+    from mlops.infra.lifecycle import _missing_local_parts
+
+    layout = Layout(tmp_path)
+    there = {"kind": "directory", "path": str(tmp_path)}
+    gone = {"kind": "directory", "path": str(tmp_path / "deleted")}
+    state = {"resources": [
+        {"type": "terraform_data", "name": name,
+         "instances": [{"attributes": {"triggers_replace": {"value": spec}}}]}
+        for name, spec in (("data_store", there), ("endpoint_registry", gone))]}
+    layout.local_state().parent.mkdir(parents=True)
+    layout.local_state().write_text(json.dumps(state))
+    assert _missing_local_parts(layout) == ["terraform_data.endpoint_registry"]

@@ -230,3 +230,10 @@ def test_subprocess_runner_streams_lines_and_times_out(tmp_path):
     slow = subprocess_runner([sys.executable, "-c", "import time; time.sleep(30)"],
                              cwd=tmp_path, env={}, timeout=0.5)
     assert slow.timed_out and slow.returncode != 0
+
+
+def test_plan_replace_addresses(tmp_path):
+    run = FakeRun(CommandResult(2))
+    tf, _ = make(run, tmp_path)
+    tf.plan(tmp_path / "x.tfplan", replace=["terraform_data.mlflow_store", "terraform_data.a"])
+    assert run.argv[-2:] == ["-replace=terraform_data.mlflow_store", "-replace=terraform_data.a"]

@@ -65,6 +65,7 @@ def directory(spec: dict[str, Any]) -> str:
 
 def cluster(spec: dict[str, Any]) -> str:
     """A local compute cluster is its description: max_nodes is the local runner's parallelism."""
+    spec = {k: v for k, v in spec.items() if k != "kind"}
     path = Path(spec.pop("path"))
     _write_json(path, spec)
     return f"cluster {spec['name']} ({spec['size']}, {spec['min_nodes']}-{spec['max_nodes']} nodes)"
@@ -72,6 +73,24 @@ def cluster(spec: dict[str, Any]) -> str:
 
 ACTIONS: dict[str, Callable[[dict[str, Any]], str]] = {
     "mlflow-store": mlflow_store, "directory": directory, "cluster": cluster}
+
+
+def present(spec: dict[str, Any]) -> bool:
+    """Whether the part a spec describes is really there. Terraform records a terraform_data
+    resource as created before its provisioner finishes, so after a kill -9 the state can claim
+    a part that does not exist; provision re-creates every part for which this is False."""
+    kind = spec.get("kind")
+    if kind == "mlflow-store":
+        return _has_mlflow_schema(Path(spec["db"])) and Path(spec["artifact_root"]).is_dir()
+    if kind == "directory":
+        return Path(spec["path"]).is_dir()
+    if kind == "cluster":
+        try:
+            written = json.loads(Path(spec["path"]).read_text())
+        except (OSError, ValueError):
+            return False
+        return written.get("max_nodes") == spec["max_nodes"] and written.get("name") == spec["name"]
+    return True  # a part this version does not know how to check
 
 
 def main(argv: list[str]) -> int:
