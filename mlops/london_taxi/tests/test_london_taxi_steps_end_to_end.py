@@ -8,6 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
+# Real subprocesses of every step: integration tests. pr_build skips them, since the pipeline
+# run that follows executes the same steps end to end; `nox -s tests` runs them.
+pytestmark = pytest.mark.integration
+
 FAST = ["--max_iter", "60"]
 
 
