@@ -85,3 +85,48 @@ class Platform(Protocol):
     def endpoints(self, show_keys: bool = False) -> list[EndpointInfo]: ...
 
     def approve(self, entry: ModelEnvConfig, names: RunNames, approver: str) -> dict[str, Any]: ...
+
+
+class ModulePlatform:
+    """A platform whose capabilities live in modules of one package (data, pipeline, endpoints,
+    approval), each a set of functions taking the workspace first; this class only binds them.
+    Modules are imported on first use, so a session pays only for what it calls."""
+
+    target: str  # "local" | "azure": the stack whose outputs describe the workspace
+    package: str  # e.g. "mlops.platform.local"
+
+    def __init__(self, workspace: Workspace, config: Any):
+        self.workspace, self.config = workspace, config
+
+    @classmethod
+    def from_provisioned(cls, config: Any) -> ModulePlatform:
+        from mlops.infra import read_workspace
+
+        return cls(read_workspace(config, cls.target), config)
+
+    def _module(self, name: str) -> Any:
+        import importlib
+
+        return importlib.import_module(f"{self.package}.{name}")
+
+    def register_data(self, entry: ModelEnvConfig) -> list[DataAsset]:
+        return self._module("data").register_data(self.workspace, entry)
+
+    def run_pipeline(self, entry: ModelEnvConfig, names: RunNames, *,
+                     wait: bool = True) -> PipelineResult:
+        return self._module("pipeline").run_pipeline(self.workspace, entry, names, wait=wait)
+
+    def deploy(self, entry: ModelEnvConfig, names: RunNames) -> list[EndpointInfo]:
+        return self._module("endpoints").deploy(self.workspace, entry, names)
+
+    def undeploy(self, entry: ModelEnvConfig) -> list[str]:
+        return self._module("endpoints").undeploy(self.workspace, entry)
+
+    def invoke(self, entry: ModelEnvConfig) -> dict[str, Any]:
+        return self._module("endpoints").invoke(self.workspace, entry)
+
+    def endpoints(self, show_keys: bool = False) -> list[EndpointInfo]:
+        return self._module("endpoints").list_endpoints(self.workspace, show_keys=show_keys)
+
+    def approve(self, entry: ModelEnvConfig, names: RunNames, approver: str) -> dict[str, Any]:
+        return self._module("approval").approve(self.workspace, entry, names, approver)
