@@ -73,6 +73,10 @@ def run(config: FactoryConfig, args: Namespace) -> Section:
         if r2 is not None:
             section.notes.append(f"{model}: pr data r2 {r2:.4f}, gate "
                                  f"{'passed' if report['gate']['passed'] else 'failed'}")
+    section.notes.append("Steps hand the numbers they report to the runner in a file: prep, "
+                         "transform and score never import MLflow; predict imports it only to "
+                         "load the model; train and register use it for model logging and the "
+                         "registry.")
     section.notes.append("Times are wall clock of `nox -s pr_build -- <model>` including the "
                          "requires-chain (check_config, synth, plan, provision, register_data).")
     return section

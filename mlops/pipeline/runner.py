@@ -39,6 +39,9 @@ from mlops.platform.base import StepResult
 
 RECORD = "step.json"
 LOG = "std_log.txt"
+# Steps append {"metric": value} JSON lines here; the runner logs them into the step's run, so
+# a step that only reports numbers need not import MLflow (see each model's src/tracking.py).
+METRICS_HANDOFF = "step_metrics.jsonl"
 TAIL_LINES = 40
 POLL_SECONDS = 0.05
 TERMINATE_GRACE_SECONDS = 5.0
@@ -116,6 +119,27 @@ def _tail(path: Path, lines: int = TAIL_LINES) -> str:
     except OSError:
         return ""
     return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _read_metrics(path: Path) -> dict[str, float]:
+    """The metrics a step handed off (later lines win); ValueError names a malformed line."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    metrics: dict[str, float] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict):
+                raise ValueError("not an object")
+            metrics.update({str(k): float(v) for k, v in entry.items()})
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: line {number}: expected a JSON object of metric name "
+                             f"-> number ({exc})") from None
+    return metrics
 
 
 def _read_record(folder: Path) -> dict[str, Any] | None:
@@ -236,6 +260,7 @@ class _Execution:
             "MLFLOW_REGISTRY_URI": self.settings.registry_uri or self.settings.tracking_uri,
             "MLFLOW_RUN_ID": run_id,
             "MLFLOW_EXPERIMENT_ID": str(self.tracker.experiment_id),
+            "FACTORY_STEP_METRICS": str(partial / METRICS_HANDOFF),
         })
         env.pop("MLFLOW_EXPERIMENT_NAME", None)
         log_path = partial / LOG
@@ -265,6 +290,14 @@ class _Execution:
             self.tracker.finish(run.run_id, "FAILED")
             return StepResult(job.name, "failed", False, seconds, run.run_id,
                               f"step did not write its output(s) {', '.join(missing)}")
+        try:
+            handed_off = _read_metrics(run.partial / METRICS_HANDOFF)
+        except ValueError as exc:
+            self.tracker.finish(run.run_id, "FAILED")
+            self.log(f"  {job.name}: failed: {exc}")
+            return StepResult(job.name, "failed", False, seconds, run.run_id, str(exc))
+        if handed_off:
+            self.tracker.log_metrics(run.run_id, handed_off)
         metrics = self.tracker.run_metrics(run.run_id)
         record = {"status": "completed", "job": job.name, "component": job.component.name,
                   "key": run.key, "run_id": run.run_id, "seconds": seconds, "outputs": hashes,

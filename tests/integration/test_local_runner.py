@@ -78,6 +78,29 @@ def test_runs_in_dependency_order_and_reuses_everything_the_second_time(tmp_path
     assert all(r.info.status == "FINISHED" for r in children)
 
 
+def test_metrics_a_step_hands_off_are_logged_to_its_run_and_kept_on_reuse(tmp_path):
+    spec = load_pipeline(FIXTURE)
+    first = run_pipeline(spec, settings(tmp_path))
+    second = run_pipeline(spec, settings(tmp_path))
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    for run in (first, second):
+        make = next(s for s in run.steps if s.name == "make")
+        assert client.get_run(make.run_id).data.metrics == {"total": 14.0}
+    assert next(s for s in second.steps if s.name == "make").reused
+
+
+def test_a_malformed_metrics_handoff_fails_the_step_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINY_BAD_METRICS", '{"total": "lots"}')
+    with pytest.raises(StepFailed) as caught:
+        run_pipeline(load_pipeline(FIXTURE), settings(tmp_path))
+    assert "step_metrics.jsonl: line 1: expected a JSON object of metric name -> number" \
+        in str(caught.value)
+    assert statuses(caught.value.result)["make"] == "failed"
+    assert not list((tmp_path / "runs" / "steps").glob("tiny_make-*"))  # never reusable
+
+
 def test_changing_one_parameter_reruns_only_that_step_and_downstream(tmp_path):
     spec = load_pipeline(FIXTURE)
     run_pipeline(spec, settings(tmp_path))

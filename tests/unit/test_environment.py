@@ -57,6 +57,49 @@ def test_failed_build_is_reported_and_not_stamped(tmp_path, monkeypatch):
     assert not (spec.path / envs.STAMP).exists()
 
 
+def _recorded_build(tmp_path, monkeypatch, uv):
+    spec = _spec(tmp_path, monkeypatch)
+    spec.path.mkdir(parents=True)
+    monkeypatch.setattr(envs, "_uv", lambda: uv)
+    commands = []
+    monkeypatch.setattr(envs, "_run", lambda cmd, step, env=None: commands.append(list(cmd)))
+    envs.ensure(spec, log=lambda _: None)
+    return commands
+
+
+def test_uv_build_compiles_bytecode_at_install(tmp_path, monkeypatch):
+    install = _recorded_build(tmp_path, monkeypatch, "/opt/uv")[1]
+    assert install[:3] == ["/opt/uv", "pip", "install"]
+    assert "--compile-bytecode" in install and install[-1] == "demo==1"
+
+
+def test_pip_build_compiles_bytecode_at_install(tmp_path, monkeypatch):
+    install = _recorded_build(tmp_path, monkeypatch, None)[1]
+    assert install[1:4] == ["-m", "pip", "install"] and "--compile" in install
+
+
+def test_a_new_build_recipe_makes_existing_environments_stale(tmp_path, monkeypatch):
+    spec = _spec(tmp_path, monkeypatch)
+    before = spec.fingerprint()
+    monkeypatch.setattr(envs, "RECIPE", envs.RECIPE + 1)
+    assert spec.fingerprint() != before
+
+
+def test_the_shared_environment_holds_bytecode_for_heavy_imports():
+    """Steps import sklearn and MLflow in fresh processes; without .pyc files each one
+    re-compiles them (PYTHONDONTWRITEBYTECODE is set on these machines)."""
+    import importlib.util
+    import sys
+
+    import pytest
+
+    if not (Path(sys.prefix) / envs.STAMP).is_file():
+        pytest.skip("not running inside a factory-built environment")
+    for module in ("sklearn.base", "mlflow.tracking.client", "pandas.core.frame"):
+        source = importlib.util.find_spec(module).origin
+        assert Path(importlib.util.cache_from_source(source)).is_file(), module
+
+
 def test_missing_prerequisites_say_what_to_install(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     missing = envs.missing_prerequisites()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 from schema import CLEAN_COLUMNS, DISTRICTS, RAW_COLUMNS, TARIFFS
-from tracking import step_run
+from tracking import log_metrics
 
 _MAX_MINUTES = 300  # a meter running five hours is a forgotten meter, not a fare
 
@@ -124,11 +124,7 @@ def main(argv=None) -> int:
         return 2
     target = write_clean(clean, Path(args.prep_data))
     print(f"wrote {target}: {counts}", flush=True)
-    with step_run() as run:
-        if run is not None:
-            import mlflow
-
-            mlflow.log_metrics({k: float(v) for k, v in counts.items()})
+    log_metrics(counts)
     return 0
 
 

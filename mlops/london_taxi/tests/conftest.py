@@ -35,7 +35,8 @@ def step_env(**extra) -> dict:
     """Subprocess environment: the factory's, without a pipeline run unless one is given."""
     from mlops._environment import tool_environment
 
-    env = {k: v for k, v in tool_environment().items() if not k.startswith("MLFLOW_")}
+    env = {k: v for k, v in tool_environment().items() if not k.startswith("MLFLOW_")
+           and k != "FACTORY_STEP_METRICS"}
     env.update(extra)
     return env
 

@@ -93,3 +93,19 @@ def test_train_logs_params_metrics_model_and_plot_to_the_active_run(kit, trained
     models = mlflow.search_logged_models(experiment_ids=[experiment], output_format="list")
     assert any(m.source_run_id == run_id for m in models)
     mlflow.set_tracking_uri(None)
+
+
+def test_score_logs_metrics_to_the_active_run_without_the_local_handoff(kit, trained, tmp_path):
+    """Azure ML sets MLFLOW_RUN_ID only: the step then logs through MLflow itself."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment("score", artifact_location=str(tmp_path / "artifacts"))
+    run_id = MlflowClient(uri).create_run(experiment).info.run_id
+    kit.run("score.py", "--predictions", trained / "pred", "--score_report", tmp_path / "s",
+             env=kit.env(MLFLOW_TRACKING_URI=uri, MLFLOW_RUN_ID=run_id))
+    written = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    assert MlflowClient(uri).get_run(run_id).data.metrics == pytest.approx(written)
+    mlflow.set_tracking_uri(None)

@@ -1,5 +1,7 @@
 """transform: the model's input features from normalised journeys."""
 
+import json
+
 import pandas as pd
 
 
@@ -29,9 +31,14 @@ def test_features_from_known_journeys(kit):
 
 def test_cli_writes_features_for_every_clean_row(kit, raw_pr, tmp_path):
     schema = kit.src("schema")
-    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "prep")
+    handoff = tmp_path / "step_metrics.jsonl"  # as the local runner sets it
+    env = kit.env(FACTORY_STEP_METRICS=str(handoff))
+    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "prep", env=env)
     kit.run("transform.py", "--clean_data", tmp_path / "prep",
-             "--transformed_data", tmp_path / "tr")
+             "--transformed_data", tmp_path / "tr", env=env)
+    prep_counts, transform_counts = map(json.loads, handoff.read_text().splitlines())
+    assert prep_counts["rows_clean"] == len(pd.read_csv(tmp_path / "prep" / "clean.csv"))
+    assert transform_counts == {"rows": len(pd.read_csv(tmp_path / "tr" / "transformed.csv"))}
     out = pd.read_csv(tmp_path / "tr" / "transformed.csv")
     assert len(out) == len(pd.read_csv(tmp_path / "prep" / "clean.csv"))
     assert list(out.columns) == [*schema.FEATURES, schema.TARGET]

@@ -8,7 +8,7 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 from schema import FEATURES, TARGET
-from tracking import step_run
+from tracking import log_metrics
 
 
 def main(argv=None) -> int:
@@ -26,9 +26,7 @@ def main(argv=None) -> int:
     out.to_csv(folder / ".predictions.csv.tmp", index=False)
     (folder / ".predictions.csv.tmp").replace(folder / "predictions.csv")
     print(f"wrote {folder / 'predictions.csv'}: {len(out)} rows", flush=True)
-    with step_run() as run:
-        if run is not None:
-            mlflow.log_metric("rows", float(len(out)))
+    log_metrics({"rows": len(out)})
     return 0
 
 

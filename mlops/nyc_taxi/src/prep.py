@@ -18,7 +18,7 @@ from schema import (
     TEXT_COLUMNS,
     YELLOW,
 )
-from tracking import step_run
+from tracking import log_metrics
 
 # The columns that identify a kind (the TLC prefixes: lpep = green, tpep = yellow).
 _MARKERS = {GREEN: "lpepPickupDatetime", YELLOW: "tpepPickupDateTime"}
@@ -147,11 +147,7 @@ def main(argv=None) -> int:
         return 2
     target = write_clean(clean, Path(args.prep_data))
     print(f"wrote {target}: {counts}", flush=True)
-    with step_run() as run:
-        if run is not None:
-            import mlflow
-
-            mlflow.log_metrics({k: float(v) for k, v in counts.items()})
+    log_metrics(counts)
     return 0
 
 

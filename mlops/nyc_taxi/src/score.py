@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 from metrics import regression_metrics
-from tracking import step_run
+from tracking import log_metrics
 
 
 def main(argv=None) -> int:
@@ -23,11 +23,7 @@ def main(argv=None) -> int:
     (folder / ".metrics.json.tmp").write_text(json.dumps(metrics, indent=2) + "\n")
     (folder / ".metrics.json.tmp").replace(folder / "metrics.json")
     print("metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()), flush=True)
-    with step_run() as run:
-        if run is not None:
-            import mlflow
-
-            mlflow.log_metrics(metrics)
+    log_metrics(metrics)
     return 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 from features import build_features
-from tracking import step_run
+from tracking import log_metrics
 
 
 def main(argv=None) -> int:
@@ -23,11 +23,7 @@ def main(argv=None) -> int:
     features.to_csv(tmp, index=False)
     tmp.replace(out / "transformed.csv")
     print(f"wrote {out / 'transformed.csv'}: {len(features)} rows, {features.shape[1]} columns")
-    with step_run() as run:
-        if run is not None:
-            import mlflow
-
-            mlflow.log_metric("rows", float(len(features)))
+    log_metrics({"rows": len(features)})
     return 0
 
 
