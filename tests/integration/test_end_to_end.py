@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import urllib.error
@@ -15,26 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from mlops._repo_copy import fresh_copy
+
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _fresh_copy(dest: Path) -> Path:
-    """What a clone would hold: tracked files plus new, non-ignored ones (no .factory, data)."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, files):
-        source = REPO / name
-        if source.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
-    return dest
-
-
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
-    root = _fresh_copy(tmp_path_factory.mktemp("fresh") / "factory")
+    root = fresh_copy(REPO, tmp_path_factory.mktemp("fresh") / "factory")
     env = dict(os.environ, FACTORY_ROOT=str(root), FACTORY_ENVS_DIR=str(REPO / ".nox"),
                FACTORY_TARGET="local")
     for var in ("BUILD_SOURCEBRANCHNAME", "GITHUB_HEAD_REF", "GITHUB_REF_NAME"):
