@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from mlops.bench import Section
-from mlops.serving import processes
+from mlops.serving import code_folder, processes
 
 REQUESTS = 1000
 CONCURRENCY = 8
@@ -252,8 +252,8 @@ def _batch(section: Section, entry, model_dir: Path, sample: Path, tmp: Path) ->
     for n in range(BATCH_FILES):
         frame.to_csv(folder / f"part-{n:03d}.csv", index=False)
     batch = entry.batch
-    spec = BatchSpec(endpoint="bench-batch",
-                     score_path=entry.model_dir / "serving" / "batch" / "score.py",
+    code = code_folder.stage(entry.model_dir / "serving" / "batch", tmp / "batch-code")
+    spec = BatchSpec(endpoint="bench-batch", score_path=code / "score.py",
                      model_dir=model_dir.parent, mini_batch_size=batch.mini_batch_size,
                      concurrency=batch.concurrency, max_retries=batch.max_retries,
                      retry_timeout=batch.retry_timeout)

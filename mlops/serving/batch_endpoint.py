@@ -13,6 +13,7 @@ from typing import Any
 
 from mlops.config import BatchConfig
 from mlops.errors import FactoryError
+from mlops.serving import code_folder
 from mlops.serving.batch import BatchResult, BatchSpec, run_batch
 from mlops.serving.registry import EndpointRegistry
 
@@ -53,7 +54,7 @@ def deploy(registry: EndpointRegistry, spec: BatchDeploySpec,
             f"{spec.deployment}-v{spec.model_version}-{stamp}")
         tmp = folder.with_name(f".{folder.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(spec.code_dir, tmp / "code", ignore=shutil.ignore_patterns("__pycache__"))
+        code_folder.stage(spec.code_dir, tmp / "code")
         shutil.copytree(spec.model_dir, tmp / "model" / spec.model_dir.name)
         if not (tmp / "code" / "score.py").is_file():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import FactoryError
-from mlops.serving import processes
+from mlops.serving import code_folder, processes
 from mlops.serving.client import Reply, request, wait_until_up
 from mlops.serving.front import RELOAD_PATH, STATUS_PATH
 from mlops.serving.registry import EndpointRegistry
@@ -44,7 +44,7 @@ class OnlineSpec:
     model_name: str  # registered MLflow model name
     model_version: str
     model_dir: Path  # folder holding MLmodel (copied into the deployment)
-    code_dir: Path  # serving/online (copied: the deployment keeps its own snapshot)
+    code_dir: Path  # serving/online (staged: the deployment keeps its own snapshot)
     sample_request: Path
     first_slot: str = "blue"  # DEPLOYMENT_NAME of the first deployment
     environment: Mapping[str, str] = field(default_factory=dict)
@@ -52,10 +52,7 @@ class OnlineSpec:
     def fingerprint(self) -> str:
         digest = hashlib.sha256(f"{self.model_name}:{self.model_version}".encode())
         digest.update(json.dumps(dict(self.environment), sort_keys=True).encode())
-        for path in sorted(p for p in self.code_dir.rglob("*") if p.is_file()
-                           and "__pycache__" not in p.parts):
-            digest.update(path.relative_to(self.code_dir).as_posix().encode())
-            digest.update(path.read_bytes())
+        digest.update(code_folder.fingerprint(self.code_dir).encode())
         return digest.hexdigest()[:16]
 
 
@@ -108,7 +105,7 @@ def _start_deployment(registry: EndpointRegistry, spec: OnlineSpec, slot: str) -
     if folder.exists():
         shutil.rmtree(folder)
     code = folder / "code"
-    shutil.copytree(spec.code_dir, code, ignore=shutil.ignore_patterns("__pycache__"))
+    code_folder.stage(spec.code_dir, code)
     model = folder / "model"
     shutil.copytree(spec.model_dir, model / spec.model_dir.name)
     log = folder / "server.log"

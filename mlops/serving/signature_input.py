@@ -1,8 +1,8 @@
 """Check model input against the MLflow model's signature; every problem names the field.
 
-Canonical copy. Each model's serving/online and serving/batch folder holds a byte-identical
-copy (Azure ML uploads only the serving folder); tests/unit/test_signature_input.py fails
-when a copy drifts. Imports pandas only, so it loads anywhere a score.py runs.
+Every model's score.py imports it as a sibling: mlops/serving/code_folder.py adds it to the
+code folder a deployment runs (local or Azure ML). Imports pandas only, so it loads anywhere a
+score.py runs.
 """
 
 from __future__ import annotations

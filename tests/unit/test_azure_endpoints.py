@@ -40,6 +40,15 @@ ARM = ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningSe
        "workspaces/w/models/nyc_taxi_model_dev_develop/versions/{}")
 
 
+def assert_staged(code: str, kind: str) -> None:
+    """The uploaded folder: the model's serving/<kind> files plus the shared validator."""
+    staged, source = Path(code), FIXTURE_MODEL / "serving" / kind
+    assert staged.parent.parent.name == "serving-code" and staged.name == kind
+    assert (staged / "score.py").read_bytes() == (source / "score.py").read_bytes()
+    shared = Path(endpoints.__file__).parents[2] / "serving" / "signature_input.py"
+    assert (staged / "signature_input.py").read_bytes() == shared.read_bytes()
+
+
 @pytest.fixture(autouse=True)
 def factory_root(tmp_path, monkeypatch):
     monkeypatch.setenv("FACTORY_ROOT", str(tmp_path / "root"))
@@ -87,7 +96,7 @@ def test_online_deployment_carries_the_realtime_config(entry):
     assert deployment.instance_type == realtime.deployment_vm_size == "Standard_DS3_v2"
     assert deployment.instance_count == realtime.deployment_instance_count == 1
     assert deployment.environment_variables == {"WORKER_COUNT": "1"}
-    assert Path(deployment.code_configuration.code) == FIXTURE_MODEL / "serving" / "online"
+    assert_staged(deployment.code_configuration.code, "online")
     assert deployment.code_configuration.scoring_script == "score.py"
 
 
@@ -102,7 +111,7 @@ def test_batch_deployment_carries_the_batch_config(entry):
     assert settings.output_action == "append_row"
     assert settings.output_file_name == "predictions.csv"
     assert (settings.retry_settings.max_retries, settings.retry_settings.timeout) == (2, 60)
-    assert Path(deployment.code_configuration.code) == FIXTURE_MODEL / "serving" / "batch"
+    assert_staged(deployment.code_configuration.code, "batch")
     rest = deployment._to_rest_object(location="westeurope").properties  # the request body
     assert rest.resources.instance_count == 1
     assert rest.output_action == "AppendRow" and rest.mini_batch_size == 2

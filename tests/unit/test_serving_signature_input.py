@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mlops.serving import code_folder
 from mlops.serving.signature_input import (
     Column,
     InputError,
@@ -24,14 +25,6 @@ MODELS = ("nyc_taxi", "london_taxi")
 COLUMNS = [Column("distance", "double"), Column("passengers", "long"),
            Column("vendor", "string"), Column("flag", "boolean", required=False)]
 ROW = {"distance": 1.5, "passengers": 2, "vendor": "CMT"}
-
-
-@pytest.mark.parametrize("kind", ["online", "batch"])
-@pytest.mark.parametrize("model", MODELS)
-def test_every_serving_folder_holds_the_canonical_helper(model, kind):
-    canonical = (REPO / "mlops" / "serving" / "signature_input.py").read_bytes()
-    copy = REPO / "mlops" / model / "serving" / kind / "signature_input.py"
-    assert copy.read_bytes() == canonical, f"{copy} drifted; copy mlops/serving/signature_input.py"
 
 
 def test_signature_columns_read_an_mlflow_signature():
@@ -120,8 +113,10 @@ class _Model:
         return frame["distance"] * 2
 
 
-def _load_score(model: str, kind: str):
-    path = REPO / "mlops" / model / "serving" / kind / "score.py"
+def _load_score(model: str, kind: str, tmp_path: Path):
+    """The model's score.py from its staged code folder, as a deployment runs it."""
+    code = code_folder.stage(REPO / "mlops" / model / "serving" / kind, tmp_path / kind)
+    path = code / "score.py"
     spec = importlib.util.spec_from_file_location(f"score_{model}_{kind}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -130,8 +125,8 @@ def _load_score(model: str, kind: str):
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_online_run_answers_400_or_predictions(model):
-    score = _load_score(model, "online")
+def test_online_run_answers_400_or_predictions(model, tmp_path):
+    score = _load_score(model, "online", tmp_path)
     bad = score.run('{"input_data": [{"distance": "x", "passengers": 1, "vendor": "a"}]}')
     assert bad.status_code == 400 and "'distance'" in json.loads(bad.get_data())["message"]
     good = score.run(json.dumps({"input_data": [ROW, ROW]}))
@@ -140,7 +135,7 @@ def test_online_run_answers_400_or_predictions(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_batch_run_returns_one_row_per_input_row(model, tmp_path):
-    score = _load_score(model, "batch")
+    score = _load_score(model, "batch", tmp_path)
     pd.DataFrame([ROW] * 3).to_csv(tmp_path / "a.csv", index=False)
     pd.DataFrame([ROW] * 2).to_csv(tmp_path / "b.csv", index=False)
     out = score.run([str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])
@@ -154,7 +149,7 @@ def test_batch_run_returns_one_row_per_input_row(model, tmp_path):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_find_model_folder_finds_mlmodel_below_model_dir(model, tmp_path):
-    score = _load_score(model, "online")
+    score = _load_score(model, "online", tmp_path)
     (tmp_path / "name" / "1" / "model").mkdir(parents=True)
     (tmp_path / "name" / "1" / "model" / "MLmodel").write_text("flavors: {}\n")
     assert score.find_model_folder(str(tmp_path)) == str(tmp_path / "name" / "1" / "model")

@@ -24,6 +24,7 @@ from mlops.platform.azure import _assets, data
 from mlops.platform.azure.client import AzureClient, AzureMLError, AzureNotFound, connect, log
 from mlops.platform.base import EndpointInfo
 from mlops.platform.workspace import Workspace
+from mlops.serving import code_folder
 
 SCORING_SCRIPT = "score.py"
 _ALTERNATE = {"blue": "green", "green": "blue"}
@@ -66,7 +67,9 @@ def _code(entry: ModelEnvConfig, kind: str) -> Any:
     if not (folder / SCORING_SCRIPT).is_file():
         raise FactoryError(f"{folder / SCORING_SCRIPT}: the {kind} scoring script of "
                            f"{entry.model} does not exist")
-    return CodeConfiguration(code=str(folder), scoring_script=SCORING_SCRIPT)
+    # staged under .factory: azure-ai-ml uploads it later, when the deployment is created
+    staged = code_folder.stage(folder, state_dir() / "serving-code" / entry.model / kind)
+    return CodeConfiguration(code=str(staged), scoring_script=SCORING_SCRIPT)
 
 
 def online_deployment(entry: ModelEnvConfig, name: str, model: Any, environment: str) -> Any:

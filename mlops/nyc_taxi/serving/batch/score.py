@@ -13,7 +13,8 @@ import sys
 
 import pandas as pd
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling helper below
+# signature_input.py is staged beside this file (mlops/serving/code_folder.py)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from signature_input import file_frame, signature_columns  # noqa: E402
 

@@ -10,7 +10,8 @@ import logging
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling helper below
+# signature_input.py is staged beside this file (mlops/serving/code_folder.py)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from signature_input import InputError, parse_request, rows_to_frame, signature_columns  # noqa: E402
 
