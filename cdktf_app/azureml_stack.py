@@ -239,7 +239,7 @@ class AzureMLStack(TerraformStack):
                 f"{self.workspace.id}")
 
     def workspace_output(self) -> dict[str, Any]:
-        """Same shape as mlops.platform.workspace.Workspace.to_output() with target azure."""
+        """Same shape as mlops.records.Workspace.to_output() with target azure."""
         infra = self.infra
         return {
             "target": "azure",
@@ -278,7 +278,7 @@ class AzureMLStack(TerraformStack):
 
     def _outputs(self) -> None:
         TerraformOutput(self, "workspace", value=self.workspace_output(),
-                        description="The workspace description (mlops.platform.workspace)")
+                        description="The workspace description (mlops.records.Workspace)")
         plain = {
             "workspace_name": self.workspace.name,
             "workspace_id": self.workspace.id,

@@ -23,9 +23,9 @@ from cdktn import (
 from constructs import Construct
 
 from mlops.config import InfraConfig
-from mlops.platform.workspace import local_workspace
+from mlops.paths import local_workspace
 
-BOOTSTRAP = "mlops.platform.local.bootstrap"
+BOOTSTRAP = "mlops.infra.local_bootstrap"
 
 
 def state_file(state_root: Path) -> Path:

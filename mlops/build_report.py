@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.platform.base import PipelineResult
+from mlops.records import PipelineResult
 
 METRICS = ("r2", "rmse", "mae", "mse")
 

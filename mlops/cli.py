@@ -10,8 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from mlops.errors import FactoryError
-
-TARGETS = ("local", "azure")
+from mlops.records import TARGETS
 
 # command -> (one-line help, "module:function"). The function takes (args, config) and returns
 # an exit code. Modules are imported only when their command runs, so start-up stays fast.

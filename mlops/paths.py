@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+
+from mlops.records import Cluster, Workspace
 
 
 def repo_root() -> Path:
@@ -26,3 +29,25 @@ def resolve(path: str | os.PathLike[str], root: Path | None = None) -> Path:
     """A config path: absolute as given, else relative to the repo root."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else (root or repo_root()) / p
+
+
+def local_workspace(infra: Any, state_root: Path) -> Workspace:
+    """The local platform's workspace for an infrastructure environment (an InfraConfig), rooted
+    under ``state_root`` (normally .factory/). The local stack emits exactly this as its output."""
+    root = state_root / "workspace" / infra.workspace_name
+    db = root / "mlflow" / "mlflow.db"
+    return Workspace(
+        target="local",
+        name=infra.workspace_name,
+        location="local",
+        compute=Cluster(infra.cluster_name, infra.cluster_size, infra.cluster_max_nodes,
+                        infra.cluster_min_nodes),
+        batch_compute=Cluster(infra.batch_cluster_name, infra.batch_cluster_size,
+                              infra.batch_cluster_max_nodes),
+        mlflow_tracking_uri=f"sqlite:///{db}",
+        mlflow_registry_uri=f"sqlite:///{db}",
+        root=root,
+        artifact_root=root / "mlflow" / "artifacts",
+        data_store=root / "data",
+        endpoint_registry=root / "endpoints",
+    )

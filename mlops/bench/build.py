@@ -22,8 +22,7 @@ from mlops._repo_copy import fresh_copy
 from mlops.bench import Section
 from mlops.config import FactoryConfig, selected_infra_env
 from mlops.errors import FactoryError
-from mlops.paths import repo_root, reports_dir, state_dir
-from mlops.platform.workspace import local_workspace
+from mlops.paths import local_workspace, repo_root, reports_dir, state_dir
 
 COLD_TARGET, WARM_TARGET = 60.0, 10.0
 

@@ -64,7 +64,7 @@ def _model(config, tmp: Path) -> tuple[str, Path, Path]:
         reason = (str(exc) or type(exc).__name__).splitlines()[0][:120]
         _say(f"no {MODEL} champion to measure ({reason}); using the fixture model")
     from mlops.bench import _serving_model as fixture
-    from mlops.platform.workspace import local_workspace
+    from mlops.paths import local_workspace
 
     workspace = local_workspace(config.infra_env("dev"), tmp / "state")
     version = fixture.train_and_register(workspace, "bench_fixture_model")

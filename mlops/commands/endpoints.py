@@ -7,7 +7,7 @@ import json
 from argparse import Namespace
 
 from mlops.config import FactoryConfig
-from mlops.platform.base import EndpointInfo
+from mlops.records import EndpointInfo
 
 FIELDS = ("name", "kind", "model", "model_version", "scoring_uri", "status")
 

@@ -26,6 +26,7 @@ from mlops.infra.layout import Layout, lock_timeout, seconds
 from mlops.infra.lock import infra_lock
 from mlops.infra.synth import input_hash, synth
 from mlops.infra.terraform_dir import ensure_init, needs_init, terraform_for
+from mlops.records import PlanRecord, RecordError, StackPlan
 from mlops.terraform import TerraformError
 from mlops.terraform.plan_summary import PlanSummary, summarize, to_markdown
 
@@ -57,14 +58,14 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _state_version(target: str, layout: Layout) -> list | None:
+def _state_version(target: str, layout: Layout) -> tuple | None:
     """(lineage, serial) of the local state: any apply in between makes a plan stale.
     Remote (azure) state is checked by Terraform itself when the plan is applied."""
     if target != "local":
         return None
     try:
         state = json.loads(layout.local_state().read_text())
-        return [state.get("lineage"), state.get("serial")]
+        return (state.get("lineage"), state.get("serial"))
     except (OSError, ValueError):
         return None
 
@@ -116,7 +117,7 @@ def _dependencies(target: str, layout: Layout) -> dict[str, list[str]]:
 def _missing_local_parts(layout: Layout) -> list[str]:
     """Addresses of local parts the state records but the disk lacks (a kill -9 mid-apply leaves
     such a resource in state, or a user deleted the folder): planned for replacement."""
-    from mlops.platform.local.bootstrap import present
+    from mlops.infra.local_bootstrap import present
 
     try:
         state = json.loads(layout.local_state().read_text())
@@ -133,7 +134,7 @@ def _missing_local_parts(layout: Layout) -> list[str]:
     return missing
 
 
-def _plan_stack(stack: str, layout: Layout, target: str) -> tuple[PlanSummary, dict]:
+def _plan_stack(stack: str, layout: Layout, target: str) -> tuple[PlanSummary, StackPlan]:
     tf = terraform_for(stack, layout)
     _say(f"plan {stack} ...")
     repairs = _missing_local_parts(layout) if target == "local" else []
@@ -147,8 +148,7 @@ def _plan_stack(stack: str, layout: Layout, target: str) -> tuple[PlanSummary, d
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    return summary, {"name": stack, "plan": final.name, "sha256": _sha256(final),
-                     "changes": summary.has_changes}
+    return summary, StackPlan(stack, summary.has_changes, final.name, _sha256(final))
 
 
 def _plan_unlocked(config: FactoryConfig, target: str, layout: Layout) -> PlanOutcome:
@@ -156,22 +156,23 @@ def _plan_unlocked(config: FactoryConfig, target: str, layout: Layout) -> PlanOu
     layout.plans_dir.mkdir(parents=True, exist_ok=True)
     depends = _dependencies(target, layout)
     outcome = PlanOutcome(target)
-    record = {"target": target, "input_hash": input_hash(config, target, layout),
-              "created": datetime.now(UTC).isoformat(), "stacks": []}
+    stack_plans: list[StackPlan] = []
     changed: set[str] = set()
     for stack in stacks:
         waits_for = tuple(d for d in depends.get(stack, []) if d in changed)
         if waits_for:  # its inputs are another stack's outputs that this plan changes
             summary = PlanSummary(stack, deferred_after=waits_for)
-            entry = {"name": stack, "deferred_after": list(waits_for), "changes": True}
+            entry = StackPlan(stack, True, deferred_after=waits_for)
         else:
             summary, entry = _plan_stack(stack, layout, target)
         if summary.has_changes:
             changed.add(stack)
         outcome.summaries.append(summary)
-        record["stacks"].append(entry)
-    record["state"] = _state_version(target, layout)
-    _write_json(layout.plan_record(target), record)
+        stack_plans.append(entry)
+    record = PlanRecord(target, input_hash(config, target, layout),
+                        datetime.now(UTC).isoformat(), tuple(stack_plans),
+                        _state_version(target, layout))
+    _write_json(layout.plan_record(target), record.to_dict())
     outcome.markdown = layout.plan_markdown(target)
     _write_text(outcome.markdown, to_markdown(outcome.summaries, target))
     for summary in outcome.summaries:
@@ -181,53 +182,56 @@ def _plan_unlocked(config: FactoryConfig, target: str, layout: Layout) -> PlanOu
     return outcome
 
 
-def _fresh_plan(config: FactoryConfig, target: str, layout: Layout) -> dict:
+def _fresh_plan(config: FactoryConfig, target: str, layout: Layout) -> PlanRecord:
     """The saved plan record, or NoSavedPlan / StalePlan saying what to do."""
+    path = layout.plan_record(target)
     try:
-        record = json.loads(layout.plan_record(target).read_text())
+        record = PlanRecord.from_dict(json.loads(path.read_text()), str(path))
+    except RecordError as exc:
+        raise StalePlan(f"{exc}; run `nox -s plan` again") from None
     except (OSError, ValueError):
         raise NoSavedPlan(f"no saved plan for --target {target}: run `nox -s plan"
                           f"{' -- --target azure' if target == 'azure' else ''}` first, "
                           "review it, then apply") from None
-    for stack in record["stacks"]:
-        if stack.get("deferred_after"):
+    for stack in record.stacks:
+        if stack.deferred_after:
             continue
-        plan_file = layout.plans_dir / stack["plan"]
-        if not plan_file.is_file() or _sha256(plan_file) != stack["sha256"]:
+        plan_file = layout.plans_dir / str(stack.plan)
+        if not plan_file.is_file() or _sha256(plan_file) != stack.sha256:
             raise StalePlan(f"the saved plan {plan_file} is missing or was replaced; "
                             "run `nox -s plan` again")
-    if input_hash(config, target, layout) != record["input_hash"]:
+    if input_hash(config, target, layout) != record.input_hash:
         raise StalePlan(f"the saved plan for {target} is stale: the configuration or the stacks "
-                        f"changed since it was made ({record['created']}); run `nox -s plan` "
+                        f"changed since it was made ({record.created}); run `nox -s plan` "
                         "again and review it")
-    if _state_version(target, layout) != record.get("state"):
+    if _state_version(target, layout) != record.state:
         raise StalePlan(f"the saved plan for {target} is stale: the Terraform state changed "
-                        f"since it was made ({record['created']}); run `nox -s plan` again")
+                        f"since it was made ({record.created}); run `nox -s plan` again")
     return record
 
 
-def _apply_record(record: dict, target: str, layout: Layout, *, plan_deferred: bool) -> bool:
+def _apply_record(record: PlanRecord, target: str, layout: Layout, *, plan_deferred: bool) -> bool:
     """Apply each stack's saved plan in order. A stack deferred at plan time (it reads outputs
     an earlier stack changes) is planned now by `provision`; `apply` stops before it and asks
     for a new plan to review."""
     applied = False
     try:
-        for stack in record["stacks"]:
-            name = stack["name"]
-            if stack.get("deferred_after"):
+        for stack in record.stacks:
+            name = stack.name
+            if stack.deferred_after:
                 if not plan_deferred:
                     _say(f"apply {target}: {name} was planned after "
-                         f"{', '.join(stack['deferred_after'])}; run `nox -s plan -- --target "
+                         f"{', '.join(stack.deferred_after)}; run `nox -s plan -- --target "
                          f"{target}` again to review its plan, then apply")
                     break
                 summary, stack = _plan_stack(name, layout, target)
                 for line in summary.lines():
                     _say(line)
-            if not stack["changes"]:
+            if not stack.changes:
                 continue
             _say(f"apply {name} ...")
             started = time.monotonic()
-            terraform_for(name, layout).apply(layout.plans_dir / stack["plan"])
+            terraform_for(name, layout).apply(layout.plans_dir / str(stack.plan))
             _say(f"apply {name}: done in {time.monotonic() - started:.1f} s")
             applied = True
     finally:
@@ -235,9 +239,9 @@ def _apply_record(record: dict, target: str, layout: Layout, *, plan_deferred: b
     return applied
 
 
-def _forget_plan(record: dict, target: str, layout: Layout) -> None:
-    for stack in record["stacks"]:
-        layout.plan_file(stack["name"]).unlink(missing_ok=True)
+def _forget_plan(record: PlanRecord, target: str, layout: Layout) -> None:
+    for stack in record.stacks:
+        layout.plan_file(stack.name).unlink(missing_ok=True)
     layout.plan_record(target).unlink(missing_ok=True)
 
 
@@ -257,7 +261,7 @@ def apply(config: FactoryConfig, target: str, layout: Layout | None = None) -> b
     layout = layout or Layout.of(config.root)
     with _lock(target, "apply", layout):
         record = _fresh_plan(config, target, layout)
-        if not any(s["changes"] for s in record["stacks"]):
+        if not record.has_changes:
             _forget_plan(record, target, layout)
             _say(f"apply {target}: the saved plan has no changes; nothing to apply")
             return False
@@ -270,11 +274,11 @@ def provision(config: FactoryConfig, target: str, layout: Layout | None = None) 
     with _lock(target, "provision", layout):
         try:
             record = _fresh_plan(config, target, layout)
-            _say(f"provision {target}: using the saved plan from {record['created']}")
+            _say(f"provision {target}: using the saved plan from {record.created}")
         except (NoSavedPlan, StalePlan):
             _plan_unlocked(config, target, layout)
             record = _fresh_plan(config, target, layout)
-        if not any(s["changes"] for s in record["stacks"]):
+        if not record.has_changes:
             _forget_plan(record, target, layout)
             _say(f"provision {target}: no changes; the infrastructure is up to date")
             return False
@@ -320,8 +324,8 @@ def _has_resources(state: Path) -> bool:
 
 
 def _local_workspace_root(config: FactoryConfig, layout: Layout) -> Path | None:
+    from mlops.errors import WorkspaceNotProvisioned
     from mlops.infra.outputs import read_workspace
-    from mlops.platform.workspace import WorkspaceNotProvisioned
 
     try:
         return read_workspace(config, "local", layout=layout).root

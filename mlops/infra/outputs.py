@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from mlops.config import FactoryConfig
+from mlops.errors import WorkspaceNotProvisioned
 from mlops.infra.layout import Layout
-from mlops.platform.workspace import Workspace, WorkspaceNotProvisioned
+from mlops.records import RecordError, Workspace
 from mlops.terraform import TerraformError
 
 _STACK = {"local": "local", "azure": "azureml"}  # the stack whose output `workspace` counts
@@ -41,7 +42,10 @@ def read_workspace(config: FactoryConfig, target: str, *, layout: Layout | None 
     if not outputs.get("workspace"):
         raise WorkspaceNotProvisioned(f"the {target} stack has no `workspace` output (not "
                                       f"provisioned, or destroyed); {_provision_hint(target)}")
-    workspace = Workspace.from_output(outputs["workspace"])
+    try:
+        workspace = Workspace.from_output(outputs["workspace"])
+    except RecordError as exc:
+        raise WorkspaceNotProvisioned(f"{exc}; {_provision_hint(target)}") from None
     if workspace.target != target:
         raise WorkspaceNotProvisioned(f"the {stack} stack describes a {workspace.target!r} "
                                       f"workspace, expected {target!r}; {_provision_hint(target)}")

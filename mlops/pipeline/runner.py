@@ -35,7 +35,7 @@ from mlops.pipeline.graph import order
 from mlops.pipeline.hashing import hash_tree, hash_value
 from mlops.pipeline.spec import JobSpec, PipelineSpec
 from mlops.pipeline.tracking import Tracker, open_tracker
-from mlops.platform.base import StepResult
+from mlops.records import StepResult
 
 RECORD = "step.json"
 LOG = "std_log.txt"

@@ -1,18 +1,37 @@
-"""The platform layer: one protocol (base.Platform), two implementations (local, azure)."""
+"""The platform layer: typed capability protocols (base.py), implemented once per platform by
+the modules of mlops.platform.local and mlops.platform.azure, wired here explicitly."""
 
 from __future__ import annotations
 
 from mlops.platform.base import Platform
+from mlops.records import TARGETS, Workspace
+
+
+def local_platform(workspace: Workspace) -> Platform:
+    from mlops.platform.local import approval, data, endpoints, pipeline
+
+    return Platform(workspace, data, pipeline, endpoints, approval)
+
+
+def azure_platform(workspace: Workspace) -> Platform:
+    from mlops.platform.azure import approval, data, endpoints, pipeline
+
+    return Platform(workspace, data, pipeline, endpoints, approval)
+
+
+def platform_for(workspace: Workspace) -> Platform:
+    """The platform whose capabilities serve ``workspace`` (by its target)."""
+    if workspace.target == "local":
+        return local_platform(workspace)
+    if workspace.target == "azure":
+        return azure_platform(workspace)
+    raise ValueError(f"unknown target {workspace.target!r}; expected one of {', '.join(TARGETS)}")
 
 
 def get_platform(target: str, config) -> Platform:
     """The platform for --target, bound to the provisioned workspace of that target."""
-    if target == "local":
-        from mlops.platform.local import LocalPlatform
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
+    from mlops.infra import read_workspace
 
-        return LocalPlatform.from_provisioned(config)
-    if target == "azure":
-        from mlops.platform.azure import AzurePlatform
-
-        return AzurePlatform.from_provisioned(config)
-    raise ValueError(f"unknown target {target!r}; expected local or azure")
+    return platform_for(read_workspace(config, target))

@@ -11,8 +11,8 @@ import pytest
 
 from mlops.bench import _serving_model as fixture_model
 from mlops.config import load_config
+from mlops.paths import local_workspace
 from mlops.platform.local.endpoints import champion_model
-from mlops.platform.workspace import local_workspace
 from mlops.serving import batch_endpoint
 from mlops.serving.batch import BatchSpec, run_batch
 from mlops.serving.registry import EndpointRegistry

@@ -8,9 +8,9 @@ import pytest
 
 from mlops.config import load_config
 from mlops.naming import RunNames
+from mlops.paths import local_workspace
 from mlops.platform.local.approval import approve
 from mlops.platform.local.endpoints import NoChampionError
-from mlops.platform.workspace import local_workspace
 
 pytestmark = pytest.mark.integration
 

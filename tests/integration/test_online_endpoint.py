@@ -18,8 +18,8 @@ import pytest
 from mlops.bench import _serving_model as fixture_model
 from mlops.config import Dataset, load_config
 from mlops.naming import RunNames
+from mlops.paths import local_workspace
 from mlops.platform.local import endpoints
-from mlops.platform.workspace import local_workspace
 from mlops.serving import processes
 from mlops.serving.client import request
 from mlops.serving.registry import EndpointRegistry

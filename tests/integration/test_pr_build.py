@@ -14,9 +14,9 @@ import yaml
 
 from mlops.build import pr_build
 from mlops.config import load_config
-from mlops.platform.local import LocalPlatform
+from mlops.paths import local_workspace
+from mlops.platform import local_platform
 from mlops.platform.local.data import register_data
-from mlops.platform.workspace import local_workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -29,7 +29,7 @@ def setup(tmp_path, monkeypatch):
     monkeypatch.setenv("FACTORY_ROOT", str(tmp_path))  # reports go to tmp_path/reports
     config = load_config(ROOT)
     workspace = local_workspace(config.infra_env("dev"), tmp_path / ".factory")
-    platform = LocalPlatform(workspace, config)
+    platform = local_platform(workspace)
     register_data(workspace, config.entry(MODEL, "pr"))
     return config, platform, tmp_path
 

@@ -104,7 +104,7 @@ def test_kill_9_mid_apply_then_rerun_converges(provisioned):
 def test_outputs_describe_the_workspace(provisioned, monkeypatch):
     from mlops.config import load_config
     from mlops.infra import read_workspace
-    from mlops.platform.workspace import local_workspace
+    from mlops.paths import local_workspace
 
     root = provisioned["root"]
     monkeypatch.setenv("FACTORY_ROOT", str(root))
@@ -238,8 +238,8 @@ def test_no_secret_in_synthesised_json_state_or_printed_output(provisioned):
 
 def test_destroy_archives_the_workspace_then_delete_data_deletes(provisioned, monkeypatch):
     from mlops.config import load_config
+    from mlops.errors import WorkspaceNotProvisioned
     from mlops.infra import read_workspace
-    from mlops.platform.workspace import WorkspaceNotProvisioned
 
     root = provisioned["root"]
     ws = root / ".factory" / "workspace" / "mlw-mlops-mf-001"
@@ -273,8 +273,8 @@ def test_destroy_archives_the_workspace_then_delete_data_deletes(provisioned, mo
 
 def test_read_workspace_before_any_provision_says_what_to_run(tmp_path, monkeypatch):
     from mlops.config import load_config
+    from mlops.errors import WorkspaceNotProvisioned
     from mlops.infra import read_workspace
-    from mlops.platform.workspace import WorkspaceNotProvisioned
 
     root = _copy_factory(tmp_path)
     monkeypatch.setenv("FACTORY_ROOT", str(root))

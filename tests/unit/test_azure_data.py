@@ -129,10 +129,10 @@ def test_resolve_without_local_data_takes_the_latest_registered_version(tmp_path
 
 
 def test_the_azure_platform_binds_register_data_to_this_module(tmp_path, fake):
-    from mlops.platform.azure import AzurePlatform
+    from mlops.platform import platform_for
 
     _fill(tmp_path)
-    platform = AzurePlatform(azure_workspace(), config=None)
+    platform = platform_for(azure_workspace())
 
     assets = platform.register_data(fixture_entry("pr", tmp_path))
 

@@ -15,7 +15,7 @@ from cdktf_app.azureml_stack import AzureNames, iso_duration
 from mlops.config import load_config
 from mlops.errors import FactoryError
 from mlops.iac_scan import secret_references
-from mlops.platform.workspace import Workspace
+from mlops.records import Workspace
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from mlops import build
 from mlops.build import BuildFailed, ci_build, pr_build, run_checks
 from mlops.config import load_config
-from mlops.platform.base import EndpointInfo, GateDecision, PipelineResult, StepResult
+from mlops.records import EndpointInfo, GateDecision, PipelineResult, StepResult
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ["prep", "transform", "train", "predict", "score", "register"]

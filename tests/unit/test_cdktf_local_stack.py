@@ -11,7 +11,7 @@ import pytest
 
 from cdktf_app.app import synth
 from mlops.config import load_config
-from mlops.platform.workspace import local_workspace
+from mlops.paths import local_workspace
 
 PARTS = ("batch_cluster", "compute_cluster", "data_store", "endpoint_registry", "mlflow_store")
 
@@ -40,7 +40,7 @@ def test_each_provisioner_gets_exactly_its_triggers(stack):
         local_exec = provisioner["local-exec"]
         assert json.loads(local_exec["command"]) == resource["triggers_replace"], name
         assert local_exec["interpreter"][:3] == [sys.executable, "-m",
-                                                 "mlops.platform.local.bootstrap"]
+                                                 "mlops.infra.local_bootstrap"]
     compute = doc["resource"]["terraform_data"]["compute_cluster"]["triggers_replace"]
     infra = config.infra_env("dev")
     assert (compute["name"], compute["max_nodes"]) == (infra.cluster_name, infra.cluster_max_nodes)

@@ -6,7 +6,7 @@ import json
 
 from mlops.commands.approve import approver
 from mlops.commands.endpoints import as_rows
-from mlops.platform.base import EndpointInfo
+from mlops.records import EndpointInfo
 
 INFOS = [EndpointInfo("nyc-taxi-online", "online", "nyc_taxi", "3",
                       "http://127.0.0.1:20001/score", "healthy", key="k1", extra={"port": 1}),

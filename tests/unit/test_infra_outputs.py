@@ -9,9 +9,9 @@ import pytest
 
 import mlops.infra.terraform_dir as terraform_dir
 from mlops.config import load_config
+from mlops.errors import WorkspaceNotProvisioned
 from mlops.infra import read_workspace
 from mlops.infra.layout import Layout
-from mlops.platform.workspace import WorkspaceNotProvisioned
 from mlops.terraform import CommandResult, Terraform
 
 AZURE_WS = {"target": "azure", "name": "mlw-mlops-mf-001", "location": "westeurope",

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mlops.config import DataConfig, Dataset, load_config
+from mlops.paths import local_workspace
 from mlops.platform.local.data import DataAssetError, latest_asset, register_data
-from mlops.platform.workspace import local_workspace
 
 GENERATOR = """
 import argparse, pathlib

@@ -10,6 +10,7 @@ import pytest
 
 from mlops.config import load_config
 from mlops.naming import run_names
+from mlops.paths import local_workspace
 from mlops.platform.local.data import DataAssetError, register_dataset
 from mlops.platform.local.pipeline import (
     data_purpose,
@@ -17,7 +18,6 @@ from mlops.platform.local.pipeline import (
     read_decision,
     read_metrics,
 )
-from mlops.platform.workspace import local_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 

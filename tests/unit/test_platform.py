@@ -1,25 +1,78 @@
-"""Both platforms bind the same protocol to their own capability modules."""
+"""Both platforms implement every capability protocol with explicit modules, and the facade
+passes the workspace to them."""
 
 from __future__ import annotations
 
-import importlib
+import inspect
+from types import ModuleType
 
 import pytest
 
-from mlops.platform.azure import AzurePlatform
-from mlops.platform.local import LocalPlatform
+import mlops.platform as platforms
+from mlops.platform.azure import approval as azure_approval
+from mlops.platform.azure import data as azure_data
+from mlops.platform.azure import endpoints as azure_endpoints
+from mlops.platform.azure import pipeline as azure_pipeline
+from mlops.platform.base import CAPABILITIES, Platform
+from mlops.platform.local import approval as local_approval
+from mlops.platform.local import data as local_data
+from mlops.platform.local import endpoints as local_endpoints
+from mlops.platform.local import pipeline as local_pipeline
+
+IMPLEMENTATIONS = {
+    "local": {"data": local_data, "pipeline": local_pipeline, "endpoints": local_endpoints,
+              "approval": local_approval},
+    "azure": {"data": azure_data, "pipeline": azure_pipeline, "endpoints": azure_endpoints,
+              "approval": azure_approval},
+}
 
 
-@pytest.mark.parametrize("cls, package", [(LocalPlatform, "mlops.platform.local"),
-                                          (AzurePlatform, "mlops.platform.azure")])
-def test_each_method_calls_its_platforms_module_with_the_workspace(cls, package, monkeypatch):
+def _protocol_functions(protocol: type) -> dict[str, inspect.Signature]:
+    return {name: inspect.signature(member) for name, member in vars(protocol).items()
+            if inspect.isfunction(member) and not name.startswith("_")}
+
+
+@pytest.mark.parametrize("target", sorted(IMPLEMENTATIONS))
+@pytest.mark.parametrize("capability", sorted(CAPABILITIES))
+def test_each_module_implements_its_protocol(target: str, capability: str):
+    """PEP 544 module-as-protocol: every function, with the protocol's parameters in order (an
+    implementation may add keyword-only parameters with defaults, e.g. an injected client)."""
+    module: ModuleType = IMPLEMENTATIONS[target][capability]
+    for name, wanted in _protocol_functions(CAPABILITIES[capability]).items():
+        assert callable(getattr(module, name, None)), f"{module.__name__} lacks {name}()"
+        have = inspect.signature(getattr(module, name)).parameters
+        expected = [p for p in wanted.parameters.values() if p.name != "self"]
+        for param in expected:
+            assert param.name in have, f"{module.__name__}.{name}: no parameter {param.name}"
+            assert have[param.name].kind == param.kind, f"{module.__name__}.{name}: {param.name}"
+        extra = [p for n, p in have.items() if n not in {q.name for q in expected}]
+        assert all(p.default is not inspect.Parameter.empty for p in extra), \
+            f"{module.__name__}.{name}: extra parameters need defaults: {extra}"
+
+
+@pytest.mark.parametrize("target", sorted(IMPLEMENTATIONS))
+def test_the_wiring_binds_the_targets_own_modules(target: str):
+    class FakeWorkspace:
+        pass
+
+    workspace = FakeWorkspace()
+    workspace.target = target
+    platform = platforms.platform_for(workspace)
+    modules = IMPLEMENTATIONS[target]
+    assert (platform.data_ops, platform.pipeline_ops, platform.endpoint_ops,
+            platform.approval_ops) == (modules["data"], modules["pipeline"],
+                                       modules["endpoints"], modules["approval"])
+
+
+def test_the_facade_passes_the_workspace_first():
     calls = []
-    for module, function in (("data", "register_data"), ("pipeline", "run_pipeline"),
-                             ("endpoints", "deploy"), ("endpoints", "list_endpoints"),
-                             ("approval", "approve")):
-        monkeypatch.setattr(importlib.import_module(f"{package}.{module}"), function,
-                            lambda *a, _f=function, **k: calls.append((_f, a, k)) or _f)
-    platform = cls("the-workspace", config=None)
+
+    class Recorder:
+        def __getattr__(self, name):
+            return lambda *a, **k: calls.append((name, a, k)) or name
+
+    rec = Recorder()
+    platform = Platform("the-workspace", rec, rec, rec, rec)
     assert platform.register_data("entry") == "register_data"
     assert platform.run_pipeline("entry", "names", wait=False) == "run_pipeline"
     assert platform.deploy("entry", "names") == "deploy"
@@ -34,12 +87,18 @@ def test_each_method_calls_its_platforms_module_with_the_workspace(cls, package,
     ]
 
 
-def test_from_provisioned_reads_the_targets_workspace(monkeypatch):
+def test_get_platform_reads_the_targets_workspace(monkeypatch):
     import mlops.infra
+
+    class FakeWorkspace:
+        def __init__(self, target):
+            self.target = target
 
     seen = []
     monkeypatch.setattr(mlops.infra, "read_workspace",
-                        lambda config, target: seen.append(target) or f"ws-{target}")
-    assert AzurePlatform.from_provisioned("config").workspace == "ws-azure"
-    assert LocalPlatform.from_provisioned("config").workspace == "ws-local"
+                        lambda config, target: seen.append(target) or FakeWorkspace(target))
+    assert platforms.get_platform("azure", "config").workspace.target == "azure"
+    assert platforms.get_platform("local", "config").workspace.target == "local"
     assert seen == ["azure", "local"]
+    with pytest.raises(ValueError, match="unknown target 'gcp'"):
+        platforms.get_platform("gcp", "config")

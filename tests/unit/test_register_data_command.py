@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mlops.commands.register_data import register_model_data
 from mlops.config import load_config
-from mlops.platform.base import DataAsset
+from mlops.records import DataAsset
 
 ROOT = Path(__file__).resolve().parents[2]
 

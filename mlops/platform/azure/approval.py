@@ -10,7 +10,7 @@ from mlops.config import ModelEnvConfig
 from mlops.naming import RunNames
 from mlops.platform.azure import _assets
 from mlops.platform.azure.client import AzureClient, connect, log
-from mlops.platform.workspace import Workspace
+from mlops.records import Workspace
 
 STAGE = "production"
 

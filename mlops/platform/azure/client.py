@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mlops.errors import FactoryError
-from mlops.platform.workspace import Workspace
+from mlops.records import Workspace
 
 CREDENTIALS_HINT = ("run `az login`, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/"
                     "AZURE_FEDERATED_TOKEN_FILE (workload identity) or AZURE_CLIENT_SECRET")

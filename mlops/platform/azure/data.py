@@ -10,9 +10,8 @@ from mlops.errors import FactoryError
 from mlops.paths import resolve
 from mlops.pipeline.hashing import hash_tree, tree_files
 from mlops.platform.azure.client import AzureClient, AzureNotFound, connect, log
-from mlops.platform.base import DataAsset
 from mlops.platform.local.data import VERSION_LENGTH, generate
-from mlops.platform.workspace import Workspace
+from mlops.records import DataAsset, Workspace
 
 # Same hash and length as the local platform: one folder has one version on both platforms.
 

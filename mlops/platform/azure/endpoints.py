@@ -22,8 +22,7 @@ from mlops.paths import state_dir
 from mlops.pipeline.hashing import tree_files
 from mlops.platform.azure import _assets, data
 from mlops.platform.azure.client import AzureClient, AzureMLError, AzureNotFound, connect, log
-from mlops.platform.base import EndpointInfo
-from mlops.platform.workspace import Workspace
+from mlops.records import EndpointInfo, Workspace
 from mlops.serving import code_folder
 
 SCORING_SCRIPT = "score.py"

@@ -23,8 +23,7 @@ from mlops.naming import RunNames
 from mlops.paths import state_dir
 from mlops.platform.azure import _assets, data
 from mlops.platform.azure.client import AzureClient, AzureMLError, connect, log
-from mlops.platform.base import GateDecision, PipelineResult, StepResult
-from mlops.platform.workspace import Workspace
+from mlops.records import GateDecision, PipelineResult, StepResult, Workspace
 
 PIPELINE_FILE = "pipeline.yml"
 BOUND_INPUTS = ("raw_data", "model_name", "gate_metric", "gate_threshold")

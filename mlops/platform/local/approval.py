@@ -10,7 +10,7 @@ from typing import Any
 from mlops.config import ModelEnvConfig
 from mlops.naming import RunNames
 from mlops.platform.local.endpoints import CHAMPION, NoChampionError
-from mlops.platform.workspace import Workspace
+from mlops.records import Workspace
 
 STAGE = "production"
 

@@ -24,8 +24,7 @@ from mlops.config import Dataset, ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.paths import resolve
 from mlops.pipeline.hashing import hash_tree, tree_files
-from mlops.platform.base import DataAsset
-from mlops.platform.workspace import Workspace
+from mlops.records import DataAsset, Workspace
 
 INDEX = "index.json"
 VERSION_LENGTH = 12

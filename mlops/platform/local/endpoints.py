@@ -15,8 +15,7 @@ from mlops.config import ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.naming import RunNames
 from mlops.paths import resolve
-from mlops.platform.base import EndpointInfo
-from mlops.platform.workspace import Workspace
+from mlops.records import EndpointInfo, Workspace
 from mlops.serving import batch_endpoint, online
 from mlops.serving.registry import EndpointRegistry
 

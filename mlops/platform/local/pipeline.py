@@ -11,8 +11,7 @@ from typing import Any
 from mlops.config import ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.naming import RunNames
-from mlops.platform.base import GateDecision, PipelineResult
-from mlops.platform.workspace import Workspace
+from mlops.records import GateDecision, PipelineResult, Workspace
 
 PIPELINE_FILE = "pipeline.yml"
 DATA_PURPOSE = {"pr": "pr_data"}  # every other environment trains on training_data

@@ -1,6 +1,6 @@
 """Creates the local workspace's parts; the local stack's ``local-exec`` provisioners call it:
 
-    python -m mlops.platform.local.bootstrap <kind> '<json spec>'
+    python -m mlops.infra.local_bootstrap <kind> '<json spec>'
 
 Every action is idempotent and crash-safe (temp + os.replace), so a re-run after ``kill -9``
 mid-apply converges. Kinds: mlflow-store, directory, cluster.
@@ -95,7 +95,7 @@ def present(spec: dict[str, Any]) -> bool:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ACTIONS:
-        print(f"usage: python -m mlops.platform.local.bootstrap {{{','.join(ACTIONS)}}} JSON",
+        print(f"usage: python -m mlops.infra.local_bootstrap {{{','.join(ACTIONS)}}} JSON",
               file=sys.stderr)
         return 2
     print(ACTIONS[argv[0]](json.loads(argv[1])), flush=True)

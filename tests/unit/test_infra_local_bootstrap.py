@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from mlops.platform.local import bootstrap
+from mlops.infra import local_bootstrap as bootstrap
 
 
 def test_cluster_description_is_rewritten_atomically(tmp_path):
