@@ -30,6 +30,7 @@ from mlops.paths import repo_root, reports_dir, state_dir
 
 Runner = Callable[..., subprocess.CompletedProcess]
 _CHECK_SKIP_DIRS = {"data", "__pycache__", ".pytest_cache", ".ruff_cache"}
+CHECKED_MODULES = ("tasks.py", "plugins.py", "staging.py")  # besides the folders below
 
 
 class BuildFailed(FactoryError):
@@ -41,15 +42,23 @@ def _say(line: str) -> None:
 
 
 # -- lint and unit tests ---------------------------------------------------------------------
+def _check_inputs(model_dir: Path, root: Path) -> list[Path]:
+    """What a model's lint and tests depend on: its folder, and the factory code its tests
+    exercise (the steps staged beside its code, the test kit, the contract tests)."""
+    folders = [model_dir, root / "mlops" / "steps", root / "mlops" / "testkit",
+               root / "tests" / "models"]
+    files = [root / "pyproject.toml", *(root / "mlops" / name for name in CHECKED_MODULES)]
+    for folder in folders:
+        files += [p for p in folder.rglob("*") if p.is_file()
+                  and not _CHECK_SKIP_DIRS & set(p.relative_to(folder).parts)
+                  and p.suffix not in (".pyc", ".pyo")]
+    return sorted(f for f in files if f.is_file())
+
+
 def _checks_key(model_dir: Path, root: Path) -> str:
     digest = hashlib.sha256(f"{sys.executable}\0".encode())
-    for extra in (root / "pyproject.toml",):
-        if extra.is_file():
-            digest.update(extra.read_bytes())
-    for file in sorted(p for p in model_dir.rglob("*") if p.is_file()
-                       and not _CHECK_SKIP_DIRS & set(p.relative_to(model_dir).parts)
-                       and p.suffix not in (".pyc", ".pyo")):
-        digest.update(f"{file.relative_to(model_dir).as_posix()}\0".encode())
+    for file in _check_inputs(model_dir, root):
+        digest.update(f"{file.relative_to(root).as_posix()}\0".encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()
 
@@ -57,12 +66,14 @@ def _checks_key(model_dir: Path, root: Path) -> str:
 def check_commands(entry: ModelEnvConfig, python: str = sys.executable) -> list[tuple[str, list[str]]]:
     """(name, command) of each check: ruff over the model folder, pytest of its unit tests."""
     model_dir = entry.model_dir
+    root = model_dir.parent.parent
     commands = [("lint", [python, "-m", "ruff", "check", "--quiet", str(model_dir)])]
-    if (model_dir / "tests").is_dir():
-        # unit tests only: the pipeline run that follows is the end-to-end check
-        commands.append(("tests", [python, "-m", "pytest", "-q", "--no-header", "-p",
-                                   "no:cacheprovider", "-m", "not integration and not slow",
-                                   str(model_dir / "tests")]))
+    # the model's own tests and the factory's contract tests for it; unit tests only: the
+    # pipeline run that follows is the end-to-end check
+    targets = [str(p) for p in (model_dir / "tests", root / "tests" / "models") if p.is_dir()]
+    commands.append(("tests", [python, "-m", "pytest", "-q", "--no-header", "-p",
+                               "no:cacheprovider", "-m", "not integration and not slow",
+                               "--factory-model", entry.model, *targets]))
     return commands
 
 

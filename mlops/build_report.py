@@ -12,8 +12,6 @@ from typing import Any
 
 from mlops.records import PipelineResult
 
-METRICS = ("r2", "rmse", "mae", "mse")
-
 
 @dataclass
 class BuildReport:
@@ -50,7 +48,7 @@ class BuildReport:
         return {"model": self.model, "env": self.env, "target": self.target,
                 "status": self.status, "experiment": self.experiment,
                 "display_name": self.display_name, "run_id": self.run_id,
-                "metrics": {k: self.metrics.get(k) for k in METRICS}, "gate": self.gate,
+                "metrics": dict(self.metrics), "gate": self.gate,
                 "steps": self.steps, "checks": self.checks, "deployment": self.deployment,
                 "error": self.error,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -68,13 +66,18 @@ def gate_summary(gate: dict[str, Any] | None) -> str:
     return "passed, champion kept" if gate["passed"] else "FAILED threshold"
 
 
+def _metrics_cell(metrics: dict[str, float]) -> str:
+    """Every metric the model's task reports, in the order the pipeline reported them."""
+    return "  ".join(f"{name} {_fmt(value)}" for name, value in metrics.items()) or "-"
+
+
 def table(reports: list[BuildReport]) -> str:
-    """The metrics table printed at the end of a build."""
-    rows = [("model", "env", *METRICS, "reused", "gate")]
+    """The metrics table printed at the end of a build (each model with its task's metrics)."""
+    rows = [("model", "env", "metrics", "reused", "gate")]
     for r in reports:
         reused = f"{sum(s['reused'] for s in r.steps)}/{len(r.steps)}" if r.steps else "-"
         gate = gate_summary(r.gate) if r.status != "failed" else f"build failed: {r.error[:40]}"
-        rows.append((r.model, r.env, *(_fmt(r.metrics.get(m)) for m in METRICS), reused, gate))
+        rows.append((r.model, r.env, _metrics_cell(r.metrics), reused, gate))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]
@@ -94,7 +97,7 @@ def markdown(report: BuildReport) -> str:
         lines += ["```", report.error.strip()[-3000:], "```", ""]
     if report.metrics:
         lines += ["| metric | value |", "|---|---:|"]
-        lines += [f"| {m} | {_fmt(report.metrics.get(m))} |" for m in METRICS]
+        lines += [f"| {m} | {_fmt(v)} |" for m, v in report.metrics.items()]
         lines.append("")
     if report.gate:
         g = report.gate

@@ -11,19 +11,34 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ("nyc_taxi", "london_taxi")
+MODELS = tuple(sorted({entry["ML_MODEL_CONFIG_NAME"] for entry in json.loads(
+    (REPO / "config" / "model_config.json").read_text())["models"]}))
 
 
 @pytest.fixture
 def config_root(tmp_path: Path) -> Path:
     """config/ plus every file model_config.json references, copied under tmp_path."""
     shutil.copytree(REPO / "config", tmp_path / "config")
+    shutil.copytree(REPO / "mlops" / "environment", tmp_path / "mlops" / "environment")
     for model in MODELS:
-        for part in ("configs", "environment", "sample-data"):
+        for part in ("configs", "src", "sample-data"):
             src = REPO / "mlops" / model / part
             if src.exists():
-                shutil.copytree(src, tmp_path / "mlops" / model / part)
+                shutil.copytree(src, tmp_path / "mlops" / model / part,
+                                ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
+
+
+@pytest.fixture
+def plugin_factory(tmp_path: Path):
+    """plugin_factory(task, features, target) -> a staged ModelKit of a minimal plugin."""
+    from mlops.testkit.kit import ModelKit, write_plugin
+
+    def make(task: str, features: list[str], target: str, name: str = "tiny") -> ModelKit:
+        folder = write_plugin(tmp_path / "plugins" / name, task, features, target)
+        return ModelKit.staged(folder, tmp_path / "stage")
+
+    return make
 
 
 @pytest.fixture

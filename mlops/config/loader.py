@@ -9,7 +9,6 @@ from typing import Any
 from mlops.config._fields import ConfigError, Fields, Problem, each_entry, read_json
 from mlops.config.model import (
     DATA_PURPOSES,
-    GATE_METRICS,
     BatchConfig,
     DataConfig,
     Dataset,
@@ -19,6 +18,9 @@ from mlops.config.model import (
     RealtimeConfig,
 )
 from mlops.paths import repo_root
+from mlops.plugins import ModelPlugin, PluginError, read_plugin
+from mlops.tasks import task as task_of
+from mlops.tasks import threshold_problem
 
 INFRA_FILE = "config/infra_config.json"
 MODEL_FILE = "config/model_config.json"
@@ -135,6 +137,7 @@ def _load_models(root: Path, problems: list[Problem]
     data = read_json(root / MODEL_FILE, MODEL_FILE, problems)
     entries: dict[tuple[str, str], ModelEnvConfig] = {}
     declared: set[tuple[str, str]] = set()
+    plugins: dict[str, ModelPlugin | None] = {}
     if data is None:
         return entries, declared
     for label, item in each_entry(problems, MODEL_FILE, data, "models", _entry_label):
@@ -144,6 +147,9 @@ def _load_models(root: Path, problems: list[Problem]
                          expected="a model folder name: lower-case letters, digits, '_'")
         env = f.string("ENV_NAME", pattern=r"[a-z][a-z0-9]{1,15}",
                        expected="an environment name: lower-case letters and digits")
+        model_dir = root / "mlops" / model if model else None
+        plugin = _plugin(model_dir, root, plugins, problems) if model_dir else None
+        metrics = task_of(plugin.task).metric_names if plugin else ()
         values = dict(
             cluster_region=f.string("CLUSTER_REGION"),
             conda_path=f.path("CONDA_PATH", root),
@@ -152,7 +158,9 @@ def _load_models(root: Path, problems: list[Problem]
             environment_name=f.string("ENVIRONMENT_NAME"),
             experiment_base_name=f.string("EXPERIMENT_BASE_NAME"),
             model_base_name=f.string("MODEL_BASE_NAME"),
-            gate_metric=f.string("GATE_METRIC", choices=GATE_METRICS, default="r2"),
+            gate_metric=f.string("GATE_METRIC", choices=metrics or None,
+                                 default=task_of(plugin.task).default_gate_metric if plugin
+                                 else None),
             gate_threshold=f.number("GATE_THRESHOLD"),
             path_filters=f.string_list("PATH_FILTERS", default=None),
         )
@@ -160,9 +168,10 @@ def _load_models(root: Path, problems: list[Problem]
         realtime_path = f.path("REALTIME_DEPLOYMENT_CONFIG", root)
         data_path = f.path("DATA_CONFIG_PATH", root)
         f.check_unknown()
-        model_dir = root / "mlops" / model if model else None
-        if model_dir is not None and not model_dir.is_dir():
-            f.problem("ML_MODEL_CONFIG_NAME", f"expected a model folder, found no folder {model_dir}")
+        if plugin and values["gate_metric"] and values["gate_threshold"] is not None:
+            why = threshold_problem(plugin.task, values["gate_metric"], values["gate_threshold"])
+            if why:
+                f.problem("GATE_THRESHOLD", f"expected a reachable threshold: {why}")
         batch = _load_batch(batch_path, root, problems) if batch_path else None
         realtime = _load_realtime(realtime_path, root, problems) if realtime_path else None
         datacfg = _load_data(data_path, root, problems) if data_path else None
@@ -170,15 +179,36 @@ def _load_models(root: Path, problems: list[Problem]
             f.problem(None, "duplicate entry: this model and environment appear more than once")
         if model and env:
             declared.add((model, env))
-        if len(problems) == before and model and env:
+        if len(problems) == before and model and env and plugin:
             filters = values.pop("path_filters") or [f"mlops/{model}/*"]
             entries[(model, env)] = ModelEnvConfig(
-                model=model, env=env, model_dir=model_dir, path_filters=tuple(filters),
+                model=model, env=env, model_dir=model_dir, task=plugin.task,
+                path_filters=tuple(filters),
                 batch=batch, realtime=realtime, data=datacfg, **values)
     return entries, declared
 
 
 # ---------------------------------------------------------------- per-model files
+
+def _plugin(model_dir: Path, root: Path, seen: dict[str, ModelPlugin | None],
+            problems: list[Problem]) -> ModelPlugin | None:
+    """The model folder's plugin, read once per model; its problems are reported once."""
+    if model_dir.name in seen:
+        return seen[model_dir.name]
+    plugin = None
+    if not model_dir.is_dir():
+        problems.append(Problem(MODEL_FILE, model_dir.name, "ML_MODEL_CONFIG_NAME",
+                                f"expected a model folder, found no folder "
+                                f"{_relative(model_dir, root)}"))
+    else:
+        try:
+            plugin = read_plugin(model_dir)
+        except PluginError as exc:
+            problems.extend(Problem(_relative(model_dir, root), None, None, line.strip()[2:])
+                            for line in str(exc).splitlines()[1:])
+    seen[model_dir.name] = plugin
+    return plugin
+
 
 def _load_batch(path: Path, root: Path, problems: list[Problem]) -> BatchConfig | None:
     shown = _relative(path, root)

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DATA_PURPOSES = ("pr_data", "training_data", "batch_test_data")
-GATE_METRICS = {"r2": True, "rmse": False, "mae": False, "mse": False}  # metric -> higher is better
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,8 @@ class ModelEnvConfig:
 
     model: str
     env: str
-    model_dir: Path  # mlops/<model>: components, pipeline.yml, src, serving, configs
+    model_dir: Path  # mlops/<model>: the model's plugin folder (see mlops/plugins.py)
+    task: str  # the plugin's TASK (mlops/tasks.py)
     cluster_region: str
     conda_path: Path
     display_base_name: str
@@ -114,7 +114,9 @@ class ModelEnvConfig:
 
     @property
     def gate_higher_is_better(self) -> bool:
-        return GATE_METRICS[self.gate_metric]
+        from mlops.tasks import task
+
+        return task(self.task).metric(self.gate_metric).higher_is_better
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from mlops.pipeline.spec import (
     PipelineSpec,
     PortSpec,
 )
+from mlops.staging import value_type
 
 
 class PipelineSpecError(FactoryError):
@@ -39,16 +40,6 @@ def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise PipelineSpecError(f"{path}: expected a mapping at the top level of the {what}")
     return data
-
-
-def _literal_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return "string"
 
 
 def _ports(file: Path, data: dict[str, Any], key: str) -> dict[str, PortSpec]:
@@ -105,7 +96,7 @@ def _pipeline_inputs(file: Path, data: dict[str, Any]) -> dict[str, PipelineInpu
                 raise PipelineSpecError(f"{file}: inputs.{name}.type: {kind!r} is not one of "
                                         f"{', '.join(DATA_TYPES + LITERAL_TYPES)}")
         else:
-            inputs[name] = PipelineInput(name, _literal_type(value), value)
+            inputs[name] = PipelineInput(name, value_type(value), value)
     return inputs
 
 

@@ -1,13 +1,11 @@
-"""The register step against a real MLflow SQLite registry: a good model becomes champion, a
-deliberately worse one runs to the end and stays out."""
+"""The register step against a real MLflow SQLite registry, run from a staged step folder as the
+runner runs it: a good model becomes champion, a deliberately worse one runs to the end and
+stays out; the same for a classifier gated on roc_auc; every registered version carries the
+digest of its files."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,82 +13,112 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-STEP = Path(__file__).resolve().parents[2] / "mlops" / "steps" / "register.py"
 
-
-def data(seed: int, rows: int = 300) -> pd.DataFrame:
+def regression_data(seed: int, rows: int = 300) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"distance": rng.uniform(0.5, 20, rows),
                           "passengers": rng.integers(1, 5, rows).astype(float)})
-    frame["totalAmount"] = 3 + 2.5 * frame["distance"] + 0.3 * frame["passengers"] \
+    frame["fare"] = 3 + 2.5 * frame["distance"] + 0.3 * frame["passengers"] \
         + rng.normal(0, 0.5, rows)
     return frame
 
 
-def save_model(folder: Path, train: pd.DataFrame, crippled: bool) -> Path:
-    import mlflow.sklearn
-    from mlflow.models import infer_signature
-    from sklearn.dummy import DummyRegressor
-    from sklearn.linear_model import LinearRegression
+def classification_data(seed: int, rows: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"size": rng.normal(0, 1, rows), "shape": rng.normal(0, 1, rows)})
+    frame["label"] = np.where(frame["size"] + 0.5 * frame["shape"]
+                              + rng.normal(0, 0.3, rows) > 0, "bad", "good")
+    return frame
 
-    features = train[["distance", "passengers"]]
-    model = (DummyRegressor() if crippled else LinearRegression()).fit(features,
-                                                                        train["totalAmount"])
-    mlflow.sklearn.save_model(model, str(folder),
-                              signature=infer_signature(features, model.predict(features)))
+
+def save_model(kit, folder, train, estimator):
+    """The candidate as the train step saves it (factory_steps/modelio.py)."""
+    modelio = kit.src("factory_steps.modelio")
+    features = list(kit.plugin.features)
+    estimator.fit(train[features], train[kit.plugin.target])
+    modelio.save(estimator, kit.plugin.task, train[features], folder)
     return folder
 
 
-def run_step(tmp: Path, model: Path, test_dir: Path, name: str, threshold: float,
-             out: str) -> dict:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db",
-           "MLFLOW_REGISTRY_URI": f"sqlite:///{tmp}/mlflow.db"}
-    env.pop("MLFLOW_RUN_ID", None)
-    result = subprocess.run(
-        [sys.executable, str(STEP), "--model_path", str(model), "--test_data", str(test_dir),
-         "--model_name", name, "--gate_metric", "r2", "--gate_threshold", str(threshold),
-         "--registration", str(tmp / out)],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
+def run_step(kit, tmp, model, test_dir, metric, threshold, out):
+    uri = f"sqlite:///{tmp}/mlflow.db"
+    result = kit.run("step_register.py", "--model_path", model, "--test_data", test_dir,
+                     "--model_name", "the_model", "--gate_metric", metric,
+                     "--gate_threshold", threshold, "--registration", tmp / out,
+                     env=kit.env(MLFLOW_TRACKING_URI=uri, MLFLOW_REGISTRY_URI=uri))
     assert "gate:" in result.stdout
     return json.loads((tmp / out / "decision.json").read_text())
 
 
-def test_gate_registers_a_good_model_and_keeps_a_worse_one_out(tmp_path):
+def _client(tmp):
     from mlflow.tracking import MlflowClient
 
+    uri = f"sqlite:///{tmp}/mlflow.db"
+    return MlflowClient(uri, registry_uri=uri)
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_gate_registers_a_good_model_and_keeps_a_worse_one_out(plugin_factory, tmp_path, task):
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    if task == "regression":
+        kit = plugin_factory(task, ["distance", "passengers"], "fare")
+        data, good, worse, metric, lax = (regression_data, LinearRegression(),
+                                          DummyRegressor(), "r2", -1.0)
+    else:
+        kit = plugin_factory(task, ["size", "shape"], "label")
+        data, good, worse, metric, lax = (classification_data, LogisticRegression(),
+                                          DummyClassifier(strategy="prior"), "roc_auc", 0.4)
     train, test = data(1), data(2)
     test_dir = tmp_path / "test_data"
     test_dir.mkdir()
     test.to_csv(test_dir / "test.csv", index=False)
-    good = save_model(tmp_path / "good", train, crippled=False)
-    worse = save_model(tmp_path / "worse", train, crippled=True)
+    good_dir = save_model(kit, tmp_path / "good", train, good)
+    worse_dir = save_model(kit, tmp_path / "worse", train, worse)
 
-    first = run_step(tmp_path, good, test_dir, "taxi_model", 0.5, "reg1")
+    first = run_step(kit, tmp_path, good_dir, test_dir, metric, 0.5, "reg1")
     assert first["passed"] and first["registered"] and first["model_version"] == "1"
     assert first["champion"] is None and first["candidate"] > 0.9
+    assert first["task"] == task and metric in first["candidate_metrics"]
 
     # passes a lax threshold, but is worse than the champion on the same test data
-    second = run_step(tmp_path, worse, test_dir, "taxi_model", -1.0, "reg2")
+    second = run_step(kit, tmp_path, worse_dir, test_dir, metric, lax, "reg2")
     assert second["passed"] and not second["registered"]
     assert second["model_version"] is None
     assert second["champion"] == pytest.approx(first["candidate"])
     assert "does not beat" in second["reason"]
 
     # below the absolute threshold: not registered either
-    third = run_step(tmp_path, worse, test_dir, "taxi_model", 0.5, "reg3")
+    third = run_step(kit, tmp_path, worse_dir, test_dir, metric, 0.9, "reg3")
     assert not third["passed"] and not third["registered"]
 
-    client = MlflowClient(f"sqlite:///{tmp_path}/mlflow.db",
-                          registry_uri=f"sqlite:///{tmp_path}/mlflow.db")
-    champion = client.get_model_version_by_alias("taxi_model", "champion")
+    client = _client(tmp_path)
+    champion = client.get_model_version_by_alias("the_model", "champion")
     assert str(champion.version) == "1"
-    assert float(champion.tags["gate.r2"]) == pytest.approx(first["candidate"])
-    versions = client.search_model_versions("name = 'taxi_model'")
+    assert champion.tags["factory.champion"] == "true"
+    assert float(champion.tags[f"gate.{metric}"]) == pytest.approx(first["candidate"])
+    assert champion.tags["factory.model_digest"] == first["model_digest"]
+    versions = client.search_model_versions("name = 'the_model'")
     assert [str(v.version) for v in versions] == ["1"]
-    # the champion loads from the registry and predicts
-    import mlflow.pyfunc
 
-    mlflow.set_registry_uri(f"sqlite:///{tmp_path}/mlflow.db")
-    loaded = mlflow.pyfunc.load_model("models:/taxi_model@champion")
-    assert len(loaded.predict(test[["distance", "passengers"]])) == len(test)
+
+def test_the_recorded_digest_is_the_registered_files(plugin_factory, tmp_path):
+    """Download the registered version and hash it again: the digest names exactly its files."""
+    import mlflow
+    from sklearn.linear_model import LinearRegression
+
+    kit = plugin_factory("regression", ["distance", "passengers"], "fare")
+    test_dir = tmp_path / "test_data"
+    test_dir.mkdir()
+    regression_data(2).to_csv(test_dir / "test.csv", index=False)
+    model = save_model(kit, tmp_path / "good", regression_data(1), LinearRegression())
+    decision = run_step(kit, tmp_path, model, test_dir, "r2", 0.5, "reg")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        version = _client(tmp_path).get_model_version("the_model", decision["model_version"])
+        local = mlflow.artifacts.download_artifacts(version.source, dst_path=str(tmp_path / "dl"))
+    finally:
+        mlflow.set_tracking_uri(None)
+    step = kit.src("step_register")
+    assert step.model_digest(local) == decision["model_digest"] == step.model_digest(model)

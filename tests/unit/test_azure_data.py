@@ -79,16 +79,24 @@ def test_known_content_is_not_uploaded_again(tmp_path, fake):
 
 
 def test_an_empty_data_folder_is_filled_by_the_models_generator(tmp_path, fake):
-    _fill(tmp_path)
-    for f in (tmp_path / "batch_test_data").iterdir():
+    from mlops.testkit.kit import write_plugin
+
+    model_dir = write_plugin(tmp_path / "mlops" / "toy", "regression", ["x"], "y")
+    (model_dir / "src" / "generate_data.py").write_text(
+        "from pathlib import Path\n\n\ndef generate(folder, rows, seed):\n"
+        "    return [Path(folder, 'generated.csv').write_text('x,y\\n1,2\\n') and "
+        "Path(folder, 'generated.csv')]\n")
+    data_root = model_dir / "data"  # the model's own data folder: generation is allowed there
+    _fill(data_root)
+    for f in (data_root / "pr_data").iterdir():
         f.unlink()
     fake.data.get.side_effect = not_found
 
-    assets = data.register_data(azure_workspace(), fixture_entry("pr", tmp_path))
+    assets = data.register_data(azure_workspace(), fixture_entry("pr", data_root, model_dir))
 
-    generated = tmp_path / "batch_test_data" / "generated.csv"
-    assert generated.read_text() == "purpose,batch_test_data\n"  # fixture src/generate_data.py
-    assert assets[2].version == data.content_hash(generated.parent)[:data.VERSION_LENGTH]
+    generated = data_root / "pr_data" / "generated.csv"
+    assert generated.read_text() == "x,y\n1,2\n"  # the plugin's generator wrote it
+    assert assets[0].version == data.content_hash(generated.parent)[:data.VERSION_LENGTH]
 
 
 def test_a_data_path_that_is_a_file_fails_naming_the_config(tmp_path, fake):

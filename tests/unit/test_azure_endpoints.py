@@ -59,7 +59,12 @@ def entry(tmp_path):
     folder = tmp_path / "data" / "batch_test_data"
     folder.mkdir(parents=True)
     (folder / "rows.csv").write_text("a\n1\n2\n")
-    return fixture_entry("dev", tmp_path / "data")
+    sample = tmp_path / "sample-request.json"  # one row: the fake endpoint answers one value
+    sample.write_text('{"input_data": [{"VendorID": 2, "passenger_count": 1, '
+                      '"trip_distance": 1.5}]}')
+    entry = fixture_entry("dev", tmp_path / "data")
+    return dataclasses.replace(entry, realtime=dataclasses.replace(entry.realtime,
+                                                                   test_request_path=sample))
 
 
 @pytest.fixture

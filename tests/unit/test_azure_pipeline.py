@@ -12,6 +12,7 @@ import yaml
 from azure.ai.ml.entities import CommandComponent, Environment, PipelineJob
 from azure.core.exceptions import ClientAuthenticationError
 
+from mlops.config import load_config
 from mlops.errors import FactoryError
 from mlops.naming import RunNames
 from mlops.pipeline.runner import StepFailed
@@ -21,7 +22,6 @@ from mlops.platform.azure.client import AzureAuthError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "azure"))
 from fake_ml import (  # noqa: E402
-    FIXTURE_MODEL,
     REPO,
     FakeMLClient,
     azure_workspace,
@@ -38,9 +38,8 @@ ENV_REF = "azureml:nyc_taxi_env:0123456789abcdef"
 RAW = "azureml:nyc_taxi_pr:feedfacecafebeef"
 STEPS = ("prep", "transform", "train", "predict", "score", "register")
 
-# The model's own pipeline.yml once the model folder has one; the fixture stands in until then.
-MODEL_DIRS = [FIXTURE_MODEL] + [REPO / "mlops" / m for m in ("nyc_taxi", "london_taxi")
-                                if (REPO / "mlops" / m / "pipeline.yml").is_file()]
+# Every configured model: its staged pipeline is what Azure ML receives.
+MODEL_DIRS = [REPO / "mlops" / m for m in load_config(REPO).model_names]
 
 
 @pytest.fixture(autouse=True)
@@ -80,8 +79,8 @@ def test_pipeline_yaml_loads_into_a_job_with_the_platform_bindings(model_dir, tm
     assert job_.inputs["raw_data"]._data.type == "uri_folder"
     assert job_.inputs["raw_data"]._data.path == RAW
     assert job_.inputs["model_name"]._data == NAMES.model_name
-    assert job_.inputs["gate_metric"]._data == "r2"
-    assert job_.inputs["gate_threshold"]._data == entry.gate_threshold == 0.7
+    assert job_.inputs["gate_metric"]._data == entry.gate_metric
+    assert job_.inputs["gate_threshold"]._data == entry.gate_threshold
     assert set(STEPS) <= set(job_.jobs)
     for step, node in job_.jobs.items():
         component = node.component
@@ -105,11 +104,14 @@ def test_pipeline_yaml_loads_into_a_job_with_the_platform_bindings(model_dir, tm
 
 
 def test_missing_or_broken_pipeline_yaml_names_the_file(tmp_path):
+    from mlops.staging import stage_entry
+
     with pytest.raises(FactoryError, match=r"pipeline\.yml: no pipeline YAML"):
         pipeline.load_pipeline(tmp_path / "pipeline.yml")
 
-    shutil.copytree(FIXTURE_MODEL.parent, tmp_path / "azure")
-    copy = tmp_path / "azure" / FIXTURE_MODEL.name
+    staged = stage_entry(fixture_entry("pr", tmp_path))
+    copy = tmp_path / "staged"
+    shutil.copytree(staged.folder, copy)
     spec = yaml.safe_load((copy / "pipeline.yml").read_text())
     del spec["inputs"]["gate_threshold"]
     (copy / "pipeline.yml").write_text(yaml.safe_dump(spec))
@@ -120,9 +122,9 @@ def test_missing_or_broken_pipeline_yaml_names_the_file(tmp_path):
     with pytest.raises(FactoryError, match=r"pipeline\.yml: not a valid Azure ML pipeline"):
         pipeline.load_pipeline(copy / "pipeline.yml")
 
-    shutil.rmtree(tmp_path / "azure" / "steps")  # register's code: ../../steps
-    (copy / "pipeline.yml").write_text((FIXTURE_MODEL / "pipeline.yml").read_text())
-    with pytest.raises(FactoryError, match=r"jobs\.register\.component\.code: Can't find"):
+    shutil.rmtree(copy / "code")  # every component's code: ../code
+    (copy / "pipeline.yml").write_text(staged.pipeline.read_text())
+    with pytest.raises(FactoryError, match=r"jobs\.\w+\.component\.code: Can't find"):
         pipeline.load_pipeline(copy / "pipeline.yml")
 
 
@@ -142,7 +144,8 @@ def test_no_wait_submits_and_returns_the_job_name_without_polling(tmp_path, fake
     env = fake.environments.create_or_update.call_args.args[0]
     assert isinstance(env, Environment)
     assert env.name == "nyc_taxi_env" and env.image == entry.env_base_image_name
-    assert env.conda_file["name"] == "nyc_taxi_env"  # CONDA_PATH's content, read by the SDK
+    # CONDA_PATH's content, read by the SDK (the factory's shared file)
+    assert env.conda_file["name"] == "model_env"
     assert all(n.component.environment == f"azureml:nyc_taxi_env:{env.version}"
                for n in submitted.jobs.values())
     assert fake.calls().index("environments.create_or_update") < \

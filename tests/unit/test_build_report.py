@@ -46,6 +46,7 @@ def test_failed_markdown_carries_the_error():
 
 def test_table_has_a_row_per_model_with_reuse_counts():
     lines = table([report(), report(model="london_taxi", gate=None, metrics={})]).splitlines()
-    assert lines[0].split()[:6] == ["model", "env", "r2", "rmse", "mae", "mse"]
+    assert lines[0].split() == ["model", "env", "metrics", "reused", "gate"]
+    assert "r2 0.9300  rmse 2.0000  mae 1.0000  mse 4.0000" in lines[2]
     assert "0.9300" in lines[2] and "1/2" in lines[2] and "champion kept" in lines[2]
     assert lines[3].startswith("london_taxi") and "no gate decision" in lines[3]

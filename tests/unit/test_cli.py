@@ -31,7 +31,7 @@ def test_bad_target_is_a_usage_error(capsys):
 def test_cli_reports_unknown_model_without_traceback(capsys):
     assert main(["check-config", "no_such_model"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == ("error: unknown model 'no_such_model'; known models: london_taxi, nyc_taxi")
+    assert err.strip() == ("error: unknown model 'no_such_model'; known models: breast_cancer, london_taxi, nyc_taxi")
 
 
 def test_cli_reports_config_errors(config_root, edit_json, monkeypatch, capsys):

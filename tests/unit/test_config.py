@@ -22,7 +22,9 @@ def _messages(root) -> list[str]:
 
 def test_shipped_configuration_loads(config_root):
     config = load_config(config_root)
-    assert config.model_names == ["london_taxi", "nyc_taxi"]
+    assert config.model_names == ["breast_cancer", "london_taxi", "nyc_taxi"]
+    assert config.entry("breast_cancer", "dev").task == "classification"
+    assert config.entry("nyc_taxi", "dev").task == "regression"
     assert config.environments == ["dev", "pr"]
     entry = config.entry("nyc_taxi", "pr")
     assert entry.batch.endpoint_name == "nyc-taxi-batch"
@@ -101,8 +103,8 @@ def test_an_extra_environment_must_exist_for_every_model(config_root, edit_json)
 
     edit_json("config/model_config.json", add_test_env)
     assert _messages(config_root) == [
-        "config/model_config.json: london_taxi/test: missing entry: every model needs one for each "
-        "environment (dev, pr, test)"]
+        f"config/model_config.json: {model}/test: missing entry: every model needs one for each "
+        "environment (dev, pr, test)" for model in ("breast_cancer", "london_taxi")]
 
 
 def test_referenced_file_must_exist(config_root, edit_json):

@@ -14,25 +14,30 @@ from mlops.paths import local_workspace
 from mlops.platform.local.data import DataAssetError, latest_asset, register_data
 
 GENERATOR = """
-import argparse, pathlib
-p = argparse.ArgumentParser()
-p.add_argument("--purpose"); p.add_argument("--folder"); p.add_argument("--seed", default=0)
-a = p.parse_args()
-pathlib.Path(a.folder, f"{a.purpose}.csv").write_text("fare,distance\\n1.5,2\\n")
+from pathlib import Path
+
+
+def generate(folder, rows, seed):
+    path = Path(folder) / "raw.csv"
+    path.write_text("fare,distance\\n1.5,2\\n")
+    return [path]
 """
 
 
 @pytest.fixture
 def setup(tmp_path, monkeypatch):
+    from mlops.testkit.kit import write_plugin
+
     monkeypatch.setenv("FACTORY_ROOT", str(tmp_path))
     config = load_config(Path(__file__).resolve().parents[2])
-    model_dir = tmp_path / "mlops" / "toy"
-    (model_dir / "src").mkdir(parents=True)
+    model_dir = write_plugin(tmp_path / "mlops" / "toy", "regression", ["distance"], "fare")
     (model_dir / "src" / "generate_data.py").write_text(GENERATOR)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "training_data.csv").write_text("fare,distance\n3,4\n")
     datasets = (Dataset("pr_data", Path("mlops/toy/data/pr"), "toy_pr", "pr rows"),
                 Dataset("training_data", tmp_path / "elsewhere", "toy_training", "training"))
     entry = dataclasses.replace(config.entry(config.model_names[0], "pr"), model="toy",
-                                model_dir=model_dir,
+                                model_dir=model_dir, environment_name="toy_env",
                                 data=DataConfig(model_dir / "configs/data_config.json", datasets))
     workspace = local_workspace(config.infra_env("dev"), tmp_path / ".factory")
     return workspace, entry, tmp_path
@@ -43,11 +48,10 @@ def test_empty_folders_are_generated_then_registered_by_content(setup):
     first = register_data(workspace, entry)
     assert [(a.name, a.purpose, a.created) for a in first] == [
         ("toy_pr", "pr_data", True), ("toy_training", "training_data", True)]
-    assert (root / "mlops/toy/data/pr/pr_data.csv").is_file()  # relative DATA_PATH: repo root
-    assert (root / "elsewhere/training_data.csv").is_file()  # absolute DATA_PATH as given
+    assert (root / "mlops/toy/data/pr/raw.csv").is_file()  # relative DATA_PATH: repo root
     stored = Path(first[0].uri)
     assert stored == workspace.data_store / "toy_pr" / first[0].version
-    assert (stored / "pr_data.csv").read_text() == "fare,distance\n1.5,2\n"
+    assert (stored / "raw.csv").read_text() == "fare,distance\n1.5,2\n"
 
     again = register_data(workspace, entry)
     assert [(a.version, a.created) for a in again] == [(a.version, False) for a in first]
@@ -70,7 +74,7 @@ def test_same_content_in_another_folder_is_the_same_version(setup):
     first = register_data(workspace, entry)[0]
     copy = root / "copy"
     copy.mkdir()
-    (copy / "pr_data.csv").write_text("fare,distance\n1.5,2\n")
+    (copy / "raw.csv").write_text("fare,distance\n1.5,2\n")
     moved = dataclasses.replace(entry, data=DataConfig(entry.data.file, (
         dataclasses.replace(entry.data.datasets[0], path=copy),)))
     again = register_data(workspace, moved)[0]
@@ -79,16 +83,16 @@ def test_same_content_in_another_folder_is_the_same_version(setup):
 
 def test_missing_generator_for_an_empty_folder_is_a_clear_error(setup):
     workspace, entry, _ = setup
-    (entry.model_dir / "src" / "generate_data.py").unlink()
-    with pytest.raises(DataAssetError, match=r"DATA_PATH .* of toy_pr is empty and .*"
-                                             r"generate_data.py does not exist"):
+    (entry.model_dir / "src" / "generate_data.py").write_text("SIZES = {}\n")
+    with pytest.raises(DataAssetError, match=r"(?s)generating toy_pr .* failed.*generate"):
         register_data(workspace, entry)
 
 
 def test_failing_generator_reports_its_output(setup):
     workspace, entry, _ = setup
     (entry.model_dir / "src" / "generate_data.py").write_text(
-        "import sys; print('no disk space', file=sys.stderr); sys.exit(4)")
+        "import sys\n\ndef generate(folder, rows, seed):\n"
+        "    print('no disk space', file=sys.stderr)\n    sys.exit(4)\n")
     with pytest.raises(DataAssetError, match=r"(?s)generating toy_pr .* failed \(exit 4\).*"
                                              r"no disk space"):
         register_data(workspace, entry)
@@ -112,6 +116,7 @@ def test_generator_gets_purpose_and_output(setup, monkeypatch):
         Path(cmd[cmd.index("--folder") + 1], "x.csv").write_text("a\n1\n")
         return type("R", (), {"returncode": 0, "stdout": "", "stderr": ""})()
 
-    data.generate(entry, entry.data.datasets[0], root / "g", runner=fake)
-    assert calls == [[sys.executable, str(entry.model_dir / "src/generate_data.py"),
-                      "--purpose", "pr_data", "--folder", str(root / "g")]]
+    folder = entry.model_dir / "data" / "g"
+    data.generate(entry, entry.data.datasets[0], folder, runner=fake)
+    assert calls == [[sys.executable, "-m", "factory_steps.generate", "--purpose", "pr_data",
+                      "--folder", str(folder)]]

@@ -64,7 +64,11 @@ def test_unregistered_data_says_what_to_run(setup):
 def test_metrics_and_decision_are_read_from_the_outputs(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"r2": 0.9, "rmse": 2, "mae": 1,
                                                        "mse": 4, "rows": 10}))
-    assert read_metrics(tmp_path) == {"r2": 0.9, "rmse": 2.0, "mae": 1.0, "mse": 4.0}
+    assert read_metrics(tmp_path, "regression") == {"r2": 0.9, "rmse": 2.0, "mae": 1.0, "mse": 4.0}
+    (tmp_path / "metrics.json").write_text(json.dumps({"accuracy": 0.9, "f1": 0.8, "roc_auc": 0.95,
+                                                       "log_loss": 0.2, "task": "classification"}))
+    assert read_metrics(tmp_path, "classification") == {"accuracy": 0.9, "f1": 0.8,
+                                                        "roc_auc": 0.95, "log_loss": 0.2}
     (tmp_path / "decision.json").write_text(json.dumps({
         "passed": True, "registered": False, "reason": "kept", "metric": "r2",
         "candidate": 0.9, "champion": 0.95, "model_version": None}))

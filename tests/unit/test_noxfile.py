@@ -72,5 +72,5 @@ def test_unknown_model_fails_at_once_naming_known_models():
     result = subprocess.run([sys.executable, "-m", "nox", "-s", "check_config", "--", "no_such_model"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode != 0
-    assert "unknown model 'no_such_model'; known models: london_taxi, nyc_taxi" in \
+    assert "unknown model 'no_such_model'; known models: breast_cancer, london_taxi, nyc_taxi" in \
         result.stdout + result.stderr

@@ -4,22 +4,13 @@ time and journey id (so file names and order do not matter).
 
 Bad data stops the step with one line on stderr: 'error: <file>: column <col>: <what>'."""
 
-import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
+from factory_steps import DataError, raw_files
 from schema import CLEAN_COLUMNS, DISTRICTS, RAW_COLUMNS, TARIFFS
-from tracking import log_metrics
 
 _MAX_MINUTES = 300  # a meter running five hours is a forgotten meter, not a fare
-
-
-class DataError(Exception):
-    """Bad input data; str() is the one-line message."""
-
-    def __init__(self, file, column, problem):
-        super().__init__(f"{file}: column {column}: {problem}")
 
 
 def _check(values: pd.Series, parsed: pd.Series, label, column, expected):
@@ -84,15 +75,9 @@ def apply_filters(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def prepare(raw_data: Path) -> tuple[pd.DataFrame, dict]:
-    raw_data = Path(raw_data)
-    if not raw_data.is_dir():
-        raise DataError(raw_data, "-", "raw_data is not a folder")
-    files = sorted(p for p in raw_data.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
-    if not files:
-        raise DataError(raw_data, "-", "no .csv journey files in this folder")
+    files = raw_files(raw_data, "journey")
     frames = []
-    for path in files:
-        label = path.relative_to(raw_data).as_posix()
+    for path, label in files:
         frames.append(read_journeys(path, label))
         print(f"read {label}: {len(frames[-1])} journeys", flush=True)
     combined = pd.concat(frames, ignore_index=True)
@@ -101,32 +86,3 @@ def prepare(raw_data: Path) -> tuple[pd.DataFrame, dict]:
     clean[["passengers", "tariff"]] = clean[["passengers", "tariff"]].astype("int64")
     counts = {"files": len(files), "rows_raw": len(combined), "rows_clean": len(clean)}
     return clean[CLEAN_COLUMNS], counts
-
-
-def write_clean(clean: pd.DataFrame, prep_data: Path) -> Path:
-    prep_data = Path(prep_data)
-    prep_data.mkdir(parents=True, exist_ok=True)
-    tmp = prep_data / ".clean.csv.tmp"
-    clean.to_csv(tmp, index=False, date_format="%Y-%m-%dT%H:%M:%S")
-    tmp.replace(prep_data / "clean.csv")
-    return prep_data / "clean.csv"
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw_data", required=True, help="folder of journey CSVs")
-    parser.add_argument("--prep_data", required=True, help="output folder for clean.csv")
-    args = parser.parse_args(argv)
-    try:
-        clean, counts = prepare(Path(args.raw_data))
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 2
-    target = write_clean(clean, Path(args.prep_data))
-    print(f"wrote {target}: {counts}", flush=True)
-    log_metrics(counts)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -76,3 +76,6 @@ FEATURES = [
 ]
 INTEGER_FEATURES = ["tariff", "passengers", "is_airport", "pickup_hour", "pickup_weekday"]
 TARGET = "fare_gbp"
+
+# What the model predicts: a number (mlops/tasks.py defines the metrics and the gate).
+TASK = "regression"

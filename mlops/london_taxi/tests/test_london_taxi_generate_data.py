@@ -50,19 +50,3 @@ def test_meter_has_a_minimum_and_charges_more_at_night(kit):
     day, night = gen.meter_fare(np.array([5.0, 5.0]), np.array([3.0, 3.0]), np.array([1, 3]))
     assert night > day
     assert round(day * 100) % 20 == 0  # whole 20p steps
-
-
-def test_batch_purpose_writes_model_input_files(kit, tmp_path):
-    gen = kit.src("generate_data")
-    schema = kit.src("schema")
-    paths = gen.generate_purpose(tmp_path, "batch_test_data", rows=60)
-    assert len(paths) == 3
-    frame = pd.concat(pd.read_csv(p) for p in paths)
-    assert list(frame.columns) == [*schema.FEATURES, schema.TARGET] and len(frame) == 60
-
-
-def test_cli_generates_into_an_empty_folder(kit, tmp_path):
-    result = kit.run("generate_data.py", "--folder", tmp_path / "pr", "--purpose", "pr_data",
-                      "--rows", "50", "--if-empty")
-    assert "generated pr_data" in result.stdout
-    assert sum(len(pd.read_csv(p)) for p in (tmp_path / "pr").glob("*.csv")) == 50

@@ -34,12 +34,6 @@ def test_keeps_only_chargeable_journeys_and_places_districts(kit, raw_pr):
     assert (heathrow["pickup_lat"] == schema.DISTRICTS["TW6"][1]).all()
 
 
-def test_cli_is_deterministic(kit, raw_pr, tmp_path):
-    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "a")
-    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "b")
-    assert (tmp_path / "a" / "clean.csv").read_bytes() == (tmp_path / "b" / "clean.csv").read_bytes()
-
-
 def _set(column, line, value):
     def mutate(path, df):
         df.loc[line - 2, column] = value
@@ -70,7 +64,7 @@ def test_bad_data_fails_naming_file_and_column(kit, raw_pr, tmp_path, case, muta
     first, second = sorted(raw_pr.glob("*.csv"))
     shutil.copy(first, folder / first.name)
     mutate(folder / "late_shift.csv", pd.read_csv(second, dtype=str, keep_default_na=False))
-    result = kit.run("prep.py", "--raw_data", folder, "--prep_data", tmp_path / "out", check=False)
+    result = kit.run("step_prep.py", "--raw_data", folder, "--prep_data", tmp_path / "out", check=False)
     assert result.returncode != 0, case
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -1,7 +1,5 @@
 """transform: the model's input features from normalised journeys."""
 
-import json
-
 import pandas as pd
 
 
@@ -27,18 +25,3 @@ def test_features_from_known_journeys(kit):
     assert out["pickup_weekday"].tolist() == [0, 5]
     assert out["pickup_hour"].tolist() == [8, 23]
     assert all(out[c].dtype == "int64" for c in schema.INTEGER_FEATURES)
-
-
-def test_cli_writes_features_for_every_clean_row(kit, raw_pr, tmp_path):
-    schema = kit.src("schema")
-    handoff = tmp_path / "step_metrics.jsonl"  # as the local runner sets it
-    env = kit.env(FACTORY_STEP_METRICS=str(handoff))
-    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "prep", env=env)
-    kit.run("transform.py", "--clean_data", tmp_path / "prep",
-             "--transformed_data", tmp_path / "tr", env=env)
-    prep_counts, transform_counts = map(json.loads, handoff.read_text().splitlines())
-    assert prep_counts["rows_clean"] == len(pd.read_csv(tmp_path / "prep" / "clean.csv"))
-    assert transform_counts == {"rows": len(pd.read_csv(tmp_path / "tr" / "transformed.csv"))}
-    out = pd.read_csv(tmp_path / "tr" / "transformed.csv")
-    assert len(out) == len(pd.read_csv(tmp_path / "prep" / "clean.csv"))
-    assert list(out.columns) == [*schema.FEATURES, schema.TARGET]

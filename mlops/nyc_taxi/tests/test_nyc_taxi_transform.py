@@ -1,7 +1,5 @@
 """transform: the model's input features from normalised trips."""
 
-import json
-
 import pandas as pd
 
 
@@ -28,20 +26,3 @@ def test_features_from_known_trips(kit):
     assert out["store_forward"].tolist() == [0, 1]
     assert out["cost"].tolist() == [20.0, 52.0]
     assert all(out[c].dtype == "int64" for c in schema.INTEGER_FEATURES)
-
-
-def test_cli_writes_features_for_every_clean_row(kit, raw_pr, tmp_path):
-    schema = kit.src("schema")
-    handoff = tmp_path / "step_metrics.jsonl"  # as the local runner sets it
-    env = kit.env(FACTORY_STEP_METRICS=str(handoff))
-    kit.run("prep.py", "--raw_data", raw_pr, "--prep_data", tmp_path / "prep", env=env)
-    kit.run("transform.py", "--clean_data", tmp_path / "prep",
-             "--transformed_data", tmp_path / "tr", env=env)
-    prep_counts, transform_counts = map(json.loads, handoff.read_text().splitlines())
-    assert prep_counts["rows_clean"] == len(pd.read_csv(tmp_path / "prep" / "clean.csv"))
-    assert transform_counts == {"rows": len(pd.read_csv(tmp_path / "tr" / "transformed.csv"))}
-    clean = pd.read_csv(tmp_path / "prep" / "clean.csv")
-    out = pd.read_csv(tmp_path / "tr" / "transformed.csv")
-    assert len(out) == len(clean)
-    assert list(out.columns) == [*schema.FEATURES, schema.TARGET]
-    assert out[schema.FEATURES].notna().all().all()

@@ -24,17 +24,24 @@ from mlops.paths import state_dir
 from mlops.platform.azure import _assets, data
 from mlops.platform.azure.client import AzureClient, AzureMLError, connect, log
 from mlops.records import GateDecision, PipelineResult, StepResult, Workspace
+from mlops.staging import (
+    BOUND_INPUTS,
+    GATE_FILE,
+    GATE_OUTPUT,
+    GATE_STEP,
+    METRICS_FILE,
+    METRICS_OUTPUT,
+    METRICS_STEP,
+    stage_entry,
+)
 
-PIPELINE_FILE = "pipeline.yml"
-BOUND_INPUTS = ("raw_data", "model_name", "gate_metric", "gate_threshold")
-METRICS_STEP, METRICS_OUTPUT, METRICS_FILE = "score", "score_report", "metrics.json"
-GATE_STEP, GATE_OUTPUT, GATE_FILE = "register", "registration", "decision.json"
 JOB_NAME_VARIABLE = "AZUREML_JOB_NAME"
 LOG_TAIL_LINES = 30
 
 
 def pipeline_path(entry: ModelEnvConfig) -> Path:
-    return entry.model_dir / PIPELINE_FILE
+    """The staged pipeline YAML (mlops/staging.py): the same the local runner executes."""
+    return stage_entry(entry).pipeline
 
 
 def data_purpose(entry: ModelEnvConfig) -> str:
@@ -60,7 +67,8 @@ def load_pipeline(path: Path) -> Any:
     from azure.ai.ml.entities import PipelineJob
 
     if not path.is_file():
-        raise FactoryError(f"{path}: no pipeline YAML (each model folder has {PIPELINE_FILE})")
+        raise FactoryError(f"{path}: no pipeline YAML (staged from the model folder by "
+                           f"mlops/staging.py)")
     try:
         job = load_job(source=path)
     except Exception as exc:  # noqa: BLE001 - marshmallow/yaml/azure errors all mean a bad file

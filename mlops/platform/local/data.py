@@ -28,7 +28,8 @@ from mlops.records import DataAsset, Workspace
 
 INDEX = "index.json"
 VERSION_LENGTH = 12
-GENERATOR = Path("src") / "generate_data.py"
+GENERATOR = "factory_steps.generate"  # run in the staged code folder (mlops/staging.py)
+DATA_DIR = "data"
 _SKIP = ("__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", "*.pyc", "*.pyo")
 
 
@@ -63,18 +64,32 @@ def _has_files(folder: Path) -> bool:
     return folder.is_dir() and any(p.is_file() for p in tree_files(folder))
 
 
+def generated_data_root(entry: ModelEnvConfig) -> Path:
+    """The only place data is ever generated: the model's own data folder (git-ignored). A
+    DATA_PATH elsewhere must hold data: a typo there must not quietly train on invented rows."""
+    return entry.model_dir / DATA_DIR
+
+
 def generate(entry: ModelEnvConfig, dataset: Dataset, folder: Path, python: str = sys.executable,
              runner=subprocess.run) -> None:
-    """Fill ``folder`` with the model's generator (mlops/<model>/src/generate_data.py)."""
-    script = entry.model_dir / GENERATOR
-    if not script.is_file():
-        raise DataAssetError(f"{entry.data.file}: DATA_PATH {folder} of {dataset.name} is empty "
-                             f"and {script} does not exist to generate it; put data files there")
+    """Fill ``folder`` with the model's generator (its src/generate_data.py), run from the
+    model's staged code folder as the pipeline steps are."""
+    from mlops.staging import stage_entry
+
+    own = generated_data_root(entry).resolve()
+    if not folder.resolve().is_relative_to(own):
+        raise DataAssetError(
+            f"{entry.data.file}: {dataset.name}: DATA_PATH {dataset.path} ({folder}) "
+            f"{'is empty' if folder.is_dir() else 'does not exist'}; expected a folder of data "
+            f"files. Data is generated only into the model's own {own} (point DATA_PATH "
+            f"there to have it generated)")
+    code = stage_entry(entry).code
     folder.mkdir(parents=True, exist_ok=True)
-    cmd = [python, str(script), "--purpose", dataset.purpose, "--folder", str(folder)]
+    cmd = [python, "-m", GENERATOR, "--purpose", dataset.purpose, "--folder", str(folder)]
     print(f"  {dataset.name}: {folder} is empty; generating {dataset.purpose} with "
-          f"{script.relative_to(entry.model_dir.parent.parent)}", flush=True)
-    result = runner(cmd, capture_output=True, text=True, env=tool_environment(), check=False)
+          f"{entry.model}'s src/generate_data.py", flush=True)
+    result = runner(cmd, capture_output=True, text=True, env=tool_environment(), check=False,
+                    cwd=code)
     if result.returncode != 0 or not _has_files(folder):
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-20:])
         raise DataAssetError(f"generating {dataset.name} into {folder} failed (exit "

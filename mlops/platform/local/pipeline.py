@@ -12,12 +12,10 @@ from mlops.config import ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.naming import RunNames
 from mlops.records import GateDecision, PipelineResult, Workspace
+from mlops.staging import GATE_FILE, GATE_OUTPUT, METRICS_FILE, METRICS_OUTPUT, stage_entry
+from mlops.tasks import task
 
-PIPELINE_FILE = "pipeline.yml"
 DATA_PURPOSE = {"pr": "pr_data"}  # every other environment trains on training_data
-METRICS_OUTPUT, METRICS_FILE = "score_report", "metrics.json"
-DECISION_OUTPUT, DECISION_FILE = "registration", "decision.json"
-METRIC_NAMES = ("r2", "rmse", "mae", "mse")
 
 
 def data_purpose(env: str) -> str:
@@ -41,13 +39,13 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise FactoryError(f"{what} {path}: cannot be read ({exc})") from None
 
 
-def read_metrics(folder: Path) -> dict[str, float]:
+def read_metrics(folder: Path, task_name: str) -> dict[str, float]:
     data = _read_json(folder / METRICS_FILE, "metrics file")
-    return {k: float(data[k]) for k in METRIC_NAMES if data.get(k) is not None}
+    return {k: float(data[k]) for k in task(task_name).metric_names if data.get(k) is not None}
 
 
 def read_decision(folder: Path) -> GateDecision:
-    data = _read_json(folder / DECISION_FILE, "gate decision")
+    data = _read_json(folder / GATE_FILE, "gate decision")
     version = data.get("model_version")
     return GateDecision(passed=bool(data.get("passed")), registered=bool(data.get("registered")),
                         reason=str(data.get("reason", "")), metric=str(data.get("metric", "")),
@@ -64,7 +62,7 @@ def run_pipeline(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *
 
     if workspace.root is None:
         raise FactoryError(f"workspace {workspace.name} is not a local workspace")
-    spec = load_pipeline(entry.model_dir / PIPELINE_FILE)
+    spec = load_pipeline(stage_entry(entry).pipeline)
     inputs = {k: v for k, v in pipeline_inputs(workspace, entry, names).items()
               if k in spec.inputs or k == "raw_data"}
     settings = RunSettings(
@@ -82,14 +80,14 @@ def run_pipeline(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *
     outputs: dict[str, Path | str] = {f"{j}.{o}": p for (j, o), p in run.outputs.items()}
     try:
         job, out = spec.find_output(METRICS_OUTPUT)
-        metrics = read_metrics(run.output(job, out))
+        metrics = read_metrics(run.output(job, out), entry.task)
         outputs[METRICS_OUTPUT] = run.output(job, out)
     except KeyError:
         pass
     try:
-        job, out = spec.find_output(DECISION_OUTPUT)
+        job, out = spec.find_output(GATE_OUTPUT)
         gate = read_decision(run.output(job, out))
-        outputs[DECISION_OUTPUT] = run.output(job, out)
+        outputs[GATE_OUTPUT] = run.output(job, out)
     except KeyError:
         pass
     if metrics:

@@ -1,0 +1,46 @@
+"""The estimator a model trains when its folder has no estimator.py of its own: histogram
+gradient boosting, the regressor or the classifier by TASK. A model's own estimator.py defines
+PARAMS (name -> default; the types become the train component's inputs) and build(params).
+
+PARAMS must be a literal dict: the factory reads it without importing scikit-learn when it
+generates the train component."""
+
+from __future__ import annotations
+
+from factory_steps.tasks import CLASSIFICATION, REGRESSION
+
+PARAMS = {
+    "learning_rate": 0.1,
+    "max_iter": 300,
+    "max_leaf_nodes": 15,
+    "min_samples_leaf": 20,
+    "l2_regularization": 0.0,
+}
+
+
+def build(task_name: str, params: dict):
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    # early_stopping off: no internal random validation split, so training is deterministic
+    common = {**params, "early_stopping": False}
+    if task_name == REGRESSION:
+        return HistGradientBoostingRegressor(**common)
+    if task_name == CLASSIFICATION:
+        return HistGradientBoostingClassifier(**common)
+    raise ValueError(f"no default estimator for task {task_name!r}")
+
+
+def model_estimator():
+    """(PARAMS, build(params, random_state)) of the model: its estimator.py if it has one."""
+    try:
+        import estimator as own
+    except ModuleNotFoundError as exc:
+        if exc.name != "estimator":
+            raise
+        own = None
+    from factory_steps import contract
+
+    task, _, _ = contract()
+    if own is not None:
+        return dict(own.PARAMS), lambda params, seed: own.build({**params, "random_state": seed})
+    return dict(PARAMS), lambda params, seed: build(task.name, {**params, "random_state": seed})
