@@ -151,6 +151,12 @@ def endpoints(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def new_model(session: nox.Session) -> None:
+    """Scaffold a model: -- NAME [--task regression|classification] [--from MODEL]."""
+    _factory(session, "new-model")
+
+
+@nox.session(default=False)
 def approve(session: nox.Session) -> None:
     """Tag each model's champion version for production, recording approver and build."""
     _factory(session, "approve", tools=("terraform", "node"))

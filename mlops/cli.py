@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from mlops.errors import FactoryError
 from mlops.records import TARGETS
+from mlops.tasks import TASKS
 
 # command -> (one-line help, "module:function"). The function takes (args, config) and returns
 # an exit code. Modules are imported only when their command runs, so start-up stays fast.
@@ -45,7 +46,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "endpoints": ("List endpoints (--json, --show-keys).", "mlops.commands.endpoints:run"),
     "approve": ("Tag each model's champion version for production.",
                 "mlops.commands.approve:run"),
+    "new-model": ("Scaffold a model: folder, configs, config entries and CI pipelines.",
+                  "mlops.commands.new_model:run"),
 }
+# Commands whose MODEL arguments name models that do not exist yet.
+NEW_NAME_COMMANDS = {"new-model"}
 
 
 class UnknownModelError(FactoryError):
@@ -72,6 +77,9 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="pipelines: report drift from config, write nothing")
     parser.add_argument("--only", action="append", metavar="AREA",
                         help="bench: run only this area (repeatable)")
+    parser.add_argument("--task", choices=TASKS, help="new_model: the model's task")
+    parser.add_argument("--from", dest="from_model", metavar="MODEL",
+                        help="new_model: copy this model's folder instead of the template")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         config = load_config()
         args.only_models = bool(args.models)
-        args.models = select_models(args.models, config.model_names)
+        if args.command not in NEW_NAME_COMMANDS:
+            args.models = select_models(args.models, config.model_names)
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args, config) or 0)
     except FactoryError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -14,12 +15,22 @@ from mlops.config import ModelEnvConfig
 # Azure ML experiment and model names: letters, digits, '_' and '-', starting alphanumeric, <= 255.
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 MAX_NAME_LENGTH = 255
+HASH_LENGTH = 6  # hex digits of sha256 added when a name had to change
+
+
+def _stable_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_LENGTH]
 
 
 def sanitize(text: str) -> str:
-    """A fragment safe inside an Azure ML name: 'feature/ABC-12_fix#3' -> 'feature-ABC-12_fix-3'."""
-    cleaned = _UNSAFE.sub("-", text).strip("-_")
-    return re.sub(r"-{2,}", "-", cleaned) or "unnamed"
+    """A fragment safe inside an Azure ML name. Unchanged when already safe; otherwise the
+    unsafe runs become '-' and a short hash of the original is added, so two branches that
+    differ only in unsafe characters ('release/1.0', 'release/1-0') never share a name:
+    'feature/ABC-12_fix#3' -> 'feature-ABC-12_fix-3-<hash>'."""
+    cleaned = re.sub(r"-{2,}", "-", _UNSAFE.sub("-", text).strip("-_"))
+    if cleaned == text:
+        return text
+    return f"{cleaned}-{_stable_hash(text)}" if cleaned else f"unnamed-{_stable_hash(text)}"
 
 
 def _git_branch(cwd: str | None) -> str | None:
@@ -52,7 +63,12 @@ def current_build_id(environ: Mapping[str, str] | None = None, now: datetime | N
 
 
 def _join(*parts: str) -> str:
-    return "_".join(sanitize(p) for p in parts)[:MAX_NAME_LENGTH]
+    """The parts joined by '_'; too long, it is cut and ends with a hash of the whole, so two
+    long names that share their first 255 characters stay apart."""
+    joined = "_".join(sanitize(p) for p in parts)
+    if len(joined) <= MAX_NAME_LENGTH:
+        return joined
+    return f"{joined[:MAX_NAME_LENGTH - HASH_LENGTH - 1]}-{_stable_hash(joined)}"
 
 
 @dataclass(frozen=True)

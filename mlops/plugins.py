@@ -4,7 +4,8 @@
     src/prep.py           prepare(raw_folder) -> (clean frame, counts); raises DataError
     src/features.py       build_features(clean frame) -> FEATURES (+ TARGET when present)
     src/generate_data.py  generate_purpose(folder, purpose, seed=..., rows=None)
-    src/estimator.py      optional: PARAMS (literal dict) and build(params)
+    src/estimator.py      optional: PARAMS (literal dict of defaults) and build(params); with
+                          PARAMS alone it tunes the factory's default estimator
     src/step_<name>.py    optional: the model's own version of a factory step, which then wins
     configs/, sample-data/, tests/, README.md
 

@@ -140,6 +140,32 @@ class Fields:
             return None
         return dict(value)
 
+    def typed_map(self, key: str, types: dict[str, Any], *, default: Any = _MISSING
+                  ) -> dict[str, Any] | None:
+        """An object whose keys are among ``types`` (name -> an example value of the wanted
+        type); every unknown key and every value of the wrong type is a problem."""
+        value = self._get(key, "an object", default)
+        if value is _MISSING:
+            return None
+        if not isinstance(value, dict):
+            self.problem(key, f"expected an object, found {_shown(value)}")
+            return None
+        good = {}
+        for name, item in value.items():
+            if name not in types:
+                self.problem(f"{key}.{name}", f"unknown; expected one of "
+                                              f"{', '.join(sorted(types)) or 'none'}")
+                continue
+            example = types[name]
+            wanted = (bool if isinstance(example, bool) else int if isinstance(example, int)
+                      else (int, float) if isinstance(example, float) else str)
+            if isinstance(item, bool) != isinstance(example, bool) or not isinstance(item, wanted):
+                self.problem(f"{key}.{name}", f"expected {_type_name(example)} like "
+                                              f"{_shown(example)}, found {_shown(item)}")
+                continue
+            good[name] = float(item) if isinstance(example, float) else item
+        return good
+
     def string_list(self, key: str, *, default: Any = _MISSING) -> list[str] | None:
         value = self._get(key, "a non-empty list of strings", default)
         if value is _MISSING:

@@ -28,6 +28,7 @@ MODEL_FILE = "config/model_config.json"
 REQUIRED_ENVIRONMENTS = ("pr", "dev")
 DEFAULT_INFRA_ENV = "dev"
 
+MODEL_NAME_PATTERN = r"[a-z][a-z0-9_]{1,30}"  # a model folder under mlops/
 AZURE_ML_ENDPOINT = r"[A-Za-z][A-Za-z0-9-]{2,31}"
 AZURE_ML_ENDPOINT_TEXT = "3-32 letters, digits and hyphens, starting with a letter"
 _COMPUTE = r"[A-Za-z][A-Za-z0-9-]{1,15}"
@@ -143,7 +144,7 @@ def _load_models(root: Path, problems: list[Problem]
     for label, item in each_entry(problems, MODEL_FILE, data, "models", _entry_label):
         before = len(problems)
         f = Fields(problems, MODEL_FILE, label, item)
-        model = f.string("ML_MODEL_CONFIG_NAME", pattern=r"[a-z][a-z0-9_]{1,30}",
+        model = f.string("ML_MODEL_CONFIG_NAME", pattern=MODEL_NAME_PATTERN,
                          expected="a model folder name: lower-case letters, digits, '_'")
         env = f.string("ENV_NAME", pattern=r"[a-z][a-z0-9]{1,15}",
                        expected="an environment name: lower-case letters and digits")
@@ -163,6 +164,9 @@ def _load_models(root: Path, problems: list[Problem]
                                  else None),
             gate_threshold=f.number("GATE_THRESHOLD"),
             path_filters=f.string_list("PATH_FILTERS", default=None),
+            # the estimator's parameters for this environment (defaults: its PARAMS)
+            training_params=f.typed_map("TRAINING_PARAMS", plugin.params if plugin else {},
+                                        default={}),
         )
         batch_path = f.path("BATCH_DEPLOYMENT_CONFIG", root)
         realtime_path = f.path("REALTIME_DEPLOYMENT_CONFIG", root)

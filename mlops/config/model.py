@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DATA_PURPOSES = ("pr_data", "training_data", "batch_test_data")
 
@@ -108,6 +109,7 @@ class ModelEnvConfig:
     gate_metric: str
     gate_threshold: float
     path_filters: tuple[str, ...]
+    training_params: dict[str, Any]  # TRAINING_PARAMS: overrides of the estimator's PARAMS
     batch: BatchConfig
     realtime: RealtimeConfig
     data: DataConfig

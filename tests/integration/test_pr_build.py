@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mlops.build import pr_build
 from mlops.config import load_config
@@ -38,17 +36,11 @@ def steps(report_path: Path) -> dict[str, str]:
     return {s["name"]: s["status"] for s in json.loads(report_path.read_text())["steps"]}
 
 
-def with_pipeline_change(config, tmp_path: Path, **inputs):
-    """The config with nyc_taxi's folder replaced by a copy whose pipeline.yml has ``inputs``."""
+def with_params(config, **params):
+    """The config with nyc_taxi's TRAINING_PARAMS on env pr set to ``params``."""
     entry = config.entry(MODEL, "pr")
-    copy = tmp_path / "model_copy" / MODEL
-    shutil.copytree(entry.model_dir, copy, ignore=shutil.ignore_patterns("data", "__pycache__"))
-    shutil.copytree(entry.model_dir.parent / "steps", copy.parent / "steps")
-    pipeline = yaml.safe_load((copy / "pipeline.yml").read_text())
-    pipeline["inputs"].update(inputs)
-    (copy / "pipeline.yml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
     entries = dict(config.entries)
-    entries[(MODEL, "pr")] = dataclasses.replace(entry, model_dir=copy)
+    entries[(MODEL, "pr")] = dataclasses.replace(entry, training_params=params)
     return dataclasses.replace(config, entries=entries)
 
 
@@ -66,7 +58,7 @@ def test_pr_build_twice_then_a_parameter_change_then_a_worse_model(setup):
     assert set(steps(report).values()) == {"reused"}
     assert second.metrics == first.metrics
 
-    changed = with_pipeline_change(config, tmp_path, max_iter=120)
+    changed = with_params(config, max_iter=120)
     retrained = pr_build(changed, [MODEL], platform=platform, checks=False)[0]
     if retrained.gate["registered"]:  # it beat the first model: it is the champion now
         champion_r2 = retrained.gate["candidate"]
@@ -74,8 +66,7 @@ def test_pr_build_twice_then_a_parameter_change_then_a_worse_model(setup):
                              "predict": "completed", "score": "completed",
                              "register": "completed"}
 
-    crippled = with_pipeline_change(config, tmp_path / "worse", max_iter=2, learning_rate=0.01,
-                                    gate_threshold=-100.0)
+    crippled = with_params(config, max_iter=2, learning_rate=0.01)
     # gate_threshold is bound by the platform from config: lower it there so the worse model
     # passes the absolute threshold and only the champion comparison keeps it out
     entry = crippled.entry(MODEL, "pr")

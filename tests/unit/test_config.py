@@ -168,3 +168,22 @@ def test_unknown_infra_environment(config_root):
         load_config(config_root, infra_env="prod")
     assert str(info.value.problems[0]) == (
         "config/infra_config.json: no infrastructure environment 'prod' (FACTORY_INFRA_ENV); found dev")
+
+
+def test_training_params_are_checked_against_the_models_estimator(config_root, edit_json):
+    edit_json("config/model_config.json", lambda d: _entry(d, "nyc_taxi", "dev").update(
+        TRAINING_PARAMS={"max_iter": 120, "learning_rte": 0.2, "max_leaf_nodes": "many"}))
+    assert _messages(config_root) == [
+        "config/model_config.json: nyc_taxi/dev: TRAINING_PARAMS.learning_rte: unknown; expected "
+        "one of l2_regularization, learning_rate, max_iter, max_leaf_nodes, min_samples_leaf",
+        "config/model_config.json: nyc_taxi/dev: TRAINING_PARAMS.max_leaf_nodes: expected an "
+        "integer like 15, found 'many'"]
+
+
+def test_training_params_override_the_defaults_for_one_environment(config_root, edit_json):
+    edit_json("config/model_config.json", lambda d: _entry(d, "breast_cancer", "pr").update(
+        TRAINING_PARAMS={"C": 2}))
+    config = load_config(config_root)
+    assert config.entry("breast_cancer", "pr").training_params == {"C": 2.0}
+    assert config.entry("breast_cancer", "dev").training_params == {}
+

@@ -12,12 +12,13 @@ AZURE_ML_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}")
 
 
 @pytest.mark.parametrize("raw, expected", [
-    ("feature/ABC-12_fix#3", "feature-ABC-12_fix-3"),
-    ("refs/heads/main", "refs-heads-main"),
+    ("feature/ABC-12_fix#3", "feature-ABC-12_fix-3-712397"),
+    ("refs/heads/main", "refs-heads-main-f921bd"),
     ("main", "main"),
-    ("--weird//name--", "weird-name"),
-    ("ünïcode branch", "n-code-branch"),
-    ("###", "unnamed"),
+    ("feature-ABC-12_fix-3", "feature-ABC-12_fix-3"),  # already safe: unchanged
+    ("--weird//name--", "weird-name-4a120e"),
+    ("ünïcode branch", "n-code-branch-bd40a0"),
+    ("###", "unnamed-56dc6d"),
 ])
 def test_sanitize(raw, expected):
     assert sanitize(raw) == expected
@@ -46,9 +47,9 @@ def test_build_id_sources():
 def test_run_names_follow_the_seed_and_are_valid_azure_ml_names(config_root):
     entry = load_config(config_root).entry("nyc_taxi", "pr")
     names = run_names(entry, branch="feature/ABC-12_fix#3", build_id="4711")
-    assert names.experiment_name == "nyc_taxi_experiment_pr_feature-ABC-12_fix-3"
+    assert names.experiment_name == "nyc_taxi_experiment_pr_feature-ABC-12_fix-3-712397"
     assert names.display_name == "nyc_taxi_run_pr_4711"
-    assert names.model_name == "nyc_taxi_model_pr_feature-ABC-12_fix-3"
+    assert names.model_name == "nyc_taxi_model_pr_feature-ABC-12_fix-3-712397"
     for name in (names.experiment_name, names.display_name, names.model_name):
         assert AZURE_ML_NAME.fullmatch(name)
 

@@ -101,6 +101,8 @@ def build_pipeline_job(entry: ModelEnvConfig, names: RunNames, *, compute: str,
     job.inputs.model_name = names.model_name
     job.inputs.gate_metric = entry.gate_metric
     job.inputs.gate_threshold = entry.gate_threshold
+    for name, value in entry.training_params.items():  # TRAINING_PARAMS of this environment
+        job.inputs[name] = value
     for step, node in job.jobs.items():
         component = node.component
         if not isinstance(component, CommandComponent):

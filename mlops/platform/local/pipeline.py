@@ -29,7 +29,8 @@ def pipeline_inputs(workspace: Workspace, entry: ModelEnvConfig,
 
     asset = latest_asset(workspace, entry.data.by_purpose(data_purpose(entry.env)))
     return {"raw_data": asset.uri, "model_name": names.model_name,
-            "gate_metric": entry.gate_metric, "gate_threshold": entry.gate_threshold}
+            "gate_metric": entry.gate_metric, "gate_threshold": entry.gate_threshold,
+            **entry.training_params}
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:

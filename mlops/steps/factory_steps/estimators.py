@@ -1,6 +1,7 @@
 """The estimator a model trains when its folder has no estimator.py of its own: histogram
 gradient boosting, the regressor or the classifier by TASK. A model's own estimator.py defines
-PARAMS (name -> default; the types become the train component's inputs) and build(params).
+PARAMS (name -> default; the types become the train component's inputs) and, optionally,
+build(params) -> estimator; with PARAMS alone it tunes this default estimator.
 
 PARAMS must be a literal dict: the factory reads it without importing scikit-learn when it
 generates the train component."""
@@ -41,6 +42,7 @@ def model_estimator():
     from factory_steps import contract
 
     task, _, _ = contract()
-    if own is not None:
-        return dict(own.PARAMS), lambda params, seed: own.build({**params, "random_state": seed})
-    return dict(PARAMS), lambda params, seed: build(task.name, {**params, "random_state": seed})
+    params = dict(own.PARAMS) if own is not None else dict(PARAMS)
+    if own is not None and hasattr(own, "build"):
+        return params, lambda chosen, seed: own.build({**chosen, "random_state": seed})
+    return params, lambda chosen, seed: build(task.name, {**chosen, "random_state": seed})
