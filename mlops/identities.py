@@ -15,8 +15,9 @@ Azure RBAC matches them: case-insensitive, ``*`` matching any characters, NotAct
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from functools import lru_cache
 
 # -- scopes ------------------------------------------------------------------------------------
 # scope -> its parent: a role assigned at a scope applies to everything beneath it.
@@ -64,9 +65,23 @@ class RoleDefinition:
     def allows(self, action: str, *, data: bool = False) -> bool:
         allowed, denied = ((self.data_actions, self.not_data_actions) if data
                            else (self.actions, self.not_actions))
-        action = action.lower()
-        return (any(fnmatchcase(action, p.lower()) for p in allowed)
-                and not any(fnmatchcase(action, p.lower()) for p in denied))
+        return (any(_matches(p, action) for p in allowed)
+                and not any(_matches(p, action) for p in denied))
+
+
+@lru_cache(maxsize=None)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """Azure RBAC wildcards: case-insensitive, ``*`` matches any characters, and a ``/*/``
+    segment matches no segment too. Microsoft documents a role whose NotActions hold
+    ``workspaces/computes/*/write`` as one that "can't create or update a compute resource"
+    (how-to-assign-roles, custom roles), i.e. it denies ``workspaces/computes/write``."""
+    parts = [re.escape(p) for p in pattern.lower().split("/*/")]
+    joined = "/(?:.*/)?".join(parts)
+    return re.compile(joined.replace(r"\*", ".*"))
+
+
+def _matches(pattern: str, action: str) -> bool:
+    return _pattern(pattern).fullmatch(action.lower()) is not None
 
 
 _ML = "Microsoft.MachineLearningServices/workspaces"
