@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 # -- scopes ------------------------------------------------------------------------------------
 # scope -> its parent: a role assigned at a scope applies to everything beneath it.
@@ -69,7 +69,7 @@ class RoleDefinition:
                 and not any(_matches(p, action) for p in denied))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(pattern: str) -> re.Pattern[str]:
     """Azure RBAC wildcards: case-insensitive, ``*`` matches any characters, and a ``/*/``
     segment matches no segment too. Microsoft documents a role whose NotActions hold

@@ -61,3 +61,17 @@ def azure_stacks(tmp_path_factory, azure_settings) -> Path:
     outdir = tmp_path_factory.mktemp("cdktf-azure")
     synth(load_config(), "azure", outdir, settings=azure_settings)
     return outdir / "stacks"
+
+
+@pytest.fixture
+def azure_workspace_output() -> dict:
+    """The value of a provisioned azureml stack's `workspace` output (mlops.records.Workspace)."""
+    return {"target": "azure", "name": "mlw-mlops-mf-001", "location": "westeurope",
+            "compute": {"name": "cpu-cluster", "size": "STANDARD_DS3_V2", "max_nodes": 2,
+                        "min_nodes": 0},
+            "batch_compute": {"name": "batch-cluster", "size": "STANDARD_DS3_V2",
+                              "max_nodes": 2, "min_nodes": 0},
+            "mlflow_tracking_uri": "azureml://westeurope.api.azureml.ms/mlflow/v1.0/x",
+            "mlflow_registry_uri": "azureml://westeurope.api.azureml.ms/mlflow/v1.0/x",
+            "subscription_id": TEST_SUBSCRIPTION, "resource_group": "rg-mlops-mf-001",
+            "endpoint_suffix": "0a1b2c"}

@@ -86,7 +86,7 @@ def _job_env(kind: str) -> dict[str, str]:
            "AZURE_TENANT_ID": "${{ secrets.AZURE_TENANT_ID }}",
            "ARM_SUBSCRIPTION_ID": "${{ secrets.AZURE_SUBSCRIPTION_ID }}"}
     if kind == "infra":
-        env["AZDO_ORG_SERVICE_URL"] = "${{ vars.AZDO_ORG_SERVICE_URL }}"
+        env["AZDO_ORG_SERVICE_URL"] = _secret("AZDO_ORG_SERVICE_URL")
     return env
 
 

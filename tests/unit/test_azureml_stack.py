@@ -3,7 +3,6 @@ assignments, backend, the workspace output, and no secret anywhere."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path

@@ -19,17 +19,6 @@ from mlops.infra import read_workspace, workspace_for
 from mlops.infra.layout import Layout
 from mlops.terraform import CommandResult, Terraform
 
-AZURE_WS = {"target": "azure", "name": "mlw-mlops-mf-001", "location": "westeurope",
-            "compute": {"name": "cpu-cluster", "size": "STANDARD_DS3_V2", "max_nodes": 2,
-                        "min_nodes": 0},
-            "batch_compute": {"name": "batch-cluster", "size": "STANDARD_DS3_V2",
-                              "max_nodes": 2, "min_nodes": 0},
-            "mlflow_tracking_uri": "azureml://westeurope.api.azureml.ms/mlflow/v1.0/x",
-            "mlflow_registry_uri": "azureml://westeurope.api.azureml.ms/mlflow/v1.0/x",
-            "subscription_id": "00000000-0000-0000-0000-000000000000",
-            "resource_group": "rg-mlops-mf-001"}
-
-
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 
 
@@ -60,9 +49,9 @@ def outputs(config_root, monkeypatch):
     return answer, calls, load_config(config_root), folders, init_fails
 
 
-def test_azure_workspace_is_read_from_the_state_backend_only(outputs):
+def test_azure_workspace_is_read_from_the_state_backend_only(outputs, azure_workspace_output):
     answer, calls, config, folders, _ = outputs
-    answer["workspace"] = AZURE_WS
+    answer["workspace"] = azure_workspace_output
     workspace = read_workspace(config, "azure")
     assert (workspace.target, workspace.resource_group, workspace.compute.max_nodes) == \
         ("azure", "rg-mlops-mf-001", 2)
@@ -80,7 +69,7 @@ def test_azure_workspace_is_read_from_the_state_backend_only(outputs):
     assert [c[1] for c in calls] == ["init", "output", "output"]
 
 
-def test_azure_read_without_a_subscription_names_the_variable(outputs, monkeypatch):
+def test_azure_read_without_a_subscription_names_the_variable(outputs, monkeypatch, azure_workspace_output):
     _, calls, config, _, _ = outputs
     monkeypatch.delenv("ARM_SUBSCRIPTION_ID")
     with pytest.raises(FactoryError, match=r"(?s)cannot read the azure workspace:.*"
@@ -89,7 +78,7 @@ def test_azure_read_without_a_subscription_names_the_variable(outputs, monkeypat
     assert calls == []
 
 
-def test_no_workspace_output_says_to_run_the_infrastructure_pipeline(outputs):
+def test_no_workspace_output_says_to_run_the_infrastructure_pipeline(outputs, azure_workspace_output):
     _, _, config, _, _ = outputs
     with pytest.raises(WorkspaceNotProvisioned, match=re.escape(
             "not provisioned: run the infrastructure pipeline "
@@ -97,7 +86,7 @@ def test_no_workspace_output_says_to_run_the_infrastructure_pipeline(outputs):
         read_workspace(config, "azure")
 
 
-def test_an_unreadable_state_says_to_run_the_infrastructure_pipeline(outputs):
+def test_an_unreadable_state_says_to_run_the_infrastructure_pipeline(outputs, azure_workspace_output):
     _, calls, config, _, init_fails = outputs
     init_fails.append("Error: Failed to get existing workspaces: containers.Client#ListBlobs: "
                       "StatusCode=404")
@@ -108,38 +97,38 @@ def test_an_unreadable_state_says_to_run_the_infrastructure_pipeline(outputs):
     assert [c[1] for c in calls] == ["init"]
 
 
-def test_a_workspace_of_the_wrong_target_is_refused(outputs):
+def test_a_workspace_of_the_wrong_target_is_refused(outputs, azure_workspace_output):
     answer, _, config, _, _ = outputs
-    answer["workspace"] = {**AZURE_WS, "target": "local"}
+    answer["workspace"] = {**azure_workspace_output, "target": "local"}
     with pytest.raises(WorkspaceNotProvisioned, match="describes a 'local' workspace"):
         read_workspace(config, "azure")
 
 
-def test_workspace_for_provisions_local_on_demand_and_never_azure(outputs, monkeypatch):
+def test_workspace_for_provisions_local_on_demand_and_never_azure(outputs, monkeypatch, azure_workspace_output):
     import mlops.infra.lifecycle as lifecycle
 
     answer, calls, config, _, _ = outputs
     provisioned = []
     monkeypatch.setattr(lifecycle, "provision",
                         lambda config, target, layout=None: provisioned.append(target))
-    answer["workspace"] = AZURE_WS
+    answer["workspace"] = azure_workspace_output
     assert workspace_for(config, "azure").target == "azure"
     assert provisioned == []
     state = Layout.of(config.root).local_state()
     state.parent.mkdir(parents=True)
     state.write_text("{}")
-    answer["workspace"] = {**AZURE_WS, "target": "local", "root": "/w"}
+    answer["workspace"] = {**azure_workspace_output, "target": "local", "root": "/w"}
     assert workspace_for(config, "local").target == "local"
     assert provisioned == ["local"]
 
 
-def test_local_reads_the_state_file_directly(outputs):
+def test_local_reads_the_state_file_directly(outputs, azure_workspace_output):
     answer, calls, config, _, _ = outputs
     with pytest.raises(WorkspaceNotProvisioned, match="no Terraform state at"):
         read_workspace(config, "local")
     state = Layout.of(config.root).local_state()
     state.parent.mkdir(parents=True)
     state.write_text("{}")
-    answer["workspace"] = {**AZURE_WS, "target": "local", "root": "/w"}
+    answer["workspace"] = {**azure_workspace_output, "target": "local", "root": "/w"}
     assert read_workspace(config, "local").root.as_posix() == "/w"
     assert calls[-1] == ["terraform", "output", "-no-color", "-json", f"-state={state}"]
