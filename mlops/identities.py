@@ -372,8 +372,9 @@ class Missing:
 
     def __str__(self) -> str:
         op = OPERATIONS[self.operation]
+        devops = op.scope == "devops_project"
         candidates = sorted(name for name, role in ROLES.items()
-                            if role.allows(op.action, data=op.data))
+                            if role.azure_rbac != devops and role.allows(op.action, data=op.data))
         return (f"job {self.job!r} runs {self.session} as {self.identity}, which cannot "
                 f"{self.operation} ({op.action} on the {SCOPE_TEXT[op.scope]}): no role held "
                 f"there permits it (e.g. {', '.join(candidates[:3])})")
