@@ -85,6 +85,12 @@ def provision(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def bootstrap(session: nox.Session) -> None:
+    """Azure, once, as an administrator: state storage, infra identity and connection, first apply."""
+    _factory(session, "bootstrap", tools=("terraform", "node"))
+
+
+@nox.session(default=False)
 def destroy(session: nox.Session) -> None:
     """Destroy the stacks; local archives the workspace first (-- --delete-data deletes it)."""
     _factory(session, "destroy", tools=("terraform", "node"))
@@ -103,12 +109,20 @@ def pipelines(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """Write the generated tables of the docs from their sources (`-- --check`: report drift)."""
+    _factory(session, "docs")
+
+
+@nox.session(default=False)
 def cancel_job(session: nox.Session) -> None:
     """Cancel the Azure ML job of a cancelled CI run (CI calls it; AZUREML_JOB_NAME optional)."""
     _factory(session, "cancel-job")
 
 
-@nox.session(requires=["provision"], default=False)
+# Model sessions never require provision: their workspace comes from mlops.infra.workspace_for,
+# which provisions local on demand and only reads Terraform outputs on azure.
+@nox.session(requires=["check_config"], default=False)
 def register_data(session: nox.Session) -> None:
     """Register each model's datasets as data assets versioned by content (generates empty ones)."""
     _factory(session, "register-data", tools=("terraform", "node"))
@@ -126,7 +140,7 @@ def ci_build(session: nox.Session) -> None:
     _factory(session, "ci-build", tools=("terraform", "node"))
 
 
-@nox.session(requires=["provision"], default=False)
+@nox.session(requires=["check_config"], default=False)
 def deploy(session: nox.Session) -> None:
     """Deploy each model's champion to its batch and online endpoints (blue/green, smoke-tested)."""
     _factory(session, "deploy", tools=("terraform", "node"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlops.azure_names import AzureSettings
 from mlops.config import FactoryConfig
 from mlops.config.loader import selected_infra_env
 from mlops.paths import state_dir
@@ -17,8 +18,9 @@ TARGETS = ("local", "azure")
 
 
 def synth(config: FactoryConfig, target: str, outdir: Path, *,
-          state_root: Path | None = None) -> list[str]:
-    """Synthesise the target's stacks into ``outdir``; returns the stack names in apply order."""
+          state_root: Path | None = None, settings: AzureSettings | None = None) -> list[str]:
+    """Synthesise the target's stacks into ``outdir``; returns the stack names in apply order.
+    azure needs the subscription and organisation: ``settings``, else config or environment."""
     from cdktn import App
 
     infra = config.infra_env(selected_infra_env())
@@ -32,9 +34,10 @@ def synth(config: FactoryConfig, target: str, outdir: Path, *,
         from cdktf_app.azureml_stack import AzureMLStack
         from cdktf_app.devops_stack import AzureDevOpsStack
 
-        azureml = AzureMLStack(app, "azureml", infra=infra)
+        settings = settings or AzureSettings.resolve(infra)
+        azureml = AzureMLStack(app, "azureml", infra=infra, settings=settings)
         devops = AzureDevOpsStack(app, "azure_devops", infra=infra, config=config,
-                                  azureml=azureml)
+                                  azureml=azureml, settings=settings)
         stacks = [azureml, devops]
     else:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")

@@ -1,10 +1,10 @@
 """The Azure ML stack: the workspace the azure platform trains, registers and serves in.
 
-Resource group, storage (HTTPS + TLS 1.2 only, no public blobs, no shared keys), key vault
-(RBAC, soft delete, purge protection), Log Analytics + workspace-based Application Insights,
-container registry (no admin user), the Azure ML workspace linking the four, the training and
-batch compute clusters, the identity the pipelines run as, and the role assignments between
-them. Names follow the seed: ``mlw-{namespace}-{projectcode}-{version}`` and friends.
+In the bootstrap's resource group: storage (HTTPS + TLS 1.2 only, no public blobs, no shared
+keys), key vault (RBAC, soft delete, purge protection), Log Analytics + workspace-based
+Application Insights, container registry (no admin user), the Azure ML workspace linking the
+four, the training and batch compute clusters, the identity the model pipelines run as, and the
+role assignments mlops.identities gives Terraform. Names: mlops.azure_names.
 
 Outputs hold names and ids only: no key, connection string or instrumentation key.
 """
@@ -12,7 +12,6 @@ Outputs hold names and ids only: no key, connection string or instrumentation ke
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from cdktn import TerraformOutput, TerraformStack
 from cdktn_provider_azurerm.application_insights import ApplicationInsights
 from cdktn_provider_azurerm.container_registry import ContainerRegistry
 from cdktn_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
+from cdktn_provider_azurerm.data_azurerm_resource_group import DataAzurermResourceGroup
 from cdktn_provider_azurerm.data_azurerm_subscription import DataAzurermSubscription
 from cdktn_provider_azurerm.key_vault import KeyVault, KeyVaultNetworkAcls
 from cdktn_provider_azurerm.log_analytics_workspace import LogAnalyticsWorkspace
@@ -32,8 +32,12 @@ from cdktn_provider_azurerm.machine_learning_workspace import (
     MachineLearningWorkspace,
     MachineLearningWorkspaceIdentity,
 )
-from cdktn_provider_azurerm.provider import AzurermProvider, AzurermProviderFeatures
-from cdktn_provider_azurerm.resource_group import ResourceGroup
+from cdktn_provider_azurerm.provider import (
+    AzurermProvider,
+    AzurermProviderFeatures,
+    AzurermProviderFeaturesKeyVault,
+    AzurermProviderFeaturesMachineLearning,
+)
 from cdktn_provider_azurerm.role_assignment import RoleAssignment
 from cdktn_provider_azurerm.storage_account import (
     StorageAccount,
@@ -44,44 +48,12 @@ from cdktn_provider_azurerm.storage_account import (
 from cdktn_provider_azurerm.user_assigned_identity import UserAssignedIdentity
 from constructs import Construct
 
-from cdktf_app._backend import azurerm_backend
+from cdktf_app._backend import azurerm_backend, state_container_id
+from mlops import identities
+from mlops.azure_names import AzureNames, AzureSettings
 from mlops.config import InfraConfig
 
 SOFT_DELETE_DAYS = 30
-
-
-def _alnum(text: str, limit: int) -> str:
-    # Storage accounts and registries allow lower-case letters and digits only.
-    return re.sub(r"[^a-z0-9]", "", text.lower())[:limit]
-
-
-@dataclass(frozen=True)
-class AzureNames:
-    """Every Azure resource name, derived from NAMESPACE, PROJECTCODE and VERSION."""
-
-    resource_group: str
-    workspace: str
-    storage_account: str
-    key_vault: str
-    log_analytics: str
-    application_insights: str
-    container_registry: str
-    pipeline_identity: str
-
-    @classmethod
-    def of(cls, infra: InfraConfig) -> AzureNames:
-        suffix = infra.name_suffix  # {namespace}-{projectcode}-{version}
-        compact = f"{infra.namespace}{infra.projectcode}{infra.version}"
-        return cls(
-            resource_group=infra.resource_group_name,
-            workspace=infra.workspace_name,
-            storage_account=_alnum(f"st{compact}", 24),
-            key_vault=f"kv-{suffix}"[:24],
-            log_analytics=f"log-{suffix}",
-            application_insights=f"appi-{suffix}",
-            container_registry=_alnum(f"cr{compact}", 50),
-            pipeline_identity=f"id-{suffix}-pipelines",
-        )
 
 
 def iso_duration(seconds: int) -> str:
@@ -96,7 +68,7 @@ class Monitoring(Construct):
     """Log Analytics and the workspace-based Application Insights that writes into it."""
 
     def __init__(self, scope: Construct, construct_id: str, *, names: AzureNames,
-                 resource_group: ResourceGroup, tags: dict[str, str]):
+                 resource_group: DataAzurermResourceGroup, tags: dict[str, str]):
         super().__init__(scope, construct_id)
         self.log_analytics = LogAnalyticsWorkspace(
             self, "log_analytics", name=names.log_analytics, location=resource_group.location,
@@ -132,26 +104,45 @@ class ComputeCluster(Construct):
         self.cluster.override_logical_id(construct_id)
 
 
+def azurerm_provider(stack: TerraformStack, settings: AzureSettings) -> AzurermProvider:
+    """azurerm as both Azure stacks configure it. subscription_id: required since azurerm 4.0
+    (its provider stops with "subscription_id is a required provider property" otherwise).
+    Features (azurerm "The Features Block" guide) so that destroy then provision with the same
+    names works: a destroyed workspace is purged from Azure ML's soft delete (else its name stays
+    taken for 14 days); a key vault cannot be purged under purge protection, so re-creating its
+    name recovers the soft-deleted vault instead. No automatic resource provider registration:
+    it needs subscription-wide rights the infrastructure pipeline does not have; the bootstrap
+    registers the providers once."""
+    return AzurermProvider(
+        stack, "azurerm", subscription_id=settings.subscription_id, storage_use_azuread=True,
+        resource_provider_registrations="none",
+        features=[AzurermProviderFeatures(
+            machine_learning=[AzurermProviderFeaturesMachineLearning(
+                purge_soft_deleted_workspace_on_destroy=True)],
+            key_vault=[AzurermProviderFeaturesKeyVault(
+                purge_soft_delete_on_destroy=False, recover_soft_deleted_key_vaults=True)])])
+
+
 class AzureMLStack(TerraformStack):
     """All Azure resources of one infrastructure environment (config/infra_config.json)."""
 
     def __init__(self, scope: Construct, stack_id: str, *, infra: InfraConfig,
-                 backends_dir: Path | None = None):
+                 settings: AzureSettings, backends_dir: Path | None = None):
         super().__init__(scope, stack_id)
-        self.infra = infra
-        self.names = names = AzureNames.of(infra)
+        self.infra, self.settings = infra, settings
+        self.names = names = AzureNames.of(infra, settings.subscription_id)
         tags = {"project": "model-factory", "environment": infra.env_name,
                 "managed-by": "terraform"}
 
-        AzurermProvider(self, "azurerm", features=[AzurermProviderFeatures()],
-                        storage_use_azuread=True)
-        self.backend = azurerm_backend(self, stack_id, infra.env_name, backends_dir)
+        azurerm_provider(self, settings)
+        self.backend = azurerm_backend(self, stack_id, infra, settings.subscription_id,
+                                       backends_dir)
         self.client = DataAzurermClientConfig(self, "current")
         self.subscription = DataAzurermSubscription(self, "subscription")
-
-        self.resource_group = rg = ResourceGroup(
-            self, "resource_group", name=names.resource_group, location=infra.location,
-            tags=tags)
+        # Created by the bootstrap, read here: destroying the stack must not delete the group
+        # that holds the infrastructure pipeline's own role assignments.
+        self.resource_group = rg = DataAzurermResourceGroup(self, "resource_group",
+                                                            name=names.resource_group)
         self.storage = self._storage(rg, tags)
         self.key_vault = KeyVault(
             self, "key_vault", name=names.key_vault, location=rg.location,
@@ -193,7 +184,7 @@ class AzureMLStack(TerraformStack):
         self._role_assignments()
         self._outputs()
 
-    def _storage(self, rg: ResourceGroup, tags: dict[str, str]) -> StorageAccount:
+    def _storage(self, rg: DataAzurermResourceGroup, tags: dict[str, str]) -> StorageAccount:
         return StorageAccount(
             self, "storage_account", name=self.names.storage_account, location=rg.location,
             resource_group_name=rg.name, account_tier="Standard", account_replication_type="GRS",
@@ -209,29 +200,26 @@ class AzureMLStack(TerraformStack):
                         days=SOFT_DELETE_DAYS))),
             tags=tags)
 
-    def _grant(self, construct_id: str, role: str, scope: Any, principal_id: str) -> None:
-        RoleAssignment(self, construct_id, scope=scope, role_definition_name=role,
-                       principal_id=principal_id, principal_type="ServicePrincipal")
-
     def _role_assignments(self) -> None:
-        """Least privilege for what the pipelines do: identities, never keys."""
-        workspace_principal = self.workspace.identity.principal_id
-        self._grant("workspace_storage_blob", "Storage Blob Data Contributor", self.storage.id,
-                    workspace_principal)
-        self._grant("workspace_acr_push", "AcrPush", self.container_registry.id,
-                    workspace_principal)  # builds environment images (push implies pull)
-        self._grant("workspace_key_vault", "Key Vault Administrator", self.key_vault.id,
-                    workspace_principal)  # RBAC vaults: the workspace manages its secrets
-        for name, cluster in (("compute", self.compute), ("batch_compute", self.batch_compute)):
-            principal = cluster.identity.principal_id
-            self._grant(f"{name}_acr_pull", "AcrPull", self.container_registry.id, principal)
-            self._grant(f"{name}_storage_blob", "Storage Blob Data Contributor",
-                        self.storage.id, principal)  # job inputs and outputs
-        pipelines = self.pipeline_identity.principal_id
-        self._grant("pipelines_data_scientist", "AzureML Data Scientist", self.workspace.id,
-                    pipelines)  # submit jobs, register models and data, deploy endpoints
-        self._grant("pipelines_storage_blob", "Storage Blob Data Contributor", self.storage.id,
-                    pipelines)  # upload data assets
+        """Exactly the role assignments mlops.identities says Terraform makes: identities, never
+        keys. The ones Azure ML makes itself are left to it (assigning them again fails with
+        RoleAssignmentExists)."""
+        principals = {
+            "model_pipeline": self.pipeline_identity.principal_id,
+            "compute": self.compute.identity.principal_id,
+            "batch_compute": self.batch_compute.identity.principal_id,
+        }
+        scopes = {
+            "workspace": self.workspace.id, "storage": self.storage.id,
+            "key_vault": self.key_vault.id, "container_registry": self.container_registry.id,
+            "state_container": state_container_id(self.backend, self.settings.subscription_id),
+        }
+        for grant in identities.grants(by="terraform"):
+            role = re.sub(r"[^a-z0-9]+", "_", grant.role.lower()).strip("_")
+            RoleAssignment(self, f"{grant.identity}_{role}_{grant.scope}",
+                           scope=scopes[grant.scope], role_definition_name=grant.role,
+                           principal_id=principals[grant.identity],
+                           principal_type="ServicePrincipal", description=grant.why[:1024])
 
     @property
     def mlflow_tracking_uri(self) -> str:
@@ -254,14 +242,17 @@ class AzureMLStack(TerraformStack):
             "mlflow_tracking_uri": self.mlflow_tracking_uri,
             "mlflow_registry_uri": self.mlflow_tracking_uri,
             "root": None, "artifact_root": None, "data_store": None, "endpoint_registry": None,
-            "subscription_id": self.client.subscription_id,
+            "subscription_id": self.settings.subscription_id,
             "resource_group": self.resource_group.name,
+            "endpoint_suffix": self.names.suffix,
         }
 
     def pipeline_variables(self) -> dict[str, str]:
         """What the pipelines read from the variable group, as references to this stack."""
         return {
-            "SUBSCRIPTION_ID": self.client.subscription_id,
+            "SUBSCRIPTION_ID": self.settings.subscription_id,
+            # azurerm and its backend read it: every pipeline step gets it from the group
+            "ARM_SUBSCRIPTION_ID": self.settings.subscription_id,
             "TENANT_ID": self.client.tenant_id,
             "RESOURCE_GROUP_NAME": self.resource_group.name,
             "LOCATION": self.resource_group.location,
@@ -284,7 +275,7 @@ class AzureMLStack(TerraformStack):
             "workspace_id": self.workspace.id,
             "resource_group_name": self.resource_group.name,
             "location": self.resource_group.location,
-            "subscription_id": self.client.subscription_id,
+            "subscription_id": self.settings.subscription_id,
             "storage_account_name": self.storage.name,
             "key_vault_name": self.key_vault.name,
             "container_registry_name": self.container_registry.name,

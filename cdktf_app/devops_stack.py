@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from cdktn import TerraformOutput, TerraformStack
-from cdktn_provider_azurerm.provider import AzurermProvider, AzurermProviderFeatures
 from constructs import Construct
 
 from cdktf_app._backend import azurerm_backend
 from cdktf_app._hcl_module import hcl_module
-from cdktf_app.azureml_stack import AzureMLStack
+from cdktf_app.azureml_stack import AzureMLStack, azurerm_provider
+from mlops.azure_names import AzureSettings
 from mlops.cicd.definitions import pipeline_definitions
 from mlops.config import FactoryConfig, InfraConfig
 
@@ -37,6 +37,8 @@ def module_inputs(infra: InfraConfig, config: FactoryConfig,
     variables = {
         **azureml.pipeline_variables(),
         "AZURE_RM_SVC_CONNECTION": infra.azure_rm_svc_connection,
+        "AZURE_RM_INFRA_SVC_CONNECTION": infra.infra_svc_connection,
+        "AZDO_ORG_SERVICE_URL": azureml.settings.organization_url,
         "VARIABLE_GROUP_NAME": infra.variable_group_name,
         "NAMESPACE": infra.namespace,
         "PROJECTCODE": infra.projectcode,
@@ -50,6 +52,7 @@ def module_inputs(infra: InfraConfig, config: FactoryConfig,
         "repository_name": infra.repository_name,
         "development_branch": infra.development_branch,
         "service_connection_name": infra.azure_rm_svc_connection,
+        "infra_service_connection_name": infra.infra_svc_connection,
         "tenant_id": azureml.client.tenant_id,
         "subscription_id": azureml.client.subscription_id,
         "subscription_name": azureml.subscription.display_name,
@@ -65,17 +68,19 @@ class AzureDevOpsStack(TerraformStack):
     """Composes terraform/modules/azure_devops; inputs are checked against it at synth."""
 
     def __init__(self, scope: Construct, stack_id: str, *, infra: InfraConfig,
-                 config: FactoryConfig, azureml: AzureMLStack, backends_dir: Path | None = None,
-                 module_dir: Path = MODULE_DIR):
+                 config: FactoryConfig, azureml: AzureMLStack, settings: AzureSettings,
+                 backends_dir: Path | None = None, module_dir: Path = MODULE_DIR):
         super().__init__(scope, stack_id)
-        # The module's federated credential needs azurerm; azuredevops is configured from
-        # AZDO_ORG_SERVICE_URL and the pipeline's OIDC token, never from this file.
-        AzurermProvider(self, "azurerm", features=[AzurermProviderFeatures()],
-                        storage_use_azuread=True)
+        # The module's federated credential needs azurerm.
+        azurerm_provider(self, settings)
         # Declared here too so the module's "azuredevops" means microsoft/azuredevops in the
-        # root as well (else Terraform looks for hashicorp/azuredevops).
+        # root as well (else Terraform looks for hashicorp/azuredevops). Its organisation is
+        # config (not a secret); its credential comes from the environment only: ARM_USE_OIDC
+        # with the pipeline's token, or AZDO_PERSONAL_ACCESS_TOKEN (mlops.infra.credentials).
         self.add_override("terraform.required_providers.azuredevops", AZUREDEVOPS_PROVIDER)
-        self.backend = azurerm_backend(self, stack_id, infra.env_name, backends_dir)
+        self.add_override("provider.azuredevops", [{"org_service_url": settings.organization_url}])
+        self.backend = azurerm_backend(self, stack_id, infra, settings.subscription_id,
+                                       backends_dir)
         self.inputs = module_inputs(infra, config, azureml)
         self.module = hcl_module(self, "azure_devops", module_dir, self.inputs)
         for name in ("project_id", "service_connection_id", "variable_group_id"):

@@ -33,6 +33,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "mlops.commands.provision:run"),
     "destroy": ("Destroy the target's stacks (local: archives the workspace first).",
                 "mlops.commands.destroy:run"),
+    "bootstrap": ("Azure, once, as an administrator: state storage, the infrastructure "
+                  "pipeline's identity and service connection, then the first apply.",
+                  "mlops.commands.bootstrap:run"),
+    "docs": ("Write the generated documentation tables (--check: report drift).",
+             "mlops.commands.docs:run"),
     "pipelines": ("Write .azure-pipelines/ and .github/workflows/ from config (--check: report drift).",
                   "mlops.commands.pipelines:run"),
     "cancel-job": ("Cancel the Azure ML job of a cancelled CI run.", "mlops.commands.cancel_job:run"),
@@ -74,7 +79,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delete-data", action="store_true",
                         help="destroy: delete the workspace's models, data and runs too")
     parser.add_argument("--check", action="store_true",
-                        help="pipelines: report drift from config, write nothing")
+                        help="pipelines, docs: report drift, write nothing")
     parser.add_argument("--only", action="append", metavar="AREA",
                         help="bench: run only this area (repeatable)")
     parser.add_argument("--task", choices=TASKS, help="new_model: the model's task")

@@ -71,6 +71,8 @@ class Workspace:
     # azure platform (None on local)
     subscription_id: str | None = None
     resource_group: str | None = None
+    # azure: appended to endpoint names, which Azure wants unique per region (mlops.azure_names)
+    endpoint_suffix: str | None = None
 
     _PATHS = ("root", "artifact_root", "data_store", "endpoint_registry")
 

@@ -52,3 +52,41 @@ def edit_json(config_root: Path) -> Callable[[str, Callable[[Any], Any]], None]:
         path.write_text(json.dumps(data, indent=2))
 
     return edit
+
+
+# A subscription and organisation for synthesising the Azure stacks offline (never applied).
+TEST_SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
+TEST_ORGANIZATION = "https://dev.azure.com/contoso"
+
+
+@pytest.fixture(scope="session")
+def azure_settings():
+    from mlops.azure_names import AzureSettings
+
+    return AzureSettings(TEST_SUBSCRIPTION, TEST_ORGANIZATION)
+
+
+@pytest.fixture(scope="session")
+def azure_stacks(tmp_path_factory, azure_settings) -> Path:
+    """The Azure stacks of the repository's config, synthesised once per test run (node takes
+    seconds): <dir>/<stack>/cdk.tf.json."""
+    from cdktf_app.app import synth
+    from mlops.config import load_config
+
+    outdir = tmp_path_factory.mktemp("cdktf-azure")
+    synth(load_config(), "azure", outdir, settings=azure_settings)
+    return outdir / "stacks"
+
+
+@pytest.fixture
+def azure_workspace_output() -> dict:
+    """The value of a provisioned azureml stack's `workspace` output (mlops.records.Workspace)."""
+    return {"target": "azure", "name": "mlw-mlops-mf-001", "location": "westeurope",
+            "compute": {"name": "cpu-cluster", "size": "STANDARD_DS3_V2", "max_nodes": 2,
+                        "min_nodes": 0},
+            "batch_compute": {"name": "batch-cluster", "size": "STANDARD_DS3_V2",
+                              "max_nodes": 2, "min_nodes": 0},
+            "mlflow_tracking_uri": "azureml://westeurope.api.azureml.ms/mlflow/v1.0/x",
+            "mlflow_registry_uri": "azureml://westeurope.api.azureml.ms/mlflow/v1.0/x",
+            "subscription_id": TEST_SUBSCRIPTION, "resource_group": "rg-mlops-mf-001",
+            "endpoint_suffix": "0a1b2c"}

@@ -96,5 +96,6 @@ def run(config: FactoryConfig, args: Namespace) -> Section:
                          "load the model; train and register use it for model logging and the "
                          "registry.")
     section.notes.append("Times are wall clock of `nox -s pr_build -- <model>` including the "
-                         "requires-chain (check_config, synth, plan, provision, register_data).")
+                         "requires-chain (check_config, register_data) and the on-demand "
+                         "provisioning of the local workspace (synth, plan, provision).")
     return section

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from mlops._environment import tool_environment
+from mlops.azure_names import SCAN_ORGANIZATION, SCAN_SUBSCRIPTION
 from mlops.bench import Section
 from mlops.config import FactoryConfig
 from mlops.paths import repo_root
@@ -47,6 +48,9 @@ def _timed(argv: list[str], root: Path, cpu: list[float] | None = None) -> float
     ``cpu``: on a shared 2-core machine the CPU figure shows what the wall time waited for."""
     env = tool_environment()
     env["FACTORY_ROOT"] = str(root)
+    # the azure synth needs a subscription and organisation (placeholders: never applied)
+    env.setdefault("ARM_SUBSCRIPTION_ID", SCAN_SUBSCRIPTION)
+    env.setdefault("AZDO_ORG_SERVICE_URL", SCAN_ORGANIZATION)
     cpu_before, started = _children_cpu(), time.monotonic()
     result = subprocess.run(argv, cwd=repo_root(), env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started

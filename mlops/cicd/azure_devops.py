@@ -42,7 +42,9 @@ COMMENTS = {
            "waited on by an agentless job), deploy and smoke-test, then manual approval.",
            "Needs the Azure Machine Learning extension (ms-air-aiagility.azureml-v2) for",
            "AzureMLJobWaitTask; cancelling the run cancels the Azure ML job (cancel_job)."),
-    "infra": ("Provisions the Azure ML workspace and the Azure DevOps resources from config/.",),
+    "infra": ("Provisions the Azure ML workspace and the Azure DevOps resources from config/, as",
+              "the infrastructure identity (its own service connection; the only pipeline that",
+              "plans and applies)."),
     "data": ("Registers every model's data assets (versioned by content) in the Azure ML workspace.",),
 }
 
@@ -60,13 +62,17 @@ def _setup_steps() -> list[dict[str, Any]]:
 
 
 def _nox_step(infra: InfraConfig, command: str, name: str | None = None,
-              env: dict[str, str] | None = None) -> dict[str, Any]:
+              env: dict[str, str] | None = None, connection: str | None = None
+              ) -> dict[str, Any]:
+    # addSpnToEnvironment: the federated token Terraform authenticates with (it cannot use the
+    # task's Azure CLI login of a service principal; see mlops.infra.credentials).
     step: dict[str, Any] = {"task": "AzureCLI@2"}
     if name:
         step["name"] = name
     step["displayName"] = command
-    step["inputs"] = {"azureSubscription": infra.azure_rm_svc_connection, "scriptType": "bash",
-                      "scriptLocation": "inlineScript", "inlineScript": command}
+    step["inputs"] = {"azureSubscription": connection or infra.azure_rm_svc_connection,
+                      "scriptType": "bash", "scriptLocation": "inlineScript",
+                      "inlineScript": command, "addSpnToEnvironment": True}
     if env:
         step["env"] = env
     return step
@@ -129,6 +135,17 @@ def _ci_stages(model: str, infra: InfraConfig) -> list[dict[str, Any]]:
     ]
 
 
+def _infra_env(infra: InfraConfig) -> dict[str, str] | None:
+    """What Terraform needs besides the credential, when config/infra_config.json does not give
+    it: the subscription and organisation, from the variable group (the first apply wrote them)."""
+    env = {}
+    if not infra.subscription_id:
+        env["ARM_SUBSCRIPTION_ID"] = "$(ARM_SUBSCRIPTION_ID)"
+    if not infra.devops_organization_url:
+        env["AZDO_ORG_SERVICE_URL"] = "$(AZDO_ORG_SERVICE_URL)"
+    return env or None
+
+
 def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, Any]:
     """The pipeline document for one definition."""
     infra = config.infra_env(INFRA_ENV)
@@ -141,8 +158,9 @@ def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, A
         doc["jobs"] = [_agent_job("pr_build", "Train on the pr environment and test",
                                   [_nox_step(infra, nox_call("pr_build", model))])]
     elif definition.kind == "infra":
-        doc["jobs"] = [_agent_job("provision", "Provision the infrastructure",
-                                  [_nox_step(infra, nox_call("provision"))])]
+        doc["jobs"] = [_agent_job("provision", "Provision the infrastructure", [_nox_step(
+            infra, nox_call("provision"), env=_infra_env(infra),
+            connection=infra.infra_svc_connection)])]
     elif definition.kind == "data":
         doc["jobs"] = [_agent_job("register_data", "Register data assets",
                                   [_nox_step(infra, nox_call("register_data"))])]

@@ -26,6 +26,7 @@ from mlops.cicd._sessions import (
 )
 from mlops.cicd.definitions import PipelineDefinition
 from mlops.config import FactoryConfig
+from mlops.identities import identity
 
 RUNNER = "ubuntu-latest"
 BUILD_TIMEOUT_MINUTES = 360  # the most a GitHub-hosted job may run
@@ -44,10 +45,22 @@ COMMENTS = {
     "data": ("Registers every model's data assets (versioned by content) in the Azure ML workspace.",),
 }
 LOGIN_NOTE = ("Azure login is OIDC (federated credential, no client secret): repository secrets",
-              "AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_SUBSCRIPTION_ID name the identity.")
+              "AZURE_CLIENT_ID (model pipelines) or AZURE_INFRA_CLIENT_ID (infrastructure),",
+              "AZURE_TENANT_ID and AZURE_SUBSCRIPTION_ID name the identity.")
 
 
-def _setup_steps() -> list[dict[str, Any]]:
+def _secret(name: str) -> str:
+    return "${{ secrets." + name + " }}"
+
+
+def _client_id_secret(kind: str) -> str:
+    """The repository secret naming the identity a workflow logs in as (mlops.identities)."""
+    key = "infra_pipeline" if kind == "infra" else "model_pipeline"
+    return str(identity(key).github_client_id_secret)
+
+
+def _setup_steps(kind: str) -> list[dict[str, Any]]:
+    secret = _client_id_secret(kind)
     return [
         {"uses": CHECKOUT, "with": {"persist-credentials": False}},
         {"uses": SETUP_PYTHON, "with": {"python-version": PYTHON_VERSION}},
@@ -56,7 +69,7 @@ def _setup_steps() -> list[dict[str, Any]]:
                                            "terraform_wrapper": False}},
         {"name": "Install nox", "run": INSTALL_NOX},
         {"name": "Azure login (OIDC)", "uses": AZURE_LOGIN, "with": {
-            "client-id": "${{ secrets.AZURE_CLIENT_ID }}",
+            "client-id": _secret(secret),
             "tenant-id": "${{ secrets.AZURE_TENANT_ID }}",
             "subscription-id": "${{ secrets.AZURE_SUBSCRIPTION_ID }}"}},
     ]
@@ -66,33 +79,45 @@ def _nox_step(command: str, **extra: Any) -> dict[str, Any]:
     return {"name": command, **extra, "run": command}
 
 
-def _job(name: str, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"name": name, **extra, "runs-on": RUNNER, "steps": [*_setup_steps(), *steps]}
+def _job_env(kind: str) -> dict[str, str]:
+    """Terraform reads the identity and the subscription from the environment (the OIDC token
+    itself comes from the runner, see mlops.infra.credentials)."""
+    env = {"AZURE_CLIENT_ID": _secret(_client_id_secret(kind)),
+           "AZURE_TENANT_ID": "${{ secrets.AZURE_TENANT_ID }}",
+           "ARM_SUBSCRIPTION_ID": "${{ secrets.AZURE_SUBSCRIPTION_ID }}"}
+    if kind == "infra":
+        env["AZDO_ORG_SERVICE_URL"] = _secret("AZDO_ORG_SERVICE_URL")
+    return env
+
+
+def _job(kind: str, name: str, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"name": name, **extra, "runs-on": RUNNER, "env": _job_env(kind),
+            "steps": [*_setup_steps(kind), *steps]}
 
 
 def _jobs(definition: PipelineDefinition) -> dict[str, Any]:
     model = definition.model
     if definition.kind == "pr":
-        return {"pr_build": _job("Train on the pr environment and test",
+        return {"pr_build": _job("pr", "Train on the pr environment and test",
                                  [_nox_step(nox_call("pr_build", model))])}
     if definition.kind == "ci":
         return {
             # ci_build waits here, so it also deploys and smoke-tests (a separate deploy job
             # would roll out the same champion a second time).
-            "build": _job("Train, gate, register, deploy and smoke-test on dev", [
+            "build": _job("ci", "Train, gate, register, deploy and smoke-test on dev", [
                 _nox_step(nox_call("ci_build", model)),
                 _nox_step(nox_call("invoke", model)),
                 _nox_step(nox_call("cancel_job", model), **{"if": "cancelled()"})],
                 **{"timeout-minutes": BUILD_TIMEOUT_MINUTES}),
-            "approve": _job("Tag the champion for production",
+            "approve": _job("ci", "Tag the champion for production",
                             [_nox_step(nox_call("approve", model))],
                             needs="build", environment=APPROVAL_ENVIRONMENT),
         }
     if definition.kind == "infra":
-        return {"provision": _job("Provision the infrastructure",
+        return {"provision": _job("infra", "Provision the infrastructure",
                                   [_nox_step(nox_call("provision"))])}
     if definition.kind == "data":
-        return {"register_data": _job("Register data assets",
+        return {"register_data": _job("data", "Register data assets",
                                       [_nox_step(nox_call("register_data"))])}
     raise ValueError(f"unknown pipeline kind {definition.kind!r}")
 

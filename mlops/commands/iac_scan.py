@@ -10,10 +10,13 @@ from mlops.config import FactoryConfig
 
 def run(args: Namespace, config: FactoryConfig) -> int:
     from mlops import iac_scan
+    from mlops.azure_names import SCAN_ORGANIZATION, SCAN_SUBSCRIPTION, AzureSettings
     from mlops.infra import synth
 
-    # Always the Azure stacks, whatever --target says: they are what goes to the cloud.
-    result = synth(config, "azure")
+    # Always the Azure stacks, whatever --target says: they are what goes to the cloud. A scan
+    # needs no subscription: placeholders (the input hash differs, so provision re-synthesises).
+    result = synth(config, "azure",
+                   settings=AzureSettings(SCAN_SUBSCRIPTION, SCAN_ORGANIZATION))
     for line in result.lines():
         print(line, flush=True)
     stack_files = [s.path for s in result.stacks if s.name in iac_scan.AZURE_STACKS]

@@ -32,6 +32,9 @@ MODEL_NAME_PATTERN = r"[a-z][a-z0-9_]{1,30}"  # a model folder under mlops/
 AZURE_ML_ENDPOINT = r"[A-Za-z][A-Za-z0-9-]{2,31}"
 AZURE_ML_ENDPOINT_TEXT = "3-32 letters, digits and hyphens, starting with a letter"
 _COMPUTE = r"[A-Za-z][A-Za-z0-9-]{1,15}"
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+DEVOPS_ORG_URL = (r"https://(dev\.azure\.com/[A-Za-z0-9][A-Za-z0-9_.-]*"
+                  r"|[A-Za-z0-9][A-Za-z0-9-]*\.visualstudio\.com)/?")
 _COMPUTE_TEXT = "2-16 letters, digits and hyphens, starting with a letter (Azure ML compute name)"
 
 
@@ -112,8 +115,19 @@ def _load_infra(root: Path, problems: list[Problem]) -> dict[str, InfraConfig]:
             devops_project_name=f.string("DEVOPS_PROJECT_NAME"),
             repository_name=f.string("REPOSITORY_NAME"),
             development_branch=f.string("DEVELOPMENT_BRANCH", default="develop"),
+            subscription_id=f.string("SUBSCRIPTION_ID", pattern=_GUID, default=None,
+                                     expected="an Azure subscription id (a GUID)"),
+            devops_organization_url=f.string(
+                "DEVOPS_ORGANIZATION_URL", pattern=DEVOPS_ORG_URL, default=None,
+                expected="an Azure DevOps organisation URL, https://dev.azure.com/<org>"),
+            azure_rm_infra_svc_connection=f.string("AZURE_RM_INFRA_SVC_CONNECTION", default=None),
         )
         f.check_unknown()
+        if (cfg["azure_rm_infra_svc_connection"] is not None
+                and cfg["azure_rm_infra_svc_connection"] == cfg["azure_rm_svc_connection"]):
+            f.problem("AZURE_RM_INFRA_SVC_CONNECTION", "expected a service connection other than "
+                      "AZURE_RM_SVC_CONNECTION (the model pipelines must not get the "
+                      "infrastructure pipeline's privileges)")
         if (cfg["cluster_min_nodes"] is not None and cfg["cluster_max_nodes"] is not None
                 and cfg["cluster_min_nodes"] > cfg["cluster_max_nodes"]):
             f.problem("CLUSTER_MIN_NODES", f"expected at most CLUSTER_MAX_NODES "

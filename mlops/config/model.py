@@ -32,6 +32,15 @@ class InfraConfig:
     devops_project_name: str
     repository_name: str
     development_branch: str
+    # Azure coordinates (optional: the environment may give them, see mlops.azure_names)
+    subscription_id: str | None = None  # else ARM_SUBSCRIPTION_ID
+    devops_organization_url: str | None = None  # else AZDO_ORG_SERVICE_URL
+    # The infrastructure pipeline's own, privileged service connection (bootstrap creates it)
+    azure_rm_infra_svc_connection: str | None = None
+
+    @property
+    def infra_svc_connection(self) -> str:
+        return self.azure_rm_infra_svc_connection or f"{self.azure_rm_svc_connection}-infra"
 
     @property
     def name_suffix(self) -> str:

@@ -14,8 +14,8 @@ from mlops.errors import FactoryError
 INIT_TIMEOUT_ENV = "FACTORY_TF_INIT_TIMEOUT"
 DEFAULT_INIT_TIMEOUT = 90.0
 INIT_HINT = ("init of an Azure stack failed: check the ARM_* credentials (or `az login`), the "
-             "state storage account of terraform/backends/<env>.azurerm.tfbackend (bootstrap: "
-             "terraform/backends/README.md) and network access to registry.terraform.io")
+             "state storage account (created by `nox -s bootstrap -- --target azure`, see "
+             "docs/azure.md) and network access to registry.terraform.io")
 
 
 class AzurePrerequisiteError(FactoryError):
@@ -26,24 +26,26 @@ def credential_problems(env: Mapping[str, str] | None = None,
                         home: Path | None = None) -> list[str]:
     """What azurerm's authentication lacks: ARM_* for a service principal (secret, OIDC or
     managed identity), or an Azure CLI login."""
-    env = os.environ if env is None else env
+    from mlops.infra.credentials import terraform_env
+
+    env = terraform_env(os.environ if env is None else env)
     home = home or Path.home()
     if env.get("ARM_USE_CLI", "true").lower() != "false" and _az_logged_in(env, home):
         return []
-    missing = [name for name in ("ARM_TENANT_ID", "ARM_CLIENT_ID", "ARM_SUBSCRIPTION_ID")
-               if not env.get(name)]
+    # The subscription is not a credential: the synthesised provider block carries it.
+    uses_msi = env.get("ARM_USE_MSI", "").lower() == "true"
+    missing = [name for name in ("ARM_TENANT_ID", "ARM_CLIENT_ID")
+               if not env.get(name) and not uses_msi]
     has_secret = any(env.get(name) for name in (
         "ARM_CLIENT_SECRET", "ARM_CLIENT_CERTIFICATE_PATH", "ARM_OIDC_TOKEN",
-        "ARM_OIDC_TOKEN_FILE_PATH", "ARM_OIDC_REQUEST_TOKEN"))
-    uses_msi = env.get("ARM_USE_MSI", "").lower() == "true"
+        "ARM_OIDC_TOKEN_FILE_PATH", "ARM_OIDC_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
     if not missing and (has_secret or uses_msi):
         return []
-    if uses_msi and not env.get("ARM_SUBSCRIPTION_ID"):
-        return ["ARM_SUBSCRIPTION_ID is not set (needed with ARM_USE_MSI=true)"]
     what = ", ".join(missing) if missing else "a credential"
-    return [f"no Azure credentials: {what} not set. Set ARM_TENANT_ID, ARM_CLIENT_ID, "
-            "ARM_SUBSCRIPTION_ID plus ARM_CLIENT_SECRET (or ARM_USE_OIDC=true with an OIDC "
-            "token, or ARM_USE_MSI=true), or run `az login`"]
+    return [f"no Azure credentials: {what} not set. Run `az login` (a person), or set "
+            "ARM_TENANT_ID, ARM_CLIENT_ID plus ARM_CLIENT_SECRET (or ARM_USE_OIDC=true with an "
+            "OIDC token, or ARM_USE_MSI=true); in Azure DevOps, addSpnToEnvironment: true on the "
+            "AzureCLI@2 step provides the federated token"]
 
 
 def _az_logged_in(env: Mapping[str, str], home: Path) -> bool:

@@ -91,7 +91,11 @@ def _prepare(config: FactoryConfig, target: str, layout: Layout) -> list[str]:
 def _azure_preflight(stacks: list[str], layout: Layout) -> None:
     """Credentials and provider downloads, checked together so one run names both. (The
     backend file is checked by the synth, which fails naming it.)"""
+    from mlops.infra.credentials import devops_credential_problems
+
     problems = azure_preflight.credential_problems()
+    if "azure_devops" in stacks:
+        problems += devops_credential_problems(os.environ)
     for stack in (s for s in stacks if needs_init(s, layout)):
         try:  # providers only, no backend: answers "can this machine download providers?"
             terraform_for(stack, layout).init(backend=False,

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops._environment import tool_environment
+from mlops.azure_names import AzureSettings
 from mlops.config import FactoryConfig
 from mlops.config.loader import selected_infra_env
 from mlops.errors import FactoryError
 from mlops.infra.layout import Layout
 
 # Factory modules whose code shapes the synthesised JSON (besides cdktf_app itself).
-_FACTORY_SOURCES = ("config", "cicd/definitions.py", "naming.py", "paths.py", "platform/workspace.py")
+_FACTORY_SOURCES = ("config", "cicd/definitions.py", "naming.py", "paths.py", "records.py",
+                    "azure_names.py", "identities.py")
 
 
 class SynthError(FactoryError):
@@ -88,12 +90,23 @@ def file_hashes(config: FactoryConfig) -> dict[str, str]:
     return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in input_files(config)}
 
 
+def azure_settings(config: FactoryConfig, target: str) -> AzureSettings | None:
+    """The subscription and organisation the azure stacks need (config or environment); a
+    missing one fails here, before node or Terraform start."""
+    if target != "azure":
+        return None
+    return AzureSettings.resolve(config.infra_env(selected_infra_env()))
+
+
 def input_hash(config: FactoryConfig, target: str, layout: Layout,
-               files: dict[str, str] | None = None) -> str:
+               files: dict[str, str] | None = None,
+               settings: AzureSettings | None = None) -> str:
     files = file_hashes(config) if files is None else files
+    settings = settings or azure_settings(config, target)
     return hashlib.sha256(json.dumps({
         "target": target, "env": selected_infra_env(), "python": sys.executable,
-        "root": str(config.root), "state": str(layout.root), "files": files},
+        "root": str(config.root), "state": str(layout.root), "files": files,
+        "azure": [settings.subscription_id, settings.organization_url] if settings else None},
         sort_keys=True).encode()).hexdigest()
 
 
@@ -116,11 +129,14 @@ def read_record(target: str, layout: Layout) -> dict | None:
 
 
 def synth(config: FactoryConfig, target: str, *, force: bool = False,
-          layout: Layout | None = None) -> SynthResult:
+          layout: Layout | None = None, settings: AzureSettings | None = None) -> SynthResult:
+    """``settings``: azure's subscription and organisation; by default from config or the
+    environment (iac_scan passes placeholders: it only scans)."""
     layout = layout or Layout.of(config.root)
     started = time.monotonic()
+    settings = settings or azure_settings(config, target)
     files = file_hashes(config)
-    digest = input_hash(config, target, layout, files)
+    digest = input_hash(config, target, layout, files, settings)
     record = read_record(target, layout)
     if (not force and record and record.get("input_hash") == digest
             and all((layout.stack_dir(s) / "cdk.tf.json").is_file() for s in record["stacks"])):
@@ -138,7 +154,7 @@ def synth(config: FactoryConfig, target: str, *, force: bool = False,
         from cdktf_app.app import synth as synth_app
 
         try:
-            names = synth_app(config, target, tmp, state_root=layout.root)
+            names = synth_app(config, target, tmp, state_root=layout.root, settings=settings)
         except FactoryError:
             raise
         except ImportError as exc:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlops._environment import tool_environment
+from mlops.infra.credentials import terraform_env
 from mlops.infra.layout import Layout, lock_timeout
 from mlops.terraform import Terraform
 
@@ -17,7 +18,10 @@ INIT_STAMP = "factory-init.json"
 
 def terraform_for(stack: str, layout: Layout, **kwargs) -> Terraform:
     layout.data_dir(stack).mkdir(parents=True, exist_ok=True)
-    return Terraform(layout.stack_dir(stack), env=tool_environment(),
+    env = tool_environment()
+    if stack != "local":  # the Azure stacks: the CI system's federated identity, if any
+        env = terraform_env(env)
+    return Terraform(layout.stack_dir(stack), env=env,
                      data_dir=layout.data_dir(stack), lock_timeout=lock_timeout(), **kwargs)
 
 

@@ -29,9 +29,10 @@ def platform_for(workspace: Workspace) -> Platform:
 
 
 def get_platform(target: str, config) -> Platform:
-    """The platform for --target, bound to the provisioned workspace of that target."""
+    """The platform for --target, bound to its workspace: local provisions on demand, azure only
+    reads the Terraform outputs (the infrastructure pipeline provisions it)."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
-    from mlops.infra import read_workspace
+    from mlops.infra import workspace_for
 
-    return platform_for(read_workspace(config, target))
+    return platform_for(workspace_for(config, target))

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from mlops import _environment, iac_scan
-from mlops.config import load_config
 
 pytestmark = pytest.mark.integration
 
@@ -24,13 +23,9 @@ def checkov() -> Path:
 
 
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory) -> list[Path]:
-    from cdktf_app.app import synth
-
-    outdir = tmp_path_factory.mktemp("cdktf")
-    names = synth(load_config(), "azure", outdir)
-    assert names == list(iac_scan.AZURE_STACKS)
-    return [outdir / "stacks" / name / "cdk.tf.json" for name in names]
+def stacks(azure_stacks) -> list[Path]:
+    assert sorted(p.name for p in azure_stacks.iterdir()) == sorted(iac_scan.AZURE_STACKS)
+    return [azure_stacks / name / "cdk.tf.json" for name in iac_scan.AZURE_STACKS]
 
 
 def test_azure_stacks_pass_checkov_with_justified_suppressions(stacks, checkov):

@@ -286,15 +286,18 @@ def test_azure_provision_fails_fast_naming_credentials_and_providers(tmp_path):
     """No ARM_* credentials, no `az login`, no route to registry.terraform.io (this machine):
     one error naming both, well before any timeout."""
     root = _copy_factory(tmp_path / "factory")
-    env = {k: v for k, v in _env(root).items() if not k.startswith("ARM_")}
+    env = {k: v for k, v in _env(root).items() if not k.startswith(("ARM_", "AZDO_"))}
+    # the subscription and organisation are given (else synth stops first, naming them)
     env.update(HOME=str(tmp_path), AZURE_CONFIG_DIR=str(tmp_path / "no-az"),
-               FACTORY_TF_INIT_TIMEOUT="60")
+               FACTORY_TF_INIT_TIMEOUT="60",
+               ARM_SUBSCRIPTION_ID="11111111-2222-3333-4444-555555555555",
+               AZDO_ORG_SERVICE_URL="https://dev.azure.com/contoso")
     result = subprocess.run([sys.executable, "-m", "mlops", "provision", "--target", "azure"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "cannot run Terraform for --target azure from this machine" in result.stderr
-    assert "no Azure credentials: ARM_TENANT_ID, ARM_CLIENT_ID, ARM_SUBSCRIPTION_ID not set" \
-        in result.stderr
+    assert "no Azure credentials: ARM_TENANT_ID, ARM_CLIENT_ID not set" in result.stderr
+    assert "no Azure DevOps credential for the azure_devops stack" in result.stderr
     assert "cannot download the Terraform providers" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (root / ".factory" / "plans" / "azure.json").exists()

@@ -3,7 +3,6 @@ assignments, backend, the workspace output, and no secret anywhere."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path
@@ -11,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from cdktf_app._backend import read_backend
-from cdktf_app.azureml_stack import AzureNames, iso_duration
+from cdktf_app.azureml_stack import iso_duration
+from mlops import identities
+from mlops.azure_names import AzureNames, state_storage_account
 from mlops.config import load_config
 from mlops.errors import FactoryError
 from mlops.iac_scan import secret_references
@@ -29,12 +30,18 @@ def infra(config):
 
 
 @pytest.fixture(scope="module")
-def stack(config, tmp_path_factory) -> dict:
-    from cdktf_app.app import synth
+def stack(azure_stacks) -> dict:
+    return json.loads((azure_stacks / "azureml" / "cdk.tf.json").read_text())
 
-    outdir = tmp_path_factory.mktemp("cdktf")
-    synth(config, "azure", outdir)
-    return json.loads((outdir / "stacks" / "azureml" / "cdk.tf.json").read_text())
+
+@pytest.fixture(scope="module")
+def subscription(azure_settings) -> str:
+    return azure_settings.subscription_id
+
+
+@pytest.fixture(scope="module")
+def names(infra, subscription) -> AzureNames:
+    return AzureNames.of(infra, subscription)
 
 
 def _one(stack: dict, rtype: str) -> tuple[str, dict]:
@@ -49,41 +56,51 @@ def _ref(rtype: str, name: str, attr: str = "id") -> str:
 
 def test_every_resource_the_platform_needs(stack):
     assert set(stack["resource"]) == {
-        "azurerm_resource_group", "azurerm_storage_account", "azurerm_key_vault",
+        "azurerm_storage_account", "azurerm_key_vault",
         "azurerm_log_analytics_workspace", "azurerm_application_insights",
         "azurerm_container_registry", "azurerm_machine_learning_workspace",
         "azurerm_machine_learning_compute_cluster", "azurerm_user_assigned_identity",
         "azurerm_role_assignment"}
-    assert set(stack["data"]) == {"azurerm_client_config", "azurerm_subscription"}
+    # The resource group is the bootstrap's: destroying the stack must not take it (and the
+    # infrastructure pipeline's role assignments on it) away.
+    assert set(stack["data"]) == {"azurerm_client_config", "azurerm_subscription",
+                                  "azurerm_resource_group"}
+    assert stack["data"]["azurerm_resource_group"]["resource_group"]["name"] == \
+        load_config().infra_env("dev").resource_group_name
 
 
-def test_names_follow_the_seed_convention(stack, infra):
-    names = {rtype: _one(stack, rtype)[1]["name"] for rtype in (
-        "azurerm_resource_group", "azurerm_storage_account", "azurerm_key_vault",
+def test_names_follow_the_seed_convention_with_a_stable_suffix(stack, names):
+    found = {rtype: _one(stack, rtype)[1]["name"] for rtype in (
+        "azurerm_storage_account", "azurerm_key_vault",
         "azurerm_log_analytics_workspace", "azurerm_application_insights",
         "azurerm_container_registry", "azurerm_machine_learning_workspace")}
-    assert names == {
-        "azurerm_resource_group": infra.resource_group_name,
-        "azurerm_storage_account": "stmlopsmf001",
-        "azurerm_key_vault": "kv-mlops-mf-001",
+    suffix = names.suffix
+    assert re.fullmatch(r"[0-9a-f]{6}", suffix)
+    assert found == {
+        "azurerm_storage_account": f"stmlopsmf001{suffix}",
+        "azurerm_key_vault": f"kv-mlopsmf001-{suffix}",
         "azurerm_log_analytics_workspace": "log-mlops-mf-001",
         "azurerm_application_insights": "appi-mlops-mf-001",
-        "azurerm_container_registry": "crmlopsmf001",
+        "azurerm_container_registry": f"crmlopsmf001{suffix}",
         "azurerm_machine_learning_workspace": "mlw-mlops-mf-001",
     }
-    assert _one(stack, "azurerm_resource_group")[1]["location"] == infra.location
 
 
-def test_names_come_from_namespace_projectcode_and_version(infra):
-    other = dataclasses.replace(infra, namespace="Fraud", projectcode="x-y", version="002",
-                                resource_group_name="rg-fraud")
-    names = AzureNames.of(other)
-    assert names.workspace == "mlw-Fraud-x-y-002"
-    assert names.storage_account == "stfraudxy002"  # storage: lower-case letters and digits
-    assert names.container_registry == "crfraudxy002"
-    assert names.resource_group == "rg-fraud"
-    long = AzureNames.of(dataclasses.replace(infra, namespace="averyveryverylongnamespace"))
-    assert len(long.storage_account) <= 24 and len(long.key_vault) <= 24
+def test_provider_has_the_subscription_and_recreatable_features(stack, subscription):
+    # azurerm >= 4.0 stops with "`subscription_id` is a required provider property when
+    # performing a plan/apply operation" unless it is set (provider source,
+    # internal/provider/framework/config.go). Features: "The Features Block" guide.
+    provider = stack["provider"]["azurerm"][0]
+    assert provider["subscription_id"] == subscription
+    features = provider["features"][0]
+    # a destroyed workspace is purged, so provision can reuse its name at once
+    assert features["machine_learning"] == [{"purge_soft_deleted_workspace_on_destroy": True}]
+    # purge protection forbids purging; re-creating the name recovers the soft-deleted vault
+    assert features["key_vault"] == [{"purge_soft_delete_on_destroy": False,
+                                      "recover_soft_deleted_key_vaults": True}]
+    # registering providers needs subscription-wide rights: the bootstrap does it once
+    assert provider["resource_provider_registrations"] == "none"
+    assert not {"client_secret", "client_id", "oidc_token"} & set(provider)
 
 
 def test_storage_account_is_locked_down(stack):
@@ -101,6 +118,7 @@ def test_key_vault_uses_rbac_soft_delete_and_purge_protection(stack):
     assert vault["purge_protection_enabled"] is True
     assert vault["soft_delete_retention_days"] >= 7
     assert vault["tenant_id"] == "${data.azurerm_client_config.current.tenant_id}"
+    assert vault["name"].startswith("kv-")
     assert vault["network_acls"]["default_action"] == "Deny"
 
 
@@ -156,25 +174,61 @@ def test_idle_scale_down_is_an_iso_duration(seconds, expected):
     assert iso_duration(seconds) == expected
 
 
-def test_role_assignments_grant_what_the_pipelines_need(stack):
-    grants = {(a["role_definition_name"], a["scope"], a["principal_id"])
-              for a in stack["resource"]["azurerm_role_assignment"].values()}
-    ws = "azurerm_machine_learning_workspace.ml_workspace"
-    assert ("AzureML Data Scientist", "${" + ws + ".id}",
-            "${azurerm_user_assigned_identity.pipeline_identity.principal_id}") in grants
-    assert ("Storage Blob Data Contributor", "${azurerm_storage_account.storage_account.id}",
-            "${" + ws + ".identity[0].principal_id}") in grants
-    assert ("AcrPull", "${azurerm_container_registry.container_registry.id}",
-            "${azurerm_machine_learning_compute_cluster.compute.identity[0].principal_id}") \
-        in grants
+def _principal(identity: str) -> str:
+    return {"model_pipeline": "${azurerm_user_assigned_identity.pipeline_identity.principal_id}",
+            "compute": "${azurerm_machine_learning_compute_cluster.compute.identity[0]"
+                       ".principal_id}",
+            "batch_compute": "${azurerm_machine_learning_compute_cluster.batch_compute"
+                             ".identity[0].principal_id}"}[identity]
+
+
+def _scope(scope: str, subscription: str) -> str:
+    backend = read_backend("dev", default_account=state_storage_account(
+        subscription, load_config().infra_env("dev")))
+    return {"workspace": "${azurerm_machine_learning_workspace.ml_workspace.id}",
+            "storage": "${azurerm_storage_account.storage_account.id}",
+            "container_registry": "${azurerm_container_registry.container_registry.id}",
+            "key_vault": "${azurerm_key_vault.key_vault.id}",
+            "state_container": f"/subscriptions/{subscription}/resourceGroups/"
+                               f"{backend['resource_group_name']}/providers/Microsoft.Storage/"
+                               f"storageAccounts/{backend['storage_account_name']}/"
+                               f"blobServices/default/containers/{backend['container_name']}",
+            }[scope]
+
+
+def test_role_assignments_are_exactly_the_identity_tables_terraform_rows(stack, subscription):
+    synthesised = {(a["role_definition_name"], a["scope"], a["principal_id"])
+                   for a in stack["resource"]["azurerm_role_assignment"].values()}
+    table = {(g.role, _scope(g.scope, subscription), _principal(g.identity))
+             for g in identities.grants(by="terraform")}
+    assert synthesised == table  # both ways: nothing missing, nothing extra
     assert all(a["principal_type"] == "ServicePrincipal"
                for a in stack["resource"]["azurerm_role_assignment"].values())
 
 
-def test_state_lives_in_the_azurerm_backend_of_the_environment(stack):
+def test_assignments_azure_ml_makes_itself_are_not_synthesised(stack):
+    # Azure ML assigns these on its own (workspace system identity: "role assignment creation
+    # managed by Microsoft"; compute AcrPull: "automatically granted"); Terraform creating them
+    # again fails with RoleAssignmentExists (MicrosoftDocs/azure-docs#80040).
+    synthesised = [(a["role_definition_name"], a["scope"], a["principal_id"])
+                   for a in stack["resource"]["azurerm_role_assignment"].values()]
+    workspace_principal = "${azurerm_machine_learning_workspace.ml_workspace.identity[0]" \
+                          ".principal_id}"
+    assert not [a for a in synthesised if a[2] == workspace_principal]
+    assert not [a for a in synthesised if a[0] == "AcrPull"]
+    assert identities.grants(by="azure"), "the table still records them"
+
+
+def test_state_lives_in_the_azurerm_backend_of_the_environment(stack, subscription):
     backend = stack["terraform"]["backend"]["azurerm"]
-    expected = read_backend("dev")
-    assert backend["storage_account_name"] == expected["storage_account_name"]
+    expected = read_backend("dev", default_account="unused")
+    # storage account names are global: without one in the backend file, it is derived from
+    # the subscription (<= 24 lower-case letters and digits)
+    assert expected["storage_account_name"] == "unused"
+    account = state_storage_account(subscription, load_config().infra_env("dev"))
+    assert backend["storage_account_name"] == account
+    assert re.fullmatch(r"[a-z0-9]{3,24}", account)
+    assert backend["subscription_id"] == subscription
     assert backend["resource_group_name"] == expected["resource_group_name"]
     assert backend["container_name"] == expected["container_name"]
     assert backend["key"] == f"azureml/{expected['key']}"
@@ -188,6 +242,8 @@ def test_backend_file_problems_name_the_file(tmp_path):
     (tmp_path / "dev.azurerm.tfbackend").write_text('resource_group_name = "rg"\nkey = "k"\n')
     with pytest.raises(FactoryError, match="missing storage_account_name, container_name"):
         read_backend("dev", tmp_path)
+    with pytest.raises(FactoryError, match="missing container_name"):
+        read_backend("dev", tmp_path, default_account="stx")
     (tmp_path / "dev.azurerm.tfbackend").write_text(
         'resource_group_name = "rg"\nstorage_account_name = "st"\ncontainer_name = "c"\n'
         'key = "k"\naccess_key = "abc"\n')
@@ -195,7 +251,7 @@ def test_backend_file_problems_name_the_file(tmp_path):
         read_backend("dev", tmp_path)
 
 
-def test_workspace_output_has_the_workspace_description_shape(stack, infra):
+def test_workspace_output_has_the_workspace_description_shape(stack, infra, names, subscription):
     value = stack["output"]["workspace"]["value"]
     assert value["target"] == "azure"
     ws = "azurerm_machine_learning_workspace.ml_workspace"
@@ -208,7 +264,8 @@ def test_workspace_output_has_the_workspace_description_shape(stack, infra):
     workspace = Workspace.from_output(resolved)
     assert workspace.target == "azure" and workspace.root is None
     assert workspace.resource_group == "resolved-name"
-    assert workspace.subscription_id == "resolved-subscription_id"
+    assert workspace.subscription_id == subscription
+    assert workspace.endpoint_suffix == names.suffix
     assert set(value) == {k for k, v in workspace.to_output().items() if v is not None}
 
 
@@ -217,7 +274,7 @@ def test_plain_outputs_name_the_workspace_and_its_neighbours(stack):
     assert outputs["workspace_name"]["value"] == \
         "${azurerm_machine_learning_workspace.ml_workspace.name}"
     assert outputs["resource_group_name"]["value"] == \
-        "${azurerm_resource_group.resource_group.name}"
+        "${data.azurerm_resource_group.resource_group.name}"
     for name in ("subscription_id", "storage_account_name", "key_vault_name",
                  "container_registry_name", "pipeline_identity_client_id"):
         assert name in outputs

@@ -59,8 +59,11 @@ def test_path_filters_and_branch_equal_the_definitions(config, documents):
 
 
 def test_every_working_step_is_a_nox_session_under_the_service_connection(config, documents):
-    connection = config.infra_env("dev").azure_rm_svc_connection
+    infra = config.infra_env("dev")
     for name, doc in documents.items():
+        # the infrastructure pipeline has its own, privileged connection; no other uses it
+        connection = (infra.infra_svc_connection if name.startswith("infra_")
+                      else infra.azure_rm_svc_connection)
         for step in _steps(doc):
             if "checkout" in step:
                 assert step["checkout"] == "self"
@@ -69,7 +72,9 @@ def test_every_working_step_is_a_nox_session_under_the_service_connection(config
             elif step["task"] == "AzureCLI@2":
                 assert step["inputs"]["inlineScript"].startswith("nox -s "), name
                 assert "\n" not in step["inputs"]["inlineScript"]
-                assert step["inputs"]["azureSubscription"] == connection
+                assert step["inputs"]["azureSubscription"] == connection, name
+                # the federated token Terraform authenticates with (mlops.infra.credentials)
+                assert step["inputs"]["addSpnToEnvironment"] is True
             else:
                 assert step["task"] in SETUP_TASKS | {"AzureMLJobWaitTask@1",
                                                       "ManualValidation@0"}, (name, step)

@@ -187,3 +187,32 @@ def test_training_params_override_the_defaults_for_one_environment(config_root, 
     assert config.entry("breast_cancer", "pr").training_params == {"C": 2.0}
     assert config.entry("breast_cancer", "dev").training_params == {}
 
+def test_azure_keys_are_optional_and_checked_all_at_once(config_root, edit_json):
+    infra = load_config(config_root).infra_env("dev")
+    assert infra.subscription_id is None and infra.devops_organization_url is None
+    assert infra.infra_svc_connection == "azure-connection-mlops-mf-infra"
+
+    def azure_keys(data):
+        data["dev"].update(SUBSCRIPTION_ID="not-a-guid",
+                           DEVOPS_ORGANIZATION_URL="dev.azure.com/contoso",
+                           AZURE_RM_INFRA_SVC_CONNECTION=data["dev"]["AZURE_RM_SVC_CONNECTION"])
+
+    edit_json("config/infra_config.json", azure_keys)
+    messages = _messages(config_root)
+    assert any(m.startswith("config/infra_config.json: dev: SUBSCRIPTION_ID: expected an Azure "
+                            "subscription id") for m in messages)
+    assert any(m.startswith("config/infra_config.json: dev: DEVOPS_ORGANIZATION_URL: expected "
+                            "an Azure DevOps organisation URL") for m in messages)
+    assert any("AZURE_RM_INFRA_SVC_CONNECTION: expected a service connection other than "
+               "AZURE_RM_SVC_CONNECTION" in m for m in messages)
+
+
+def test_azure_keys_load_when_valid(config_root, edit_json):
+    edit_json("config/infra_config.json", lambda d: d["dev"].update(
+        SUBSCRIPTION_ID="11111111-2222-3333-4444-555555555555",
+        DEVOPS_ORGANIZATION_URL="https://dev.azure.com/contoso",
+        AZURE_RM_INFRA_SVC_CONNECTION="infra-connection"))
+    infra = load_config(config_root).infra_env("dev")
+    assert infra.subscription_id == "11111111-2222-3333-4444-555555555555"
+    assert infra.devops_organization_url == "https://dev.azure.com/contoso"
+    assert infra.infra_svc_connection == "infra-connection"

@@ -28,12 +28,8 @@ def infra(config):
 
 
 @pytest.fixture(scope="module")
-def synthesised(config, tmp_path_factory) -> Path:
-    from cdktf_app.app import synth
-
-    outdir = tmp_path_factory.mktemp("cdktf")
-    synth(config, "azure", outdir)
-    return outdir / "stacks"
+def synthesised(azure_stacks) -> Path:
+    return azure_stacks
 
 
 @pytest.fixture(scope="module")
@@ -97,22 +93,49 @@ def test_variable_group_carries_the_workspace_from_the_azureml_stack(stack, azur
     ws = "azurerm_machine_learning_workspace.ml_workspace"
     assert _producer(stack, azureml, variables["WORKSPACE_NAME"]) == "${" + ws + ".name}"
     assert _producer(stack, azureml, variables["RESOURCE_GROUP_NAME"]) == \
-        "${azurerm_resource_group.resource_group.name}"
-    assert _producer(stack, azureml, variables["SUBSCRIPTION_ID"]) == \
-        "${data.azurerm_client_config.current.subscription_id}"
+        "${data.azurerm_resource_group.resource_group.name}"
     assert _producer(stack, azureml, variables["CLUSTER_NAME"]) == \
         "${azurerm_machine_learning_compute_cluster.compute.name}"
     assert _producer(stack, azureml, variables["BATCH_CLUSTER_NAME"]) == \
         "${azurerm_machine_learning_compute_cluster.batch_compute.name}"
 
 
-def test_variable_group_has_every_variable_the_pipelines_read(module, infra):
+def test_variable_group_has_every_variable_the_pipelines_read(module, infra, azure_settings):
     variables = module["variables"]
     assert {"SUBSCRIPTION_ID", "TENANT_ID", "RESOURCE_GROUP_NAME", "LOCATION", "WORKSPACE_NAME",
             "CLUSTER_NAME", "BATCH_CLUSTER_NAME", "AZURE_RM_SVC_CONNECTION", "MLFLOW_TRACKING_URI",
-            "AZURE_CLIENT_ID", "FACTORY_TARGET"} <= set(variables)
+            "AZURE_CLIENT_ID", "FACTORY_TARGET", "ARM_SUBSCRIPTION_ID", "AZDO_ORG_SERVICE_URL",
+            "AZURE_RM_INFRA_SVC_CONNECTION"} <= set(variables)
     assert variables["AZURE_RM_SVC_CONNECTION"] == infra.azure_rm_svc_connection
+    assert variables["AZURE_RM_INFRA_SVC_CONNECTION"] == infra.infra_svc_connection
     assert variables["FACTORY_TARGET"] == "azure"
+    # Azure Pipelines maps non-secret variables to environment variables: every step of every
+    # pipeline gets the subscription azurerm and its backend need, and the organisation.
+    assert variables["ARM_SUBSCRIPTION_ID"] == variables["SUBSCRIPTION_ID"] == \
+        azure_settings.subscription_id
+    assert variables["AZDO_ORG_SERVICE_URL"] == azure_settings.organization_url
+
+
+def test_azuredevops_provider_has_the_organisation_and_no_credential(stack, azure_settings):
+    # org_service_url is required (AZDO_ORG_SERVICE_URL otherwise); credentials come from the
+    # environment only (terraform-provider-azuredevops docs, index: Argument Reference).
+    provider = stack["provider"]["azuredevops"][0]
+    assert provider == {"org_service_url": azure_settings.organization_url}
+    assert stack["provider"]["azurerm"][0]["subscription_id"] == azure_settings.subscription_id
+
+
+def test_only_the_infrastructure_pipeline_may_use_its_service_connection(main_tf, module, infra):
+    assert module["infra_service_connection_name"] == infra.infra_svc_connection
+    locals_ = {k: v for block in main_tf["locals"] for k, v in block.items()}
+    assert 'p.kind == "infra"' in locals_["infra_pipelines"]
+    assert 'p.kind != "infra"' in locals_["model_pipelines"]
+    infra_auth = _resource(main_tf, "azuredevops_pipeline_authorization",
+                           "infra_service_connection")
+    model_auth = _resource(main_tf, "azuredevops_pipeline_authorization", "service_connection")
+    assert infra_auth["for_each"] == "${local.infra_pipelines}"
+    assert infra_auth["resource_id"] == "${data.azuredevops_serviceendpoint_azurerm.infra.id}"
+    assert model_auth["for_each"] == "${local.model_pipelines}"
+    assert model_auth["resource_id"] == "${azuredevops_serviceendpoint_azurerm.this.id}"
 
 
 def test_service_connection_inputs_reference_the_azureml_stack(stack, azureml, module):
@@ -193,11 +216,13 @@ def _synth_with_module(config, infra, module_dir: Path, outdir: Path) -> None:
 
     from cdktf_app.azureml_stack import AzureMLStack
     from cdktf_app.devops_stack import AzureDevOpsStack
+    from mlops.azure_names import SCAN_ORGANIZATION, SCAN_SUBSCRIPTION, AzureSettings
 
+    settings = AzureSettings(SCAN_SUBSCRIPTION, SCAN_ORGANIZATION)
     app = App(outdir=str(outdir))
-    azureml = AzureMLStack(app, "azureml", infra=infra)
+    azureml = AzureMLStack(app, "azureml", infra=infra, settings=settings)
     AzureDevOpsStack(app, "azure_devops", infra=infra, config=config, azureml=azureml,
-                     module_dir=module_dir)
+                     settings=settings, module_dir=module_dir)
     app.synth()
 
 

@@ -154,7 +154,7 @@ def test_command_fails_on_an_unsuppressed_finding(monkeypatch, capsys, tmp_path)
 
     targets = []
     monkeypatch.setattr(mlops.infra, "synth",
-                        lambda config, target: targets.append(target) or Result())
+                        lambda config, target, **kw: targets.append(target) or Result())
     found = ScanReport(passed=1, findings=[Finding("CKV_AZURE_137", "admin", "resource.r", "f")])
     monkeypatch.setattr(iac_scan, "scan", lambda *a, **k: found)
     config = type("C", (), {"root": tmp_path})()

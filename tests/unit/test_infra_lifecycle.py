@@ -39,8 +39,10 @@ class FakeTerraform:
 
 
 @pytest.fixture
-def fake(config_root, monkeypatch):
+def fake(config_root, monkeypatch, azure_settings):
     monkeypatch.setenv("FACTORY_ROOT", str(config_root))
+    monkeypatch.setenv("ARM_SUBSCRIPTION_ID", azure_settings.subscription_id)
+    monkeypatch.setenv("AZDO_ORG_SERVICE_URL", azure_settings.organization_url)
     layout = Layout.of(config_root)
     terraform = FakeTerraform({"azureml": True, "azure_devops": False})
 

@@ -15,8 +15,16 @@ from mlops.infra.lock import InfraLockTimeout, infra_lock
 def test_no_credentials_names_the_variables_and_az_login(tmp_path):
     problems = credential_problems({}, home=tmp_path)
     assert len(problems) == 1
-    assert "ARM_TENANT_ID, ARM_CLIENT_ID, ARM_SUBSCRIPTION_ID not set" in problems[0]
+    assert "ARM_TENANT_ID, ARM_CLIENT_ID not set" in problems[0]
     assert "az login" in problems[0]
+
+
+def test_the_federated_token_of_an_azure_devops_step_counts(tmp_path):
+    # AzureCLI@2 with addSpnToEnvironment: true (mlops.infra.credentials maps it)
+    env = {"servicePrincipalId": "c", "tenantId": "t", "idToken": "token"}
+    assert credential_problems(env, home=tmp_path) == []
+    assert credential_problems({"servicePrincipalId": "c", "tenantId": "t"},
+                               home=tmp_path) != []
 
 
 def test_ids_without_a_credential_are_not_enough(tmp_path):

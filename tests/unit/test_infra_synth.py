@@ -17,7 +17,7 @@ from mlops.infra.synth import SynthError, synth
 def fake_app(monkeypatch):
     calls = []
 
-    def fake_synth(config, target, outdir, *, state_root=None):
+    def fake_synth(config, target, outdir, *, state_root=None, settings=None):
         calls.append(target)
         stack = outdir / "stacks" / "local"
         stack.mkdir(parents=True)

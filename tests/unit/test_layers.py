@@ -12,15 +12,16 @@ ROOT = Path(__file__).resolve().parents[2]
 # unit -> rank: a unit may import units of lower rank only.
 RANKS = {
     "mlops.errors": 0, "mlops.records": 0, "mlops.tasks": 0,
+    "mlops.identities": 1,
     "mlops.paths": 1, "mlops._environment": 1, "mlops._repo_copy": 1, "mlops.plugins": 1,
     "mlops.config": 2, "mlops.terraform": 2,
-    "mlops.naming": 3, "mlops.staging": 3,
+    "mlops.naming": 3, "mlops.azure_names": 3, "mlops.staging": 3,
     "mlops.pipeline": 4, "mlops.serving": 4, "mlops.cicd": 4,
     "cdktf_app": 5,
     "mlops.infra": 6,
     "mlops.platform": 7,
     "mlops.build_report": 8, "mlops.iac_scan": 8,
-    "mlops.build": 9, "mlops.testkit": 9,
+    "mlops.build": 9, "mlops.testkit": 9, "mlops.scaffold": 9,
     "mlops.bench": 10,
     "mlops.commands": 11,
     "mlops.cli": 12,

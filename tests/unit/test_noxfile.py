@@ -24,17 +24,22 @@ EXPECTED = {
     "apply": ([], False),
     "provision": (["plan"], False),
     "destroy": ([], False),
+    "bootstrap": ([], False),
     "iac_scan": ([], True),
-    "register_data": (["provision"], False),
+    # model sessions never require provision: mlops.infra.workspace_for provisions local on
+    # demand and only reads Terraform outputs on azure (the infrastructure pipeline provisions)
+    "register_data": (["check_config"], False),
     "pr_build": (["register_data"], False),
     "ci_build": (["register_data"], False),
-    "deploy": (["provision"], False),
+    "deploy": (["check_config"], False),
     "undeploy": ([], False),
     "invoke": ([], False),
     "endpoints": ([], False),
     "approve": ([], False),
     "pipelines": ([], False),
+    "docs": ([], False),
     "cancel_job": ([], False),
+    "new_model": ([], False),
 }
 
 

@@ -95,7 +95,7 @@ def test_get_platform_reads_the_targets_workspace(monkeypatch):
             self.target = target
 
     seen = []
-    monkeypatch.setattr(mlops.infra, "read_workspace",
+    monkeypatch.setattr(mlops.infra, "workspace_for",
                         lambda config, target: seen.append(target) or FakeWorkspace(target))
     assert platforms.get_platform("azure", "config").workspace.target == "azure"
     assert platforms.get_platform("local", "config").workspace.target == "local"

@@ -8,6 +8,7 @@ Batch: BatchEndpoint + ModelBatchDeployment (append_row output, retries) set as 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlops.azure_names import regional_endpoint_name
 from mlops.config import ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.naming import RunNames
@@ -229,9 +231,25 @@ def _deploy_batch(client: AzureClient, entry: ModelEnvConfig, model: Any,
                         extra={"deployment": batch.deployment_name, "model_name": model.name})
 
 
+def regional_entry(workspace: Workspace, entry: ModelEnvConfig) -> ModelEnvConfig:
+    """``entry`` with its endpoint names made unique in their region (Azure wants endpoint names
+    unique per region, across subscriptions): the configured name plus the workspace's
+    suffix (mlops.azure_names.regional_endpoint_name)."""
+    suffix = workspace.endpoint_suffix
+    if not suffix:
+        return entry
+    return dataclasses.replace(
+        entry,
+        realtime=dataclasses.replace(entry.realtime, endpoint_name=regional_endpoint_name(
+            entry.realtime.endpoint_name, suffix)),
+        batch=dataclasses.replace(entry.batch, endpoint_name=regional_endpoint_name(
+            entry.batch.endpoint_name, suffix)))
+
+
 def deploy(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *,
            client: AzureClient | None = None) -> list[EndpointInfo]:
     """Serve the champion version of MODEL_NAME online (blue/green) and in batch."""
+    entry = regional_entry(workspace, entry)
     if entry.batch.batch_cluster_name != workspace.batch_compute.name:
         raise FactoryError(f"{entry.batch.file}: BATCH_CLUSTER_NAME "
                            f"{entry.batch.batch_cluster_name!r} is not the provisioned batch "
@@ -302,6 +320,7 @@ def invoke(workspace: Workspace, entry: ModelEnvConfig, *, client: AzureClient |
            sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Send the sample request to the online endpoint and score the batch test data on the
     batch endpoint: the same result shape as the local platform's invoke."""
+    entry = regional_entry(workspace, entry)
     client = client or connect(workspace)
     realtime = entry.realtime
     log(f"{entry.model}: invoking {realtime.endpoint_name} with {realtime.test_request_path}")
@@ -367,6 +386,7 @@ def list_endpoints(workspace: Workspace, show_keys: bool = False, *,
 def undeploy(workspace: Workspace, entry: ModelEnvConfig, *,
              client: AzureClient | None = None) -> list[str]:
     """Delete the model's online and batch endpoints (their deployments go with them)."""
+    entry = regional_entry(workspace, entry)
     client = client or connect(workspace)
     removed = []
     for kind, operations, name in (

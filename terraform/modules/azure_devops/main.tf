@@ -1,6 +1,8 @@
 locals {
-  branch_ref   = "refs/heads/${var.development_branch}"
-  pr_pipelines = { for name, p in var.pipelines : name => p if p.kind == "pr" }
+  branch_ref      = "refs/heads/${var.development_branch}"
+  pr_pipelines    = { for name, p in var.pipelines : name => p if p.kind == "pr" }
+  infra_pipelines = { for name, p in var.pipelines : name => p if p.kind == "infra" }
+  model_pipelines = { for name, p in var.pipelines : name => p if p.kind != "infra" }
 }
 
 data "azuredevops_project" "this" {
@@ -71,8 +73,26 @@ resource "azuredevops_build_definition" "pipeline" {
   }
 }
 
+# The bootstrap creates the infrastructure pipeline's privileged connection (a pipeline cannot
+# create the connection it runs with); only the infrastructure pipeline may use it.
+data "azuredevops_serviceendpoint_azurerm" "infra" {
+  project_id            = data.azuredevops_project.this.id
+  service_endpoint_name = var.infra_service_connection_name
+}
+
+resource "azuredevops_pipeline_authorization" "infra_service_connection" {
+  for_each = local.infra_pipelines
+
+  project_id  = data.azuredevops_project.this.id
+  resource_id = data.azuredevops_serviceendpoint_azurerm.infra.id
+  type        = "endpoint"
+  pipeline_id = azuredevops_build_definition.pipeline[each.key].id
+}
+
+# The model pipelines' connection: never authorised for the infrastructure pipeline, and the
+# model pipelines never get the infrastructure one.
 resource "azuredevops_pipeline_authorization" "service_connection" {
-  for_each = var.pipelines
+  for_each = local.model_pipelines
 
   project_id  = data.azuredevops_project.this.id
   resource_id = azuredevops_serviceendpoint_azurerm.this.id

@@ -21,6 +21,11 @@ variable "service_connection_name" {
   description = "AzureRM service connection name (AZURE_RM_SVC_CONNECTION)."
 }
 
+variable "infra_service_connection_name" {
+  type        = string
+  description = "The infrastructure pipeline's own service connection (AZURE_RM_INFRA_SVC_CONNECTION), created by the bootstrap."
+}
+
 variable "tenant_id" {
   type        = string
   description = "Entra ID tenant of the subscription."

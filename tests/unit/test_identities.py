@@ -1,0 +1,202 @@
+"""The identity model: a coherent table, Azure RBAC semantics for its roles, and every CI job's
+identity holding a role for every Azure operation of every session it runs (requires-chain
+included) — read from the generated CI YAML, so a pipeline that runs a session as the wrong
+identity fails here, naming the job, the session, the operation and the missing role."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import nox.registry
+import pytest
+import yaml
+
+from mlops import identities
+from mlops.cicd.generate import render_all
+from mlops.config import load_config
+from mlops.identities import (
+    GRANTS,
+    IDENTITIES,
+    OPERATIONS,
+    ROLES,
+    SCOPES,
+    SESSION_OPERATIONS,
+    JobRun,
+    check_jobs,
+)
+from mlops.infra.docs import GENERATED, render
+
+ROOT = Path(__file__).resolve().parents[2]
+NOX_CALL = re.compile(r"nox -s (\w+)")
+
+
+@pytest.fixture(scope="module")
+def requires() -> dict[str, list[str]]:
+    nox.registry._REGISTRY.clear()
+    spec = importlib.util.spec_from_file_location("factory_noxfile_ids", ROOT / "noxfile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    found = {name: list(func.requires) for name, func in nox.registry.get().items()}
+    nox.registry._REGISTRY.clear()
+    return found
+
+
+def _chain(session: str, requires: dict[str, list[str]]) -> list[str]:
+    """The session and everything nox runs before it."""
+    order: list[str] = []
+    for required in requires.get(session, []):
+        order += [s for s in _chain(required, requires) if s not in order]
+    return [*order, session]
+
+
+def _connection_identities(config) -> dict[str, str]:
+    infra = config.infra_env("dev")
+    by_key = {"AZURE_RM_SVC_CONNECTION": infra.azure_rm_svc_connection,
+              "AZURE_RM_INFRA_SVC_CONNECTION": infra.infra_svc_connection}
+    return {by_key[i.service_connection_key]: i.key for i in IDENTITIES
+            if i.service_connection_key}
+
+
+def _azure_devops_jobs(path: str, doc: dict, connections, requires) -> list[JobRun]:
+    jobs = doc.get("jobs") or [j for stage in doc.get("stages", []) for j in stage["jobs"]]
+    runs = []
+    for job in jobs:
+        for step in job.get("steps", []):
+            inputs = step.get("inputs", {})
+            connection = inputs.get("azureSubscription") or inputs.get("serviceConnection")
+            if not connection:
+                continue
+            sessions = [s for call in NOX_CALL.findall(inputs.get("inlineScript", ""))
+                        for s in _chain(call, requires)]
+            tasks = [] if step["task"] == "AzureCLI@2" else [step["task"]]
+            runs.append(JobRun(f"{path}: {job['job']}", connections[connection], sessions,
+                               tasks))
+    return runs
+
+
+def _github_jobs(path: str, doc: dict, secrets, requires) -> list[JobRun]:
+    runs = []
+    for name, job in doc["jobs"].items():
+        login = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("azure/login"))
+        secret = re.fullmatch(r"\$\{\{ secrets\.(\w+) \}\}", login["with"]["client-id"])[1]
+        sessions = [s for step in job["steps"] for call in NOX_CALL.findall(step.get("run", ""))
+                    for s in _chain(call, requires)]
+        runs.append(JobRun(f"{path}: {name}", secrets[secret], sessions))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def ci_jobs(requires) -> list[JobRun]:
+    config = load_config()
+    connections = _connection_identities(config)
+    secrets = {i.github_client_id_secret: i.key for i in IDENTITIES if i.github_client_id_secret}
+    runs = []
+    for path, text in render_all(config).items():
+        doc = yaml.safe_load(text)
+        if path.startswith(".azure-pipelines/"):
+            runs += _azure_devops_jobs(path, doc, connections, requires)
+        else:
+            runs += _github_jobs(path, doc, secrets, requires)
+    return runs
+
+
+# -- the table ---------------------------------------------------------------------------------
+def test_every_grant_names_a_known_identity_role_and_scope():
+    keys = {i.key for i in IDENTITIES}
+    for grant in GRANTS:
+        assert grant.identity in keys and grant.role in ROLES and grant.scope in SCOPES, grant
+        assert grant.by in identities.BY_TEXT and grant.why
+        if grant.by == "azure":  # what Azure does by itself is cited, not assumed
+            assert grant.source.startswith("https://"), grant
+    assert {i.key for i in IDENTITIES} == {g.identity for g in GRANTS}
+
+
+def test_operations_and_sessions_are_known(requires):
+    assert set(SESSION_OPERATIONS) <= set(requires), "a session the noxfile does not have"
+    for session, operations in SESSION_OPERATIONS.items():
+        assert set(operations) <= set(OPERATIONS), session
+    assert all(op.scope in SCOPES for op in OPERATIONS.values())
+
+
+# -- Azure RBAC semantics of the built-in roles ------------------------------------------------
+def test_azureml_data_scientist_works_in_the_workspace_but_cannot_create_compute():
+    # "all actions within a workspace, except creating or deleting compute resources and
+    # modifying the workspace itself" (how-to-assign-roles, AzureML Data Scientist)
+    role = ROLES["AzureML Data Scientist"]
+    ml = "Microsoft.MachineLearningServices/workspaces"
+    assert role.allows(f"{ml}/jobs/write") and role.allows(f"{ml}/onlineEndpoints/listKeys/action")
+    assert not role.allows(f"{ml}/computes/write")
+    assert not role.allows(f"{ml}/write") and not role.allows(f"{ml}/delete")
+    assert not role.allows("Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+                           data=True)
+
+
+def test_contributor_cannot_assign_roles_or_read_blobs_and_owner_has_no_data_actions():
+    assert ROLES["Contributor"].allows("Microsoft.MachineLearningServices/workspaces/write")
+    assert not ROLES["Contributor"].allows("Microsoft.Authorization/roleAssignments/write")
+    blob = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+    assert not ROLES["Owner"].allows(blob, data=True)
+    assert ROLES["Storage Blob Data Reader"].allows(blob, data=True)
+    assert not ROLES["Storage Blob Data Reader"].allows(blob.replace("read", "write"), data=True)
+
+
+def test_wildcards_match_as_azure_rbac_does():
+    # "*" spans segments; a "/*/" segment may be empty (see identities._pattern)
+    role = identities.RoleDefinition(actions=("Microsoft.Foo/*/read",),
+                                     not_actions=("Microsoft.Foo/bar/*/write",))
+    assert role.allows("microsoft.foo/BAR/baz/read") and role.allows("Microsoft.Foo/read")
+    assert not role.allows("Microsoft.Foo/bar/write")
+    assert not ROLES["Reader"].allows("Microsoft.Foo/write")
+
+
+def test_roles_apply_to_their_scope_and_below_only():
+    assert identities.covers("resource_group", "workspace")
+    assert identities.covers("subscription", "state_container")
+    assert not identities.covers("workspace", "resource_group")
+    assert not identities.covers("resource_group", "state_container")
+    assert not identities.covers("subscription", "devops_project")
+
+
+# -- the CI jobs -------------------------------------------------------------------------------
+def test_every_ci_job_identity_may_do_what_its_sessions_do(ci_jobs):
+    identities_used = {run.identity for run in ci_jobs}
+    assert identities_used == {"infra_pipeline", "model_pipeline"}
+    assert any("provision" in run.sessions for run in ci_jobs)
+    assert any("AzureMLJobWaitTask@1" in run.tasks for run in ci_jobs)
+    assert check_jobs(ci_jobs) == [], "\n".join(map(str, check_jobs(ci_jobs)))
+
+
+def test_only_the_infrastructure_pipeline_changes_infrastructure(ci_jobs):
+    infra_sessions = {"plan", "apply", "provision", "destroy"}
+    for run in ci_jobs:
+        if run.identity != "infra_pipeline":
+            assert not infra_sessions & set(run.sessions), run
+
+
+def test_a_job_running_a_session_as_the_wrong_identity_fails_naming_everything(ci_jobs):
+    provision = next(r for r in ci_jobs if "provision" in r.sessions)
+    wrong = JobRun(provision.job, "model_pipeline", provision.sessions)
+    missing = check_jobs([wrong])
+    text = "\n".join(map(str, missing))
+    assert "create the Azure ML workspace" in text and "create compute clusters" in text
+    assert f"job {provision.job!r} runs provision as model_pipeline" in text
+    assert "write the Terraform state" in text  # Reader on the state is not enough
+    assert "e.g. Contributor" in text or "Contributor" in text
+
+
+def test_model_sessions_requiring_provision_again_would_fail(requires):
+    chain = _chain("pr_build", {**requires, "register_data": ["provision"]})
+    missing = check_jobs([JobRun("pr", "model_pipeline", chain)])
+    assert {m.session for m in missing} == {"plan", "provision"}
+
+
+# -- the docs ----------------------------------------------------------------------------------
+def test_docs_identity_tables_are_generated_from_the_table():
+    for relative, blocks in GENERATED.items():
+        text = (ROOT / relative).read_text(encoding="utf-8")
+        assert render(text, blocks, relative) == text, f"{relative} drifted: run `nox -s docs`"
+    table = identities.markdown()
+    for grant in GRANTS:
+        assert f"| {grant.role} |" in table
