@@ -44,16 +44,3 @@ def synth(config: FactoryConfig, target: str, outdir: Path, *,
     app.synth()
     return [stack.node.id for stack in stacks]
 
-
-def main() -> None:
-    """`cdktn synth` entry (cdktf.json "app"): synthesises FACTORY_TARGET into ./cdktf.out."""
-    import os
-
-    from mlops.config import load_config
-
-    synth(load_config(), os.environ.get("FACTORY_TARGET", "local"),
-          Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")))
-
-
-if __name__ == "__main__":
-    main()

@@ -12,7 +12,6 @@ same rule as pipeline-step reuse: unchanged code is not re-checked on this machi
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -194,11 +193,6 @@ def pr_build(config: FactoryConfig, models: list[str], target: str = "local", *,
 def _deploy(platform, entry: ModelEnvConfig, names: RunNames, report: BuildReport,
             target: str) -> None:
     """Deploy the new champion and smoke-test it, when the platform can."""
-    if target == "local" and importlib.util.find_spec("mlops.platform.local.endpoints") is None:
-        report.deployment = {"summary": "skipped: local endpoints are not available yet "
-                                        "(mlops/platform/local/endpoints.py missing)"}
-        _say(f"{entry.model}: deployment skipped (local endpoints module not available)")
-        return
     if not (report.gate and report.gate.get("registered")):
         report.deployment = {"summary": "skipped: no new champion (the gate kept the current "
                                         "one, which is already deployed)"}

@@ -11,51 +11,12 @@ from collections.abc import Sequence
 
 from mlops.errors import FactoryError
 from mlops.records import TARGETS
+from mlops.sessions import SESSIONS
 from mlops.tasks import TASKS
 
-# command -> (one-line help, "module:function"). The function takes (args, config) and returns
-# an exit code. Modules are imported only when their command runs, so start-up stays fast.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "check-config": ("Validate config/*.json and every model's configs.",
-                     "mlops.commands.check_config:run"),
-    "bench": ("Run benchmarks and write docs/benchmarks.md.", "mlops.commands.bench:run"),
-    "register-data": ("Register each model's datasets as content-versioned data assets.",
-                      "mlops.commands.register_data:run"),
-    "pr-build": ("Lint + unit tests of each model, then its pipeline on env pr (gated).",
-                 "mlops.commands.pr_build:run"),
-    "ci-build": ("Pipeline on env dev, gated register, deploy and smoke-test.",
-                 "mlops.commands.ci_build:run"),
-    "synth": ("Synthesise the target's stacks (skipped when inputs are unchanged).",
-              "mlops.commands.synth:run"),
-    "plan": ("Save a Terraform plan and print/write its summary.", "mlops.commands.plan:run"),
-    "apply": ("Apply the saved plan only.", "mlops.commands.apply:run"),
-    "provision": ("synth -> plan -> apply; no-op when nothing changed.",
-                  "mlops.commands.provision:run"),
-    "destroy": ("Destroy the target's stacks (local: archives the workspace first).",
-                "mlops.commands.destroy:run"),
-    "bootstrap": ("Azure, once, as an administrator: state storage, the infrastructure "
-                  "pipeline's identity and service connection, then the first apply.",
-                  "mlops.commands.bootstrap:run"),
-    "docs": ("Write the generated documentation tables (--check: report drift).",
-             "mlops.commands.docs:run"),
-    "pipelines": ("Write .azure-pipelines/ and .github/workflows/ from config (--check: report drift).",
-                  "mlops.commands.pipelines:run"),
-    "cancel-job": ("Cancel the Azure ML job of a cancelled CI run.", "mlops.commands.cancel_job:run"),
-    "iac-scan": ("checkov over the synthesised Azure stacks and CI YAML.",
-                 "mlops.commands.iac_scan:run"),
-    "deploy": ("Deploy each model's champion to its batch and online endpoints (blue/green).",
-               "mlops.commands.deploy:run"),
-    "undeploy": ("Stop and remove each model's endpoints.", "mlops.commands.undeploy:run"),
-    "invoke": ("Send the sample request to the online endpoint; run the batch endpoint.",
-               "mlops.commands.invoke:run"),
-    "endpoints": ("List endpoints (--json, --show-keys).", "mlops.commands.endpoints:run"),
-    "approve": ("Tag each model's champion version for production.",
-                "mlops.commands.approve:run"),
-    "new-model": ("Scaffold a model: folder, configs, config entries and CI pipelines.",
-                  "mlops.commands.new_model:run"),
-}
-# Commands whose MODEL arguments name models that do not exist yet.
-NEW_NAME_COMMANDS = {"new-model"}
+# command -> its session (mlops/sessions.py); modules are imported only when their command
+# runs, so start-up stays fast. lint and tests run their tools directly, not through the CLI.
+COMMANDS = {s.command: s for s in SESSIONS if s.runner == "factory"}
 
 
 class UnknownModelError(FactoryError):
@@ -90,8 +51,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mlops", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (help_text, _) in COMMANDS.items():
-        _common_options(sub.add_parser(name, help=help_text, description=help_text))
+    for name, session in COMMANDS.items():
+        _common_options(sub.add_parser(name, help=session.help, description=session.help))
     return parser
 
 
@@ -107,16 +68,15 @@ def select_models(requested: Sequence[str], known: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    module_name, func_name = COMMANDS[args.command][1].split(":")
+    session = COMMANDS[args.command]
     try:
         from mlops.config import load_config
 
         config = load_config()
         args.only_models = bool(args.models)
-        if args.command not in NEW_NAME_COMMANDS:
+        if not session.new_names:
             args.models = select_models(args.models, config.model_names)
-        handler = getattr(importlib.import_module(module_name), func_name)
-        return int(handler(args, config) or 0)
+        return int(importlib.import_module(session.module).run(args, config) or 0)
     except FactoryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -1,5 +1,6 @@
 """Generated documentation: each generated block sits between marker comments in a markdown
-file and is rewritten from its single source (the identity tables from mlops.identities)."""
+file and is rewritten from its single source (the identity tables from mlops.identities, the
+README's session table from mlops.sessions)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from mlops import identities
+from mlops import identities, sessions
 from mlops.errors import FactoryError
 
 # file (relative to the root) -> block name -> its generator
 GENERATED: dict[str, dict[str, Callable[[], str]]] = {
     "docs/azure.md": {"identities": identities.markdown},
+    "README.md": {"sessions": sessions.markdown},
 }
+SOURCES = {"identities": "mlops/identities.py", "sessions": "mlops/sessions.py"}
 
 
 def _markers(name: str) -> tuple[str, str]:
-    return (f"<!-- generated:{name} (nox -s docs; edit mlops/identities.py) -->",
+    return (f"<!-- generated:{name} (nox -s docs; edit {SOURCES[name]}) -->",
             f"<!-- end generated:{name} -->")
 
 

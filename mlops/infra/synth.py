@@ -9,6 +9,7 @@ one intact.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -24,10 +25,6 @@ from mlops.config import FactoryConfig
 from mlops.config.loader import selected_infra_env
 from mlops.errors import FactoryError
 from mlops.infra.layout import Layout
-
-# Factory modules whose code shapes the synthesised JSON (besides cdktf_app itself).
-_FACTORY_SOURCES = ("config", "cicd/definitions.py", "naming.py", "paths.py", "records.py",
-                    "azure_names.py", "identities.py")
 
 
 class SynthError(FactoryError):
@@ -70,17 +67,66 @@ def _files(path: Path) -> list[Path]:
                   and ".terraform" not in p.parts)
 
 
+def _module_file(module: str, search: Path) -> Path | None:
+    """The source file of a dotted module name under ``search`` (a package's __init__.py)."""
+    base = search.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def stack_sources(app_dir: Path) -> list[Path]:
+    """Every factory module the CDK app imports, directly or through another factory module,
+    read from the source (no import): what can change the synthesised JSON besides config."""
+    search = app_dir.parent
+    todo = sorted(app_dir.glob("*.py"))
+    seen: set[Path] = set(todo)
+    while todo:
+        file = todo.pop()
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] not in ("mlops", "cdktf_app"):
+                    continue
+                found = _module_file(name, search)
+                parts = name.split(".")
+                while parts and found is None:  # a name imported from a module
+                    parts.pop()
+                    found = _module_file(".".join(parts), search) if parts else None
+                for path in _with_parents(found, search):
+                    if path not in seen:
+                        seen.add(path)
+                        todo.append(path)
+    return sorted(seen)
+
+
+def _with_parents(found: Path | None, search: Path) -> list[Path]:
+    """A module and the __init__.py of each package above it (importing runs them too)."""
+    if found is None:
+        return []
+    paths = [found]
+    folder = found.parent
+    while folder != search and (folder / "__init__.py").is_file():
+        paths.append(folder / "__init__.py")
+        folder = folder.parent
+    return paths
+
+
 def input_files(config: FactoryConfig) -> list[Path]:
     import cdktf_app
-    import mlops
 
     app_dir = Path(next(iter(cdktf_app.__path__)))  # works if the install sees a namespace pkg
-    pkg_dir = Path(mlops.__file__).parent
     root = config.root
     terraform_dirs = dict.fromkeys([root / "terraform", app_dir.parent / "terraform"])
     sources = [*_files(root / "config"), *_files(app_dir),
                *(f for d in terraform_dirs for f in _files(d)),
-               *(f for name in _FACTORY_SOURCES for f in _files(pkg_dir / name))]
+               *(f for f in stack_sources(app_dir) if app_dir not in f.parents)]
     sources += [f for model_dir in sorted(p.parent for p in root.glob("mlops/*/configs"))
                 for f in _files(model_dir / "configs")]
     return sources

@@ -92,14 +92,6 @@ def test_ci_build_keeps_the_deployment_when_the_champion_is_kept(config):
     assert [c[0] for c in platform.calls] == ["run"]
 
 
-def test_ci_build_without_local_endpoints_says_so(config, tmp_path, monkeypatch):
-    monkeypatch.setattr(build.importlib.util, "find_spec", lambda name: None)
-    platform = FakePlatform()
-    ci_build(config, config.model_names[:1], target="local", platform=platform)
-    report = json.loads((tmp_path / "reports" / f"{config.model_names[0]}_dev.json").read_text())
-    assert "local endpoints are not available" in report["deployment"]["summary"]
-
-
 def test_checks_run_ruff_and_pytest_and_are_cached_by_code(tmp_path):
     config = load_config(ROOT)
     entry = config.entry(config.model_names[0], "pr")

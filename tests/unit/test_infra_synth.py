@@ -4,6 +4,7 @@ changed input) when one changes. The CDK app is replaced by a stub: this checks 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,29 @@ def test_app_failure_is_one_message_and_keeps_the_previous_synth(config_root, mo
     layout = Layout.of(config_root)
     assert (layout.stack_dir("local") / "cdk.tf.json").is_file()
     assert not list(layout.synth_dir.glob(".tmp-*"))
+
+
+def test_the_synth_key_covers_what_the_stacks_import_and_nothing_else(tmp_path):
+    """The cache key is derived from the app's imports (read from source), not a kept list: a
+    module reached only through another factory module counts, an unrelated one does not."""
+    import cdktf_app
+    from mlops.infra.synth import stack_sources
+
+    app_dir = Path(next(iter(cdktf_app.__path__)))
+    sources = {p.relative_to(app_dir.parent).as_posix() for p in stack_sources(app_dir)}
+    assert {"cdktf_app/azureml_stack.py", "mlops/config/loader.py",
+            "mlops/config/_fields.py", "mlops/identities.py"} <= sources
+    assert not {"mlops/serving/front.py", "mlops/pipeline/runner.py", "mlops/build.py"} & sources
+
+    # a new import in a copy of the app is followed, transitively
+    copy = tmp_path / "cdktf_app"
+    copy.mkdir()
+    (copy / "__init__.py").write_text("")
+    (copy / "app.py").write_text("from mlops.naming import run_names\n")
+    (tmp_path / "mlops").mkdir()
+    (tmp_path / "mlops" / "__init__.py").write_text("")
+    (tmp_path / "mlops" / "naming.py").write_text("from mlops.extra import thing\n")
+    (tmp_path / "mlops" / "extra.py").write_text("thing = 1\n")
+    found = {p.relative_to(tmp_path).as_posix() for p in stack_sources(copy)}
+    assert found == {"cdktf_app/__init__.py", "cdktf_app/app.py", "mlops/__init__.py",
+                     "mlops/naming.py", "mlops/extra.py"}

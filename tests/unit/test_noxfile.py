@@ -11,38 +11,11 @@ from pathlib import Path
 import nox.registry
 import pytest
 
+from mlops.sessions import BY_NAME, SESSIONS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # session -> (requires, runs by default)
-EXPECTED = {
-    "check_config": ([], True),
-    "lint": ([], True),
-    "tests": ([], True),
-    "bench": ([], False),
-    "synth": (["check_config"], True),
-    "plan": (["synth"], False),
-    "apply": ([], False),
-    "provision": (["plan"], False),
-    "destroy": ([], False),
-    "bootstrap": ([], False),
-    "iac_scan": ([], True),
-    # model sessions never require provision: mlops.infra.workspace_for provisions local on
-    # demand and only reads Terraform outputs on azure (the infrastructure pipeline provisions)
-    "register_data": (["check_config"], False),
-    "pr_build": (["register_data"], False),
-    "ci_build": (["register_data"], False),
-    "deploy": (["check_config"], False),
-    "undeploy": ([], False),
-    "invoke": ([], False),
-    "endpoints": ([], False),
-    "approve": ([], False),
-    "pipelines": ([], False),
-    "docs": ([], False),
-    "cancel_job": ([], False),
-    "new_model": ([], False),
-}
-
-
 @pytest.fixture(scope="module")
 def sessions():
     nox.registry._REGISTRY.clear()
@@ -54,9 +27,29 @@ def sessions():
     return found
 
 
-def test_every_session_with_its_requires_and_default(sessions):
-    shape = {name: (list(func.requires), func.default) for name, func in sessions.items()}
-    assert shape == EXPECTED
+def test_the_noxfile_defines_exactly_the_declared_sessions(sessions):
+    """mlops/sessions.py is the one home of the task graph; the noxfile only reads it."""
+    shape = {name: (list(func.requires), func.default, func.__doc__)
+             for name, func in sessions.items()}
+    assert shape == {s.name: (list(s.requires), s.default, s.help) for s in SESSIONS}
+
+
+def _closure(name: str) -> set[str]:
+    seen, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        for required in BY_NAME[current].requires:
+            if required not in seen:
+                seen.add(required)
+                todo.append(required)
+    return seen
+
+
+@pytest.mark.parametrize("model_session", ["register_data", "pr_build", "ci_build", "deploy"])
+def test_model_sessions_never_change_infrastructure(model_session):
+    """The provisioning boundary (issue 9): on Azure only the infrastructure pipeline plans and
+    applies; a model session's requires-chain holds no plan, apply or provision."""
+    assert not _closure(model_session) & {"plan", "apply", "provision", "destroy", "bootstrap"}
 
 
 def test_every_session_has_a_one_line_description(sessions):
@@ -69,7 +62,7 @@ def test_nox_json_listing_shows_the_default_sessions():
     out = subprocess.run([sys.executable, "-m", "nox", "--json", "-l"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     listed = {s["session"]: s["description"] for s in json.loads(out)}
-    assert set(listed) == {n for n, (_, default) in EXPECTED.items() if default}
+    assert set(listed) == {s.name for s in SESSIONS if s.default}
     assert all(listed.values())
 
 

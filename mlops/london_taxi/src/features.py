@@ -3,7 +3,8 @@ input from normalised journeys."""
 
 import numpy as np
 import pandas as pd
-from schema import DISTRICTS, FEATURES, INTEGER_FEATURES, TARGET
+from factory_steps import feature_frame
+from schema import DISTRICTS, INTEGER_FEATURES
 
 _MIN_HOURS = 0.5 / 60
 _MAX_SPEED_KMH = 150.0
@@ -17,7 +18,7 @@ def build_features(clean: pd.DataFrame) -> pd.DataFrame:
     duration_min = ((end - start).dt.total_seconds() / 60).clip(lower=0)
     hours = np.maximum(duration_min / 60, _MIN_HOURS)
     airport = clean["pickup_district"].isin(_AIRPORTS) | clean["dropoff_district"].isin(_AIRPORTS)
-    out = pd.DataFrame(
+    return feature_frame(
         {
             "distance_km": clean["distance_km"].astype(float),
             "duration_min": duration_min.round(4),
@@ -32,10 +33,7 @@ def build_features(clean: pd.DataFrame) -> pd.DataFrame:
             "is_airport": airport.astype(int),
             "pickup_hour": start.dt.hour,
             "pickup_weekday": start.dt.day_of_week,
-        }
+        },
+        clean,
+        INTEGER_FEATURES,
     )
-    out[INTEGER_FEATURES] = out[INTEGER_FEATURES].astype("int64")
-    out = out[FEATURES]
-    if TARGET in clean.columns:
-        out[TARGET] = clean[TARGET].astype(float).to_numpy()
-    return out.reset_index(drop=True)

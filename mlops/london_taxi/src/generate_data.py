@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from factory_steps.generate import write_csv
+from factory_steps.generate import write_halves
 from schema import (
     BOOKING_FEE,
     DISTRICTS,
@@ -119,11 +119,6 @@ def _journeys(rows: int, rng: np.random.Generator, first_id: int) -> pd.DataFram
 
 def generate(folder, rows: int, seed: int) -> list[Path]:
     """Write journeys_2024_03_a.csv and journeys_2024_03_b.csv (rows split evenly)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    first = rows // 2
-    paths = [folder / "journeys_2024_03_a.csv", folder / "journeys_2024_03_b.csv"]
-    write_csv(_journeys(first, rng, 1), paths[0])
-    write_csv(_journeys(rows - first, rng, 1 + first), paths[1])
-    return paths
+    return write_halves(folder, ("journeys_2024_03_a.csv", "journeys_2024_03_b.csv"), rows,
+                        lambda count, first: _journeys(count, rng, 1 + first))

@@ -3,7 +3,8 @@ input from normalised trips."""
 
 import numpy as np
 import pandas as pd
-from schema import FEATURES, INTEGER_FEATURES, TARGET, YELLOW
+from factory_steps import feature_frame
+from schema import INTEGER_FEATURES, YELLOW
 
 _MIN_HOURS = 0.5 / 60  # half a minute: keeps speed finite for sub-minute trips
 _MAX_SPEED_MPH = 200.0
@@ -15,7 +16,7 @@ def build_features(clean: pd.DataFrame) -> pd.DataFrame:
     dropoff = pd.to_datetime(clean["dropoff_datetime"], format="ISO8601")
     duration_min = ((dropoff - pickup).dt.total_seconds() / 60).clip(lower=0)
     hours = np.maximum(duration_min / 60, _MIN_HOURS)
-    out = pd.DataFrame(
+    return feature_frame(
         {
             "is_yellow": (clean["kind"] == YELLOW).astype(int),
             "vendor": clean["vendor"],
@@ -33,10 +34,7 @@ def build_features(clean: pd.DataFrame) -> pd.DataFrame:
             "pickup_hour": pickup.dt.hour,
             "pickup_monthday": pickup.dt.day,
             "pickup_minute": pickup.dt.minute,
-        }
+        },
+        clean,
+        INTEGER_FEATURES,
     )
-    out[INTEGER_FEATURES] = out[INTEGER_FEATURES].astype("int64")
-    out = out[FEATURES]
-    if TARGET in clean.columns:
-        out[TARGET] = clean[TARGET].astype(float).to_numpy()
-    return out.reset_index(drop=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from factory_steps.generate import write_csv
+from factory_steps.generate import write_halves
 from schema import GREEN, GREEN_FILE_COLUMNS, YELLOW, YELLOW_FILE_COLUMNS
 
 DEFAULT_SEED = 2016
@@ -124,11 +124,6 @@ def _trips(kind: str, rows: int, rng: np.random.Generator) -> pd.DataFrame:
 
 def generate(folder, rows: int, seed: int) -> list[Path]:
     """Write greenTaxiData.csv and yellowTaxiData.csv (rows split evenly) into folder."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    green_rows = rows // 2
-    paths = [folder / "greenTaxiData.csv", folder / "yellowTaxiData.csv"]
-    write_csv(_trips(GREEN, green_rows, rng), paths[0])
-    write_csv(_trips(YELLOW, rows - green_rows, rng), paths[1])
-    return paths
+    return write_halves(folder, ("greenTaxiData.csv", "yellowTaxiData.csv"), rows,
+                        lambda count, first: _trips(YELLOW if first else GREEN, count, rng))

@@ -43,6 +43,24 @@ def contract():
     return task(getattr(schema, "TASK", "regression")), list(schema.FEATURES), schema.TARGET
 
 
+def feature_frame(columns: dict, clean, integers=()):
+    """The model input: ``columns`` (name -> values) in schema.FEATURES order, ``integers``
+    as int64, plus the target taken from ``clean`` when it has one (training); serving passes
+    rows without it."""
+    import pandas as pd
+    import schema
+
+    out = pd.DataFrame(columns)
+    out[list(integers)] = out[list(integers)].astype("int64")
+    out = out[list(schema.FEATURES)]
+    if schema.TARGET in clean.columns:
+        target = clean[schema.TARGET]
+        if getattr(schema, "TASK", "regression") == "regression":
+            target = target.astype(float)
+        out[schema.TARGET] = target.to_numpy()
+    return out.reset_index(drop=True)
+
+
 def write_atomic(folder: Path, name: str, write) -> Path:
     """Call ``write(tmp_path)`` for a temporary file in ``folder``, then rename it to ``name``:
     a reader never sees a half-written output, and a killed step leaves no partial file."""

@@ -34,6 +34,15 @@ def write_csv(frame, path: Path) -> Path:
     return path
 
 
+def write_halves(folder, names: tuple[str, str], rows: int, make) -> list[Path]:
+    """Two raw files of about ``rows`` / 2 rows each: ``make(count, first_row)`` -> a frame."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    first = rows // 2
+    return [write_csv(make(first, 0), folder / names[0]),
+            write_csv(make(rows - first, first), folder / names[1])]
+
+
 def batch_rows(model, folder: Path, rows: int, seed: int) -> list[Path]:
     import numpy as np
     from features import build_features

@@ -1,0 +1,130 @@
+"""Every session of the task graph, declared once: the noxfile defines its sessions from this
+table, the CLI its commands, `nox -s docs` the README's session table, and the CI generators
+name only sessions listed here (tests/unit/test_sessions.py checks all four).
+
+Standard library only: the noxfile imports it before any environment exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TERRAFORM = ("terraform", "node")  # outside prerequisites of anything that synthesises
+
+
+@dataclass(frozen=True)
+class Session:
+    name: str  # the nox session (`nox -s NAME`); the CLI command is NAME with '-' for '_'
+    help: str  # one line: `nox -l`, the CLI's help
+    what: str  # the README table's description (markdown)
+    requires: tuple[str, ...] = ()  # nox sessions that run first
+    default: bool = False  # runs with a plain `nox`
+    tools: tuple[str, ...] = ()  # outside prerequisites checked before it runs
+    runner: str = "factory"  # "factory": python -m mlops <command>; "lint" / "tests": their own
+    new_names: bool = False  # its MODEL arguments name models that do not exist yet
+
+    @property
+    def command(self) -> str:
+        return self.name.replace("_", "-")
+
+    @property
+    def module(self) -> str:
+        return f"mlops.commands.{self.name}"
+
+
+SESSIONS: tuple[Session, ...] = (
+    Session("check_config", "Validate config/*.json and every model's configs; list all "
+            "problems at once.",
+            "validates `config/*.json` and every model's configs, all problems at once",
+            default=True),
+    Session("lint", "Ruff over the factory, its models and tests.",
+            "ruff over the factory, models and tests", default=True, runner="lint"),
+    Session("tests", "The test suite: unit tests plus integration tests on the real local "
+            "platform.", "the test suite (unit + integration on the real local platform)",
+            default=True, runner="tests"),
+    Session("bench", "Benchmarks; results go to docs/benchmarks.md with the command that "
+            "produced them.",
+            "benchmarks → `docs/benchmarks.md` (`-- --only AREA` for one area)", tools=TERRAFORM),
+    Session("synth", "Synthesise the stacks of --target (local default) to .factory/cdktf.out; "
+            "skipped when unchanged.",
+            "synthesises the stacks of the target to `.factory/cdktf.out`; skipped when inputs "
+            "are unchanged", requires=("check_config",), default=True, tools=TERRAFORM),
+    Session("plan", "Save a Terraform plan; print its summary and write it as markdown for a "
+            "PR comment.",
+            "saved plan + add/change/destroy summary (printed, and markdown for a PR comment)",
+            requires=("synth",), tools=TERRAFORM),
+    Session("apply", "Apply the saved plan only (never an unreviewed one).",
+            "applies the saved plan only, never an unreviewed one", tools=TERRAFORM),
+    Session("provision", "Provision the workspace: apply the plan just made; a no-op when "
+            "nothing changed.", "synth → plan → apply", requires=("plan",), tools=TERRAFORM),
+    Session("bootstrap", "Azure, once, as an administrator: state storage, the infrastructure "
+            "pipeline's identity and connection, the first apply.",
+            "Azure, once, as an administrator: state storage, the infrastructure pipeline's "
+            "identity and service connection, then the first apply "
+            "([docs/azure.md](docs/azure.md)); local needs nothing", tools=TERRAFORM),
+    Session("destroy", "Destroy the stacks; local stops its endpoints and archives the "
+            "workspace first (-- --delete-data deletes it).",
+            "removes the stack; the local workspace is archived first (`-- --delete-data` "
+            "deletes it)", tools=TERRAFORM),
+    Session("iac_scan", "checkov over the synthesised Azure stacks and CI YAML; every "
+            "suppression has a reason.",
+            "checkov over the synthesised Azure stacks and the generated CI YAML",
+            default=True, tools=("node",)),
+    Session("pipelines", "Write the Azure DevOps and GitHub Actions YAML from config "
+            "(-- --check: report drift).",
+            "regenerates `.azure-pipelines/` and `.github/workflows/` from config (`-- --check` "
+            "reports drift)"),
+    Session("docs", "Write the generated parts of the docs (-- --check: report drift).",
+            "regenerates the generated tables of the docs (this session table, the identity "
+            "tables of [docs/azure.md](docs/azure.md)); `-- --check` reports drift"),
+    Session("cancel_job", "Cancel the Azure ML job of a cancelled CI run (CI calls it; "
+            "AZUREML_JOB_NAME optional).",
+            "cancels a model's running Azure ML pipeline job (CI runs it when a run is "
+            "cancelled)"),
+    Session("new_model", "Scaffold a model: -- NAME [--task regression|classification] "
+            "[--from MODEL].",
+            "writes a new model: folder, configs, config entries and CI pipelines "
+            "(`-- NAME [--task regression\\|classification] [--from MODEL]`)", new_names=True),
+    # model sessions never require provision: mlops.infra.workspace_for provisions local on
+    # demand and only reads Terraform outputs on azure (the infrastructure pipeline provisions)
+    Session("register_data", "Register each model's datasets as data assets versioned by "
+            "content (generates empty ones).",
+            "registers each model's datasets, versioned by content",
+            requires=("check_config",), tools=TERRAFORM),
+    Session("pr_build", "Lint and unit tests of each model, then its pipeline on env pr; "
+            "fails when the gate fails.",
+            "lint + unit tests of the model, pipeline on `pr`, gate",
+            requires=("register_data",), tools=TERRAFORM),
+    Session("ci_build", "Pipeline on env dev, gated registration, then deploy and smoke-test "
+            "the new champion.",
+            "pipeline on `dev`, gated registration, deploy batch + online, smoke tests",
+            requires=("register_data",), tools=TERRAFORM),
+    Session("deploy", "Deploy each model's champion to its batch and online endpoints "
+            "(blue/green, smoke-tested).",
+            "deploys the champion to its batch and online endpoints (blue/green)",
+            requires=("check_config",), tools=TERRAFORM),
+    Session("undeploy", "Stop and remove each model's endpoints and their processes; says "
+            "what it removed.", "stops and removes a model's endpoints", tools=TERRAFORM),
+    Session("invoke", "Send each model's sample request to its online endpoint; run its batch "
+            "endpoint.", "sends the sample request online and scores the batch test data",
+            tools=TERRAFORM),
+    Session("endpoints", "List endpoints: name, kind, model, version, scoring URI, status "
+            "(-- --json, --show-keys).", "lists endpoints (`-- --json`, `--show-keys`)",
+            tools=TERRAFORM),
+    Session("approve", "Tag each model's champion version for production, recording approver "
+            "and build.",
+            "tags the champion version for production, recording who and which build",
+            tools=TERRAFORM),
+)
+BY_NAME = {session.name: session for session in SESSIONS}
+BY_COMMAND = {session.command: session for session in SESSIONS}
+
+
+def markdown() -> str:
+    """The README's session table."""
+    rows = ["| session | requires | runs | what it does |", "|---|---|---|---|"]
+    for s in SESSIONS:
+        requires = ", ".join(s.requires) or "–"
+        rows.append(f"| `{s.name}` | {requires} | {'by default' if s.default else 'on request'} "
+                    f"| {s.what} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,44 @@
+"""The session table (mlops/sessions.py) is the one list of commands: the CLI offers exactly
+its factory sessions, the README shows exactly its table, and every `nox -s` a generated CI
+pipeline runs is one of its sessions."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mlops import cli
+from mlops.cicd.generate import render_all
+from mlops.config import load_config
+from mlops.infra.docs import write_docs
+from mlops.sessions import BY_NAME, SESSIONS, markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_cli_offers_every_factory_session_and_nothing_else():
+    parser = cli.build_parser()
+    commands = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001 - argparse
+    assert commands == {s.command for s in SESSIONS if s.runner == "factory"}
+    for command in commands:
+        assert (ROOT / "mlops" / "commands" / f"{cli.COMMANDS[command].name}.py").is_file()
+
+
+def test_the_readme_table_is_the_generated_one():
+    readme = (ROOT / "README.md").read_text()
+    assert markdown() in readme
+    assert write_docs(ROOT, check=True) == [], "run `nox -s docs`"
+    listed = re.findall(r"^\| `(\w+)` \|", readme.split("<!-- end generated:sessions")[0], re.M)
+    assert listed == [s.name for s in SESSIONS]
+
+
+def test_ci_pipelines_call_only_declared_sessions():
+    files = render_all(load_config(ROOT))
+    called = {name for text in files.values() for name in re.findall(r"nox -s (\w+)", text)}
+    assert called, "the generated pipelines call no session?"
+    assert called <= set(BY_NAME), f"unknown sessions in CI: {sorted(called - set(BY_NAME))}"
+
+
+def test_every_requirement_is_a_declared_session():
+    for session in SESSIONS:
+        assert set(session.requires) <= set(BY_NAME), session.name
