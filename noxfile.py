@@ -108,6 +108,18 @@ def cancel_job(session: nox.Session) -> None:
     _factory(session, "cancel-job")
 
 
+@nox.session(default=False)
+def wait_job(session: nox.Session) -> None:
+    """Wait one bounded slice for the CI's Azure ML job (AZUREML_JOB_NAME); GitHub repeats it."""
+    _factory(session, "wait-job", tools=("terraform",))
+
+
+@nox.session(default=False)
+def gate(session: nox.Session) -> None:
+    """Read the CI's finished Azure ML job's gate decision, fail if unmet, publish it for approval."""
+    _factory(session, "gate", tools=("terraform",))
+
+
 @nox.session(requires=["provision"], default=False)
 def register_data(session: nox.Session) -> None:
     """Register each model's datasets as data assets versioned by content (generates empty ones)."""

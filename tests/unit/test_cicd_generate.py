@@ -17,14 +17,18 @@ def _drop_model(edit_json, model: str) -> None:
 
 def _tree(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
-            for folder in generate.GENERATED_DIRS for p in sorted((root / folder).glob("*"))}
+            for folder in generate.GENERATED_DIRS for p in sorted((root / folder).glob("*"))
+            if p.is_file()}
 
 
 def test_write_creates_every_file_then_is_a_no_op(config_root):
     config = load_config(config_root)
     first = generate.write(config, config_root)
     assert sorted(first.missing) == sorted(generate.render_all(config))
-    assert len(first.missing) == 12  # infra + data + 2 models x (pr, ci), on both systems
+    # infra + data + 2 models x (pr, ci), on both systems, plus each system's shared set-up
+    assert len(first.missing) == 14
+    assert {".azure-pipelines/templates/setup.yml", ".github/actions/setup/action.yml"} <= set(
+        first.missing)
     assert _tree(config_root) == generate.render_all(config)
     assert generate.write(config, config_root).clean
     assert generate.diff(config, config_root).clean
@@ -62,6 +66,17 @@ def test_removed_model_loses_its_generated_files_but_hand_written_ones_stay(conf
     assert not list(config_root.rglob("*.tmp"))
 
 
+def test_drift_covers_the_shared_setup_files(config_root):
+    config = load_config(config_root)
+    generate.write(config, config_root)
+    template = config_root / ".azure-pipelines/templates/setup.yml"
+    template.write_text(template.read_text().replace("nox[uv]", "nox"))
+    (config_root / ".github/actions/setup/action.yml").unlink()
+    drift = generate.diff(config, config_root)
+    assert drift.changed == [".azure-pipelines/templates/setup.yml"]
+    assert drift.missing == [".github/actions/setup/action.yml"]
+
+
 def test_path_filters_come_from_config(config_root, edit_json):
     def widen(data):
         for entry in data["models"]:
@@ -87,7 +102,7 @@ def test_cli_check_mode_reports_drift_and_writes_nothing(config_root, monkeypatc
     out = capsys.readouterr().out
     assert "wrote    .github/workflows/nyc_taxi_ci_dev_pipeline.yml" in out
     assert main(["pipelines", "--check"]) == 0
-    assert "CI files match config (12 files)" in capsys.readouterr().out
+    assert "CI files match config (14 files)" in capsys.readouterr().out
     assert main(["pipelines"]) == 0
     assert "nothing written" in capsys.readouterr().out
 

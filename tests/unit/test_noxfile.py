@@ -35,6 +35,8 @@ EXPECTED = {
     "approve": ([], False),
     "pipelines": ([], False),
     "cancel_job": ([], False),
+    "wait_job": ([], False),
+    "gate": ([], False),
 }
 
 
