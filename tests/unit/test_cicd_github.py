@@ -30,7 +30,8 @@ from mlops.config import load_config
 # within its valid time range"; Azure/azure-cli#28708: "Azure CLI cannot get a new OIDC token
 # after the OIDC token expires"). So no Azure work may run longer than this after its login.
 ACCESS_TOKEN_MIN_MINUTES = 60
-# A GitHub-hosted job runs at most 6 hours (docs.github.com, usage limits: job execution time).
+# "Each job in a workflow can run for up to 6 hours of execution time" on GitHub-hosted runners
+# (docs.github.com/actions/learn-github-actions/usage-limits-billing-and-administration).
 HOSTED_JOB_MAX_MINUTES = 360
 WAITING_SESSIONS = ("pr_build", "ci_build")
 SETUP_ACTIONS = ("actions/setup-python@", "actions/setup-node@", "hashicorp/setup-terraform@")
