@@ -312,6 +312,8 @@ OPERATIONS: dict[str, Operation] = dict([
     _op("follow jobs", f"{_ML}/jobs/read", "workspace"),
     _op("cancel jobs", f"{_ML}/jobs/cancel/action", "workspace"),
     _op("read models", f"{_ML}/models/versions/read", "workspace"),
+    # jobs.download reads a finished step's outputs from the workspace's default datastore
+    _op("download job outputs", f"{_BLOBS}/blobs/read", "storage", True),
     _op("register and tag models", f"{_ML}/models/versions/write", "workspace"),
     _op("deploy online endpoints", f"{_ML}/onlineEndpoints/deployments/write", "workspace"),
     _op("deploy batch endpoints", f"{_ML}/batchEndpoints/deployments/write", "workspace"),
@@ -356,7 +358,13 @@ SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "undeploy": (*_STATE, "read endpoints", "delete endpoints"),
     "approve": (*_STATE, "read models", "register and tag models"),
     "cancel_job": (*_STATE, "follow jobs", "cancel jobs"),
+    "wait_job": (*_STATE, "follow jobs"),
+    "gate": (*_STATE, "follow jobs", "download job outputs", "read models"),
 }
+# Sessions that never call Azure as a CI identity: they read files or synthesise, or (bootstrap)
+# run once as the administrator, whose rights docs/azure.md lists.
+SESSIONS_WITHOUT_AZURE = ("check_config", "lint", "tests", "bench", "synth", "iac_scan",
+                          "pipelines", "docs", "new_model", "bootstrap")
 # Pipeline tasks that act on Azure themselves (not through a nox session).
 TASK_OPERATIONS: dict[str, tuple[str, ...]] = {
     "AzureMLJobWaitTask@1": ("follow jobs",),

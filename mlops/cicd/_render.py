@@ -15,6 +15,10 @@ class _Dumper(yaml.SafeDumper):
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
+    def ignore_aliases(self, data: Any) -> bool:
+        # Never &anchors/*aliases for a dict used twice: Azure Pipelines rejects YAML anchors.
+        return True
+
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     # multi-line scripts as literal blocks, readable in review

@@ -1,14 +1,18 @@
-"""Azure DevOps pipeline YAML for each CI definition. Every working step is a `nox -s` call
-under an AzureCLI@2 task, so the sessions run with the service connection's Azure login.
+"""Azure DevOps pipeline YAML for each CI definition, plus the one step template every agent job
+starts with (templates/setup.yml: checkout, Python, Node.js, Terraform, nox, the factory
+environment). Every working step is a `nox -s` call under an AzureCLI@2 task, so the sessions
+run with the service connection's Azure login.
 
-The CI pipeline's training wait does not hold an agent: `ci_build --no-wait` submits the Azure
-ML pipeline job and publishes its name (output variable AZUREML_JOB_NAME of the step named
-ci_build, see mlops.platform.azure.pipeline); an agentless job (`pool: server`) then waits with AzureMLJobWaitTask@1 from
-the Azure Machine Learning extension (ms-air-aiagility.azureml-v2), which subscribes an Azure DevOps
-webhook to the job and finishes with the job's status (the seed's optional step 11). Cancelling
-the run does not reach Azure ML by itself, so a `condition: canceled()` job runs
-`nox -s cancel_job`, which cancels that job by name (or, if submission was interrupted before the
-name was published, every active job with this build's display name).
+No agent job waits on training. AzureCLI@2 with workload identity federation logs in once per
+task and cannot renew the token (about an hour), so the PR and CI builds submit with
+`--no-wait`, which publishes the job name (output variable AZUREML_JOB_NAME of the submitting
+step, see mlops.platform.azure.pipeline); an agentless job (`pool: server`) then waits with
+AzureMLJobWaitTask@1 from the Azure Machine Learning extension (ms-air-aiagility.azureml-v2),
+which subscribes an Azure DevOps webhook to the job and ends with the job's status. After it, job
+`gate` runs `nox -s gate`: it reads the job's gate decision, fails the run when the build's rule
+is not met (PR: threshold; CI: registered as new champion), so the deploy stage is skipped, and
+publishes the run's metadata, which the manual approval shows. Cancelling the run does not reach
+Azure ML by itself, so a `condition: canceled()` job runs `nox -s cancel_job`.
 """
 
 from __future__ import annotations
@@ -17,48 +21,60 @@ from typing import Any
 
 from mlops.cicd._paths import trigger_globs
 from mlops.cicd._sessions import (
+    APPROVAL_VARIABLES,
     INFRA_ENV,
     INSTALL_NOX,
     INSTALL_TERRAFORM,
     JOB_NAME_VARIABLE,
     NODE_VERSION,
+    PREPARE,
     PYTHON_VERSION,
     TERRAFORM_VERSION,
     nox_call,
 )
-from mlops.cicd.definitions import PipelineDefinition
+from mlops.cicd.definitions import AZURE_DIR, AZURE_SETUP_TEMPLATE, PipelineDefinition
 from mlops.config import FactoryConfig, InfraConfig
 
 VM_IMAGE = "ubuntu-latest"
 WAIT_TASK = "AzureMLJobWaitTask@1"
-WAIT_TIMEOUT_MINUTES = 2880  # Azure DevOps caps an agentless wait at two days
+WAIT_TIMEOUT_MINUTES = 2880  # the extension's wait is capped at two days by Azure DevOps
 APPROVAL_TIMEOUT_MINUTES = 4320
-SUBMIT_JOB, SUBMIT_STEP = "submit", "ci_build"
+SUBMIT_JOB, WAIT_JOB, GATE_JOB, GATE_STEP = "submit", "wait_for_azureml_job", "gate", "gate"
+BUILD_STAGE = "build"
+# `- template:` paths are relative to the including file (pipelines live in AZURE_DIR).
+SETUP_REF = AZURE_SETUP_TEMPLATE.removeprefix(f"{AZURE_DIR}/")
 
 COMMENTS = {
     "pr": ("Build validation for {model}: the development branch's policy runs it for pull requests",
-           "touching its path filters (the Azure DevOps stack sets the same filters)."),
-    "ci": ("CI for {model} on the development branch: train on dev and gate (Azure ML job,",
-           "waited on by an agentless job), deploy and smoke-test, then manual approval.",
+           "touching its path filters (the Azure DevOps stack sets the same filters). Submits the",
+           "training on pr without waiting, waits agentlessly, then fails on a missed threshold."),
+    "ci": ("CI for {model} on the development branch: train on dev (Azure ML job, waited on by an",
+           "agentless job), gate (fails unless a new champion was registered), deploy and",
+           "smoke-test, then manual approval showing the run's metadata.",
            "Needs the Azure Machine Learning extension (ms-air-aiagility.azureml-v2) for",
            "AzureMLJobWaitTask; cancelling the run cancels the Azure ML job (cancel_job)."),
     "infra": ("Provisions the Azure ML workspace and the Azure DevOps resources from config/, as",
               "the infrastructure identity (its own service connection; the only pipeline that",
               "plans and applies)."),
     "data": ("Registers every model's data assets (versioned by content) in the Azure ML workspace.",),
+    "setup": ("Set-up steps every agent job starts with: checkout, Python, Node.js, Terraform,",
+              "nox, then the factory environment (built before any Azure login: a federated",
+              "token is valid for minutes, so the first Azure call must follow its login)."),
 }
 
 
-def _setup_steps() -> list[dict[str, Any]]:
-    return [
+def setup_template() -> dict[str, Any]:
+    """The step template: the only place the pipelines install their tools."""
+    return {"steps": [
         {"checkout": "self"},
         {"task": "UsePythonVersion@0", "displayName": f"Use Python {PYTHON_VERSION}",
          "inputs": {"versionSpec": PYTHON_VERSION}},
-        {"task": "UseNode@1", "displayName": f"Use Node.js {NODE_VERSION}",
-         "inputs": {"version": f"{NODE_VERSION}.x"}},
+        {"task": "NodeTool@0", "displayName": f"Use Node.js {NODE_VERSION}",
+         "inputs": {"versionSpec": f"{NODE_VERSION}.x"}},
         {"script": INSTALL_TERRAFORM, "displayName": f"Install Terraform {TERRAFORM_VERSION}"},
         {"script": INSTALL_NOX, "displayName": "Install nox"},
-    ]
+        {"script": PREPARE, "displayName": "Build the factory environment, check config"},
+    ]}
 
 
 def _nox_step(infra: InfraConfig, command: str, name: str | None = None,
@@ -80,7 +96,7 @@ def _nox_step(infra: InfraConfig, command: str, name: str | None = None,
 
 def _agent_job(job: str, display: str, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {"job": job, "displayName": display, **extra, "pool": {"vmImage": VM_IMAGE},
-            "steps": [*_setup_steps(), *steps]}
+            "steps": [{"template": SETUP_REF}, *steps]}
 
 
 def _triggers(definition: PipelineDefinition, infra: InfraConfig) -> dict[str, Any]:
@@ -91,12 +107,14 @@ def _triggers(definition: PipelineDefinition, infra: InfraConfig) -> dict[str, A
     return {"trigger": filters, "pr": "none"}
 
 
-def _ci_stages(model: str, infra: InfraConfig) -> list[dict[str, Any]]:
-    job_name = f"$[ dependencies.{SUBMIT_JOB}.outputs['{SUBMIT_STEP}.{JOB_NAME_VARIABLE}'] ]"
-    submit = _agent_job(SUBMIT_JOB, "Submit the training pipeline on dev", [
-        _nox_step(infra, nox_call("ci_build", model, "--no-wait"), name=SUBMIT_STEP)])
+def _training_jobs(session: str, model: str, infra: InfraConfig) -> list[dict[str, Any]]:
+    """Submit (no wait) -> agentless wait -> gate, and the cancel job of a cancelled run."""
+    job_name = f"$[ dependencies.{SUBMIT_JOB}.outputs['{session}.{JOB_NAME_VARIABLE}'] ]"
+    job_env = {JOB_NAME_VARIABLE: f"$({JOB_NAME_VARIABLE})"}
+    submit = _agent_job(SUBMIT_JOB, f"Submit the training pipeline ({session}, no wait)", [
+        _nox_step(infra, nox_call(session, model, "--no-wait"), name=session)])
     wait = {
-        "job": "wait_for_azureml_job", "displayName": "Wait for the Azure ML job (agentless)",
+        "job": WAIT_JOB, "displayName": "Wait for the Azure ML job (agentless)",
         "dependsOn": SUBMIT_JOB, "pool": "server", "timeoutInMinutes": WAIT_TIMEOUT_MINUTES,
         "variables": {JOB_NAME_VARIABLE: job_name},
         "steps": [{"task": WAIT_TASK, "displayName": "AzureML Job Wait", "inputs": {
@@ -105,33 +123,51 @@ def _ci_stages(model: str, infra: InfraConfig) -> list[dict[str, Any]]:
             "azureMLWorkspaceName": infra.workspace_name,
             "azureMLJobName": f"$({JOB_NAME_VARIABLE})"}}],
     }
+    gate = _agent_job(GATE_JOB, "Read the gate decision; fail the run when it is not met", [
+        _nox_step(infra, nox_call("gate", model), name=GATE_STEP, env=job_env)],
+        dependsOn=[SUBMIT_JOB, WAIT_JOB], variables={JOB_NAME_VARIABLE: job_name})
     cancel = _agent_job(
         "cancel_azureml_job", "Cancel the Azure ML job of a cancelled run",
-        [_nox_step(infra, nox_call("cancel_job", model),
-                   env={JOB_NAME_VARIABLE: f"$({JOB_NAME_VARIABLE})"})],
-        dependsOn=[SUBMIT_JOB, "wait_for_azureml_job"], condition="canceled()",
+        [_nox_step(infra, nox_call("cancel_job", model), env=job_env)],
+        dependsOn=[SUBMIT_JOB, WAIT_JOB, GATE_JOB], condition="canceled()",
         variables={JOB_NAME_VARIABLE: job_name})
+    return [submit, wait, gate, cancel]
+
+
+def approval_instructions(model: str) -> str:
+    lines = [f"Approve the {model} model this run registered and deployed, for production."]
+    lines += [f"{label}: $({name})" for name, label in APPROVAL_VARIABLES.items()]
+    lines.append("The run's summary shows the same table (gate job).")
+    return "\n".join(lines) + "\n"
+
+
+def _ci_stages(model: str, infra: InfraConfig) -> list[dict[str, Any]]:
     deploy = _agent_job("deploy", "Deploy batch and online endpoints, smoke-test", [
         _nox_step(infra, nox_call("deploy", model)),
         _nox_step(infra, nox_call("invoke", model))])
+    # The approver sees what `nox -s gate` published: output variables of the build stage's
+    # gate step, mapped into the agentless job (a stage reads only stages it depends on).
+    published = {name: f"$[ stageDependencies.{BUILD_STAGE}.{GATE_JOB}.outputs"
+                       f"['{GATE_STEP}.{name}'] ]" for name in APPROVAL_VARIABLES}
     validation = {
         "job": "manual_validation", "displayName": "Approve for production",
         "pool": "server", "timeoutInMinutes": APPROVAL_TIMEOUT_MINUTES,
+        "variables": published,
         "steps": [{"task": "ManualValidation@0", "displayName": "Manual approval", "inputs": {
             "notifyUsers": "$(Build.RequestedForEmail)",
-            "instructions": f"Approve the {model} champion deployed by this run for production.",
+            "instructions": approval_instructions(model),
             "onTimeout": "reject"}}],
     }
     approve = _agent_job("approve", "Tag the champion for production",
                          [_nox_step(infra, nox_call("approve", model))],
                          dependsOn="manual_validation")
     return [
-        {"stage": "build", "displayName": "Train, gate and register on dev",
-         "jobs": [submit, wait, cancel]},
-        {"stage": "deploy", "displayName": "Deploy and smoke-test", "dependsOn": "build",
+        {"stage": BUILD_STAGE, "displayName": "Train on dev, wait, gate",
+         "jobs": _training_jobs("ci_build", model, infra)},
+        {"stage": "deploy", "displayName": "Deploy and smoke-test", "dependsOn": BUILD_STAGE,
          "jobs": [deploy]},
-        {"stage": "approval", "displayName": "Manual approval", "dependsOn": "deploy",
-         "jobs": [validation, approve]},
+        {"stage": "approval", "displayName": "Manual approval",
+         "dependsOn": [BUILD_STAGE, "deploy"], "jobs": [validation, approve]},
     ]
 
 
@@ -155,8 +191,7 @@ def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, A
     if definition.kind == "ci":
         doc["stages"] = _ci_stages(model, infra)
     elif definition.kind == "pr":
-        doc["jobs"] = [_agent_job("pr_build", "Train on the pr environment and test",
-                                  [_nox_step(infra, nox_call("pr_build", model))])]
+        doc["jobs"] = _training_jobs("pr_build", model, infra)
     elif definition.kind == "infra":
         doc["jobs"] = [_agent_job("provision", "Provision the infrastructure", [_nox_step(
             infra, nox_call("provision"), env=_infra_env(infra),

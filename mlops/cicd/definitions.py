@@ -9,6 +9,10 @@ from mlops.config import FactoryConfig
 
 AZURE_DIR = ".azure-pipelines"
 GITHUB_DIR = ".github/workflows"
+# The set-up steps, once per CI system: an Azure Pipelines step template (referenced relative to
+# the pipeline files) and a GitHub composite action (referenced from the repository root).
+AZURE_SETUP_TEMPLATE = f"{AZURE_DIR}/templates/setup.yml"
+GITHUB_SETUP_ACTION = ".github/actions/setup/action.yml"
 
 
 @dataclass(frozen=True)

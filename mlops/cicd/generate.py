@@ -15,10 +15,18 @@ from pathlib import Path
 
 from mlops.cicd import azure_devops, github
 from mlops.cicd._render import dump, is_generated
-from mlops.cicd.definitions import AZURE_DIR, GITHUB_DIR, pipeline_definitions
+from mlops.cicd.definitions import (
+    AZURE_DIR,
+    AZURE_SETUP_TEMPLATE,
+    GITHUB_DIR,
+    GITHUB_SETUP_ACTION,
+    pipeline_definitions,
+)
 from mlops.config import FactoryConfig
 
-GENERATED_DIRS = (AZURE_DIR, GITHUB_DIR)
+# Every folder a generated file lives in (pipelines, the step template, the composite action).
+GENERATED_DIRS = (AZURE_DIR, GITHUB_DIR, str(Path(AZURE_SETUP_TEMPLATE).parent),
+                  str(Path(GITHUB_SETUP_ACTION).parent))
 
 
 @dataclass
@@ -39,8 +47,13 @@ class Drift:
 
 
 def render_all(config: FactoryConfig) -> dict[str, str]:
-    """Relative path -> file text, for every defined pipeline on both CI systems."""
-    files: dict[str, str] = {}
+    """Relative path -> file text: every defined pipeline on both CI systems, and the set-up
+    each system's jobs share."""
+    files: dict[str, str] = {
+        AZURE_SETUP_TEMPLATE: dump(azure_devops.setup_template(),
+                                   azure_devops.COMMENTS["setup"]),
+        GITHUB_SETUP_ACTION: dump(github.setup_action(), github.SETUP_COMMENTS),
+    }
     for definition in pipeline_definitions(config):
         files[definition.azure_path] = dump(azure_devops.render(definition, config),
                                             azure_devops.comments(definition))

@@ -1,14 +1,19 @@
-"""GitHub Actions workflows for each CI definition: the same set as Azure DevOps, calling the same
-nox sessions after an OIDC azure/login.
+"""GitHub Actions workflows for each CI definition (the same set as Azure DevOps, calling the
+same nox sessions after an OIDC azure/login), plus the composite action every job's set-up is
+(.github/actions/setup: Python, Node.js, Terraform, nox, the factory environment).
 
-GitHub has no agentless jobs, so the CI workflow's build job runs `ci_build` without --no-wait:
-the runner waits on the Azure ML job, and ci_build then deploys and smoke-tests the new champion
-itself (Azure DevOps, whose ci_build only submits, has a deploy stage instead). Cancelling the run signals ci_build, whose interrupt
-handler cancels the Azure ML job; as a backstop (the runner kills the step if it lingers), an
-`if: cancelled()` step runs `nox -s cancel_job`, which cancels the active Azure ML jobs carrying
-this run's display name (built from GITHUB_RUN_ID).
+GitHub has no agentless jobs, and the Azure login azure/login leaves behind cannot be renewed:
+the federated token it used is valid for minutes, the access token for 60-90. So the PR and CI
+builds submit with `--no-wait` (job `submit` publishes the job name), and job `gate` waits in
+slices of WAIT_SLICE_MINUTES, re-running azure/login before each (`nox -s wait_job` stops at
+the end of its slice and says whether the job finished; later slices are skipped once it has).
+Then `nox -s gate` reads the gate decision after a fresh login, fails the run when the build's
+rule is not met (so `deploy` is skipped) and writes the run's metadata to the job summary and
+outputs. Cancelling the run signals the running step; an `if: cancelled()` step runs
+`nox -s cancel_job`, which cancels the Azure ML job.
 The approval is the `production` environment: give it required reviewers in the repository's
-settings (Settings > Environments), and the approve job waits for them.
+settings (Settings > Environments); the approve job waits for them, showing the gate job's
+summary on the run page and the Azure ML job as the environment's URL.
 """
 
 from __future__ import annotations
@@ -17,36 +22,70 @@ from typing import Any
 
 from mlops.cicd._paths import trigger_globs
 from mlops.cicd._sessions import (
+    APPROVAL_VARIABLES,
+    FINISHED_VARIABLE,
     INFRA_ENV,
     INSTALL_NOX,
+    JOB_NAME_VARIABLE,
+    JOB_URL_VARIABLE,
     NODE_VERSION,
+    PREPARE,
     PYTHON_VERSION,
     TERRAFORM_VERSION,
+    WAIT_SLICE_MINUTES,
     nox_call,
 )
-from mlops.cicd.definitions import PipelineDefinition
+from mlops.cicd.definitions import GITHUB_SETUP_ACTION, PipelineDefinition
 from mlops.config import FactoryConfig
 from mlops.identities import identity
 
 RUNNER = "ubuntu-latest"
-BUILD_TIMEOUT_MINUTES = 360  # the most a GitHub-hosted job may run
+JOB_TIMEOUT_MINUTES = 360  # the most a GitHub-hosted job may run
+SETUP_ALLOWANCE_MINUTES = 30  # checkout, tools, environment, the gate itself
+SLICE_TIMEOUT_MINUTES = WAIT_SLICE_MINUTES + 5  # the runner's backstop if a slice overruns
+WAIT_SLICES = (JOB_TIMEOUT_MINUTES - SETUP_ALLOWANCE_MINUTES) // SLICE_TIMEOUT_MINUTES
 APPROVAL_ENVIRONMENT = "production"
 # Actions pinned to major versions.
 CHECKOUT, SETUP_PYTHON, SETUP_NODE = "actions/checkout@v4", "actions/setup-python@v5", \
     "actions/setup-node@v4"
 SETUP_TERRAFORM, AZURE_LOGIN = "hashicorp/setup-terraform@v3", "azure/login@v2"
+# A local action is referenced by its folder, from the repository root.
+SETUP_REF = "./" + GITHUB_SETUP_ACTION.rsplit("/", 1)[0]
+JOB_NAME_OUTPUT = JOB_NAME_VARIABLE.lower()
 
 COMMENTS = {
-    "pr": ("Pull-request build for {model}: trains on the pr environment and runs its tests.",),
-    "ci": ("CI for {model} on the development branch: train on dev and gate, deploy and",
-           "smoke-test, then approval through the '" + APPROVAL_ENVIRONMENT + "' environment",
-           "(configure required reviewers on it). Cancelling cancels the Azure ML job."),
+    "pr": ("Pull-request build for {model}: lint and unit tests, submit training on the pr",
+           "environment, wait (re-authenticating every slice), fail on a missed threshold."),
+    "ci": ("CI for {model} on the development branch: train on dev, wait, gate (fails unless a",
+           "new champion was registered), deploy and smoke-test, then approval through the",
+           "'" + APPROVAL_ENVIRONMENT + "' environment (configure required reviewers on it).",
+           "Cancelling cancels the Azure ML job."),
     "infra": ("Provisions the Azure ML workspace and the Azure DevOps resources from config/.",),
     "data": ("Registers every model's data assets (versioned by content) in the Azure ML workspace.",),
 }
 LOGIN_NOTE = ("Azure login is OIDC (federated credential, no client secret): repository secrets",
               "AZURE_CLIENT_ID (model pipelines) or AZURE_INFRA_CLIENT_ID (infrastructure),",
               "AZURE_TENANT_ID and AZURE_SUBSCRIPTION_ID name the identity.")
+SETUP_COMMENTS = ("Set-up steps every job runs after checkout: Python, Node.js, Terraform, nox,",
+                  "then the factory environment (built before any Azure login: a federated token",
+                  "is valid for minutes, so the first Azure call must follow its login).")
+
+
+def setup_action() -> dict[str, Any]:
+    """The composite action: the only place the workflows install their tools."""
+    return {
+        "name": "Model Factory set-up",
+        "description": "Python, Node.js, Terraform and nox, then the factory environment",
+        "runs": {"using": "composite", "steps": [
+            {"uses": SETUP_PYTHON, "with": {"python-version": PYTHON_VERSION}},
+            {"uses": SETUP_NODE, "with": {"node-version": NODE_VERSION}},
+            {"uses": SETUP_TERRAFORM, "with": {"terraform_version": TERRAFORM_VERSION,
+                                               "terraform_wrapper": False}},
+            {"name": "Install nox", "shell": "bash", "run": INSTALL_NOX},
+            {"name": "Build the factory environment, check config", "shell": "bash",
+             "run": PREPARE},
+        ]},
+    }
 
 
 def _secret(name: str) -> str:
@@ -59,24 +98,11 @@ def _client_id_secret(kind: str) -> str:
     return str(identity(key).github_client_id_secret)
 
 
-def _setup_steps(kind: str) -> list[dict[str, Any]]:
-    secret = _client_id_secret(kind)
-    return [
-        {"uses": CHECKOUT, "with": {"persist-credentials": False}},
-        {"uses": SETUP_PYTHON, "with": {"python-version": PYTHON_VERSION}},
-        {"uses": SETUP_NODE, "with": {"node-version": NODE_VERSION}},
-        {"uses": SETUP_TERRAFORM, "with": {"terraform_version": TERRAFORM_VERSION,
-                                           "terraform_wrapper": False}},
-        {"name": "Install nox", "run": INSTALL_NOX},
-        {"name": "Azure login (OIDC)", "uses": AZURE_LOGIN, "with": {
-            "client-id": _secret(secret),
-            "tenant-id": "${{ secrets.AZURE_TENANT_ID }}",
-            "subscription-id": "${{ secrets.AZURE_SUBSCRIPTION_ID }}"}},
-    ]
-
-
-def _nox_step(command: str, **extra: Any) -> dict[str, Any]:
-    return {"name": command, **extra, "run": command}
+def _login(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"name": "Azure login (OIDC)", **extra, "uses": AZURE_LOGIN, "with": {
+        "client-id": _secret(_client_id_secret(kind)),
+        "tenant-id": "${{ secrets.AZURE_TENANT_ID }}",
+        "subscription-id": "${{ secrets.AZURE_SUBSCRIPTION_ID }}"}}
 
 
 def _job_env(kind: str) -> dict[str, str]:
@@ -90,28 +116,72 @@ def _job_env(kind: str) -> dict[str, str]:
     return env
 
 
-def _job(kind: str, name: str, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"name": name, **extra, "runs-on": RUNNER, "env": _job_env(kind),
-            "steps": [*_setup_steps(kind), *steps]}
+def _nox_step(command: str, **extra: Any) -> dict[str, Any]:
+    return {"name": command, **extra, "run": command}
+
+
+def _job(kind: str, name: str, steps: list[dict[str, Any]], *, login: bool = True,
+         env: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    setup = [{"uses": CHECKOUT, "with": {"persist-credentials": False}}, {"uses": SETUP_REF}]
+    return {"name": name, **extra, "runs-on": RUNNER, "env": {**_job_env(kind), **(env or {})},
+            "steps": [*setup, *([_login(kind)] if login else []), *steps]}
+
+
+def _cancel_steps(kind: str, model: str, job_name: str) -> list[dict[str, Any]]:
+    """A cancelled run cancels its Azure ML job (after a fresh login: the step may come long
+    after the job's last one)."""
+    return [_login(kind, **{"if": "cancelled()"}),
+            _nox_step(nox_call("cancel_job", model), **{"if": "cancelled()"},
+                      env={JOB_NAME_VARIABLE: job_name})]
+
+
+def _wait_steps(kind: str, model: str) -> list[dict[str, Any]]:
+    """WAIT_SLICES slices, each a fresh azure/login then one bounded wait. A slice runs only
+    when the previous one ran and said "false" (a skipped slice has no output, so once one
+    says "true" every later slice is skipped)."""
+    steps: list[dict[str, Any]] = []
+    for index in range(1, WAIT_SLICES + 1):
+        condition = ({} if index == 1 else {
+            "if": f"steps.wait_{index - 1}.outputs.{FINISHED_VARIABLE.lower()} == 'false'"})
+        steps.append(_login(kind, **condition))
+        steps.append(_nox_step(nox_call("wait_job", model), id=f"wait_{index}", **condition,
+                               **{"timeout-minutes": SLICE_TIMEOUT_MINUTES}))
+    return steps
+
+
+def _training_jobs(kind: str, session: str, model: str) -> dict[str, Any]:
+    """submit (no wait) -> gate (sliced wait, then the gate decision)."""
+    published = f"${{{{ needs.submit.outputs.{JOB_NAME_OUTPUT} }}}}"
+    submit = _job(kind, f"Submit the training pipeline ({session}, no wait)", [
+        _nox_step(nox_call(session, model, "--no-wait"), id="submit"),
+        *_cancel_steps(kind, model, f"${{{{ steps.submit.outputs.{JOB_NAME_OUTPUT} }}}}")],
+        outputs={JOB_NAME_OUTPUT: f"${{{{ steps.submit.outputs.{JOB_NAME_OUTPUT} }}}}"})
+    gate = _job(kind, "Wait for the Azure ML job, then read its gate decision", [
+        *_wait_steps(kind, model),
+        _login(kind),
+        _nox_step(nox_call("gate", model), id="gate"),
+        *_cancel_steps(kind, model, published)],
+        login=False, needs="submit", env={JOB_NAME_VARIABLE: published},
+        outputs={name.lower(): f"${{{{ steps.gate.outputs.{name.lower()} }}}}"
+                 for name in APPROVAL_VARIABLES},
+        **{"timeout-minutes": JOB_TIMEOUT_MINUTES})
+    return {"submit": submit, "gate": gate}
 
 
 def _jobs(definition: PipelineDefinition) -> dict[str, Any]:
     model = definition.model
     if definition.kind == "pr":
-        return {"pr_build": _job("pr", "Train on the pr environment and test",
-                                 [_nox_step(nox_call("pr_build", model))])}
+        return _training_jobs("pr", "pr_build", model)
     if definition.kind == "ci":
+        job_url = f"${{{{ needs.gate.outputs.{JOB_URL_VARIABLE.lower()} }}}}"
         return {
-            # ci_build waits here, so it also deploys and smoke-tests (a separate deploy job
-            # would roll out the same champion a second time).
-            "build": _job("ci", "Train, gate, register, deploy and smoke-test on dev", [
-                _nox_step(nox_call("ci_build", model)),
-                _nox_step(nox_call("invoke", model)),
-                _nox_step(nox_call("cancel_job", model), **{"if": "cancelled()"})],
-                **{"timeout-minutes": BUILD_TIMEOUT_MINUTES}),
+            **_training_jobs("ci", "ci_build", model),
+            "deploy": _job("ci", "Deploy batch and online endpoints, smoke-test", [
+                _nox_step(nox_call("deploy", model)), _nox_step(nox_call("invoke", model))],
+                needs="gate"),
             "approve": _job("ci", "Tag the champion for production",
-                            [_nox_step(nox_call("approve", model))],
-                            needs="build", environment=APPROVAL_ENVIRONMENT),
+                            [_nox_step(nox_call("approve", model))], needs=["gate", "deploy"],
+                            environment={"name": APPROVAL_ENVIRONMENT, "url": job_url}),
         }
     if definition.kind == "infra":
         return {"provision": _job("infra", "Provision the infrastructure",

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from argparse import Namespace
 
-from mlops.cicd._sessions import INFRA_ENV, JOB_NAME_VARIABLE
+from mlops.cicd._sessions import INFRA_ENV
+from mlops.commands import _azure_job
 from mlops.config import FactoryConfig
 from mlops.naming import run_names
 
 
 def _client(config: FactoryConfig):
-    from mlops.infra import read_workspace
     from mlops.platform.azure.client import connect
 
-    return connect(read_workspace(config, "azure"))
+    return connect(_azure_job.workspace(config))
 
 
 def run(args: Namespace, config: FactoryConfig) -> int:
@@ -25,11 +24,15 @@ def run(args: Namespace, config: FactoryConfig) -> int:
     from mlops.cicd.cancel import cancel_jobs
 
     client = _client(config)
-    job_name = os.environ.get(JOB_NAME_VARIABLE, "").strip() or None
     for model in args.models:
-        names = run_names(config.entry(model, INFRA_ENV))
-        named = job_name if len(args.models) == 1 else \
-            os.environ.get(f"{JOB_NAME_VARIABLE}_{model}", "").strip() or None
-        cancelled = cancel_jobs(client, names, named, log=lambda m: print(m, flush=True))
+        named = _azure_job.job_name(model, args.models)
+        cancelled = []
+        # Without a published name, look for this build's jobs under every environment's names
+        # (a PR build submits on pr, a CI build on dev).
+        envs = [INFRA_ENV] if named else [env for env in config.environments
+                                          if (model, env) in config.entries]
+        for env in envs:
+            names = run_names(config.entry(model, env))
+            cancelled += cancel_jobs(client, names, named, log=lambda m: print(m, flush=True))
         print(f"{model}: cancelled {len(cancelled)} Azure ML job(s)", flush=True)
     return 0

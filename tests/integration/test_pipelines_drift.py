@@ -11,7 +11,7 @@ import pytest
 
 from mlops._environment import tool_environment
 from mlops.cicd import _actionlint, _checkov, generate
-from mlops.cicd.definitions import pipeline_definitions
+from mlops.cicd.definitions import AZURE_SETUP_TEMPLATE, GITHUB_SETUP_ACTION, pipeline_definitions
 from mlops.config import load_config
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,9 @@ def test_committed_files_equal_a_fresh_generation(config_root):
     generated = {p.relative_to(config_root).as_posix(): p.read_text(encoding="utf-8")
                  for folder in generate.GENERATED_DIRS
                  for p in (config_root / folder).glob("*.yml")}
-    assert len(generated) == 2 * len(pipeline_definitions(load_config(config_root)))
+    # every pipeline on both systems, plus the step template and the composite action
+    assert len(generated) == 2 * len(pipeline_definitions(load_config(config_root))) + 2
+    assert {AZURE_SETUP_TEMPLATE, GITHUB_SETUP_ACTION} <= set(generated)
     drifted = [rel for rel, text in generated.items() if _committed(rel) != text]
     assert not drifted, f"run `nox -s pipelines` and commit: {drifted} differ from config"
     assert generate.diff(load_config(REPO), REPO).clean  # and nothing stale in the repo
@@ -45,9 +47,27 @@ def test_actionlint_passes_the_workflows_and_catches_a_broken_one(tmp_path):
     assert findings == [], "\n".join(map(str, findings))
 
     broken = tmp_path / "broken.yml"
-    broken.write_text((REPO / generate.GITHUB_DIR / "nyc_taxi_ci_dev_pipeline.yml").read_text()
-                      .replace("needs: build", "needs: biuld"))
-    assert any('"biuld"' in f.message for f in _actionlint.lint([broken]))
+    text = (REPO / generate.GITHUB_DIR / "nyc_taxi_ci_dev_pipeline.yml").read_text()
+    assert "needs: gate" in text and "steps.wait_1.outputs" in text
+    broken.write_text(text.replace("needs: gate", "needs: gaet")
+                      .replace("steps.wait_1.outputs", "steps.wait_0.outputs"))
+    messages = [f.message for f in _actionlint.lint([broken])]
+    assert any('"gaet"' in m for m in messages), messages
+    assert any('"wait_0"' in m for m in messages), messages  # slice conditions are checked
+
+
+def test_actionlint_sees_the_composite_actions_steps(tmp_path):
+    """actionlint lints workflows, not action metadata, and this build cannot resolve local
+    actions: the composite's steps are linted as a workflow job instead."""
+    action = REPO / GITHUB_SETUP_ACTION
+    findings = _actionlint.lint_composite(action)
+    assert findings == [], "\n".join(map(str, findings))
+
+    broken = tmp_path / "action.yml"
+    broken.write_text(action.read_text().replace("shell: bash", "shell: bsh", 1)
+                      .replace("run: nox -s check_config", "run: nox -s ${{ secretz.X }}"))
+    kinds = {f.kind for f in _actionlint.lint_composite(broken)}
+    assert {"shell-name", "expression"} <= kinds
 
 
 def test_checkov_passes_both_sets_and_reads_them(tmp_path):

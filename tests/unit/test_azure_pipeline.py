@@ -141,6 +141,7 @@ def test_no_wait_submits_and_returns_the_job_name_without_polling(tmp_path, fake
     assert submitted.settings.default_compute == "cpu-cluster"  # CLUSTER_NAME of the workspace
     version = data.content_hash(tmp_path / "data" / "pr_data")[:data.VERSION_LENGTH]
     assert submitted.inputs["raw_data"]._data.path == f"azureml:nyc_taxi_pr:{version}"
+    assert result.data == {"raw_data": f"nyc_taxi_pr:{version}"}  # shown to the approver
     env = fake.environments.create_or_update.call_args.args[0]
     assert isinstance(env, Environment)
     assert env.name == "nyc_taxi_env" and env.image == entry.env_base_image_name

@@ -82,13 +82,16 @@ def test_command_uses_the_published_job_name(args, monkeypatch, capsys):
     assert "nyc_taxi: cancelled 1 Azure ML job(s)" in capsys.readouterr().out
 
 
-def test_command_finds_the_job_by_this_builds_names(args, monkeypatch):
+@pytest.mark.parametrize("env", ["dev", "pr"])  # a CI build submits on dev, a PR build on pr
+def test_command_finds_the_job_by_this_builds_names(args, monkeypatch, env):
     monkeypatch.delenv("AZUREML_JOB_NAME", raising=False)
     monkeypatch.setenv("BUILD_BUILDID", "977")
     monkeypatch.setenv("BUILD_SOURCEBRANCHNAME", "develop")
     config = load_config()
-    names = run_names(config.entry("nyc_taxi", "dev"))
-    fake = client(job("submitted", "Running", names.experiment_name, names.display_name))
+    names = run_names(config.entry("nyc_taxi", env))
+    fake = client(job("submitted", "Running", names.experiment_name, names.display_name),
+                  job("other-branch", "Running", f"nyc_taxi_experiment_{env}_main",
+                      names.display_name))
     monkeypatch.setattr(cancel_job, "_client", lambda config: fake)
     assert cancel_job.run(args, config) == 0
     assert fake.jobs.cancelled == ["submitted"]
@@ -99,3 +102,4 @@ def test_local_target_has_nothing_to_cancel(args, monkeypatch, capsys):
     monkeypatch.setattr(cancel_job, "_client", lambda config: pytest.fail("no client needed"))
     assert cancel_job.run(args, load_config()) == 0
     assert "nothing to cancel" in capsys.readouterr().out
+

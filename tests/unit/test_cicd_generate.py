@@ -17,15 +17,18 @@ def _drop_model(edit_json, model: str) -> None:
 
 def _tree(root: Path) -> dict[str, str]:
     return {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8")
-            for folder in generate.GENERATED_DIRS for p in sorted((root / folder).glob("*"))}
+            for folder in generate.GENERATED_DIRS for p in sorted((root / folder).glob("*"))
+            if p.is_file()}
 
 
 def test_write_creates_every_file_then_is_a_no_op(config_root):
     config = load_config(config_root)
     first = generate.write(config, config_root)
     assert sorted(first.missing) == sorted(generate.render_all(config))
-    # infra + data + every model x (pr, ci), on both systems
-    assert len(first.missing) == 2 * (2 + 2 * len(config.model_names))
+    # infra + data + every model x (pr, ci), on both systems, plus each system's shared set-up
+    assert len(first.missing) == 2 * (2 + 2 * len(config.model_names)) + 2
+    assert {".azure-pipelines/templates/setup.yml", ".github/actions/setup/action.yml"} <= set(
+        first.missing)
     assert _tree(config_root) == generate.render_all(config)
     assert generate.write(config, config_root).clean
     assert generate.diff(config, config_root).clean
@@ -61,6 +64,17 @@ def test_removed_model_loses_its_generated_files_but_hand_written_ones_stay(conf
     assert not list(config_root.rglob("london_taxi_*_pipeline.yml"))
     assert own.exists()
     assert not list(config_root.rglob("*.tmp"))
+
+
+def test_drift_covers_the_shared_setup_files(config_root):
+    config = load_config(config_root)
+    generate.write(config, config_root)
+    template = config_root / ".azure-pipelines/templates/setup.yml"
+    template.write_text(template.read_text().replace("nox[uv]", "nox"))
+    (config_root / ".github/actions/setup/action.yml").unlink()
+    drift = generate.diff(config, config_root)
+    assert drift.changed == [".azure-pipelines/templates/setup.yml"]
+    assert drift.missing == [".github/actions/setup/action.yml"]
 
 
 def test_path_filters_come_from_config(config_root, edit_json):

@@ -1,3 +1,6 @@
+"""The generated GitHub workflows and their composite set-up action, checked against how GitHub
+Actions and azure/login behave (each rule names its source)."""
+
 from __future__ import annotations
 
 import re
@@ -6,11 +9,32 @@ from typing import Any
 import pytest
 import yaml
 
+from mlops.cicd import github
 from mlops.cicd._paths import trigger_globs
-from mlops.cicd._sessions import INSTALL_NOX
-from mlops.cicd.definitions import pipeline_definitions
+from mlops.cicd._sessions import (
+    APPROVAL_VARIABLES,
+    FINISHED_VARIABLE,
+    INSTALL_NOX,
+    JOB_NAME_VARIABLE,
+    PREPARE,
+    WAIT_SLICE_MINUTES,
+)
+from mlops.cicd.definitions import GITHUB_SETUP_ACTION, pipeline_definitions
 from mlops.cicd.generate import render_all
 from mlops.config import load_config
+
+# An Azure access token lives 60-90 minutes ("a random value ranging between 60-90 minutes",
+# learn.microsoft.com/entra/identity-platform/access-tokens, token lifetime). After OIDC login
+# the CLI cannot get a new one: the GitHub ID token it logged in with expires within minutes
+# (Azure/login#441: 5 minutes; Azure/login#180 and #372, AADSTS700024 "Client assertion is not
+# within its valid time range"; Azure/azure-cli#28708: "Azure CLI cannot get a new OIDC token
+# after the OIDC token expires"). So no Azure work may run longer than this after its login.
+ACCESS_TOKEN_MIN_MINUTES = 60
+# "Each job in a workflow can run for up to 6 hours of execution time" on GitHub-hosted runners
+# (docs.github.com/actions/learn-github-actions/usage-limits-billing-and-administration).
+HOSTED_JOB_MAX_MINUTES = 360
+WAITING_SESSIONS = ("pr_build", "ci_build")
+SETUP_ACTIONS = ("actions/setup-python@", "actions/setup-node@", "hashicorp/setup-terraform@")
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +43,21 @@ def config():
 
 
 @pytest.fixture(scope="module")
-def workflows(config) -> dict[str, dict[str, Any]]:
-    files = render_all(config)
+def files(config) -> dict[str, str]:
+    return render_all(config)
+
+
+@pytest.fixture(scope="module")
+def workflows(config, files) -> dict[str, dict[str, Any]]:
     return {d.name: yaml.safe_load(files[d.github_path]) for d in pipeline_definitions(config)}
+
+
+def _is_login(step: dict[str, Any]) -> bool:
+    return step.get("uses", "").startswith("azure/login@")
+
+
+def _nox(step: dict[str, Any]) -> str:
+    return step.get("run", "") if step.get("run", "").startswith("nox -s ") else ""
 
 
 def test_triggers_use_the_definitions_filters_and_development_branch(config, workflows):
@@ -43,47 +79,176 @@ def test_oidc_permissions_and_cancel_in_progress(workflows):
             assert "permissions" not in job  # nothing widens the read-only default
 
 
-def test_every_working_step_is_a_nox_session_after_login(workflows):
-    pinned = re.compile(r"^[\w.-]+/[\w.-]+@v\d+$")
+def test_setup_lives_once_in_the_composite_action_every_job_uses(files, workflows):
+    action = yaml.safe_load(files[GITHUB_SETUP_ACTION])
+    assert action["runs"]["using"] == "composite" and action["name"] and action["description"]
+    steps = action["runs"]["steps"]
+    assert [s["uses"].split("@")[0] + "@" for s in steps if "uses" in s] == list(SETUP_ACTIONS)
+    runs = [s for s in steps if "run" in s]
+    assert [s["run"] for s in runs] == [INSTALL_NOX, PREPARE]
+    assert all(s["shell"] == "bash" for s in runs)  # a composite run step must name its shell
+    local = "./" + GITHUB_SETUP_ACTION.removesuffix("/action.yml")
     for name, workflow in workflows.items():
         for job_id, job in workflow["jobs"].items():
-            uses = [step["uses"] for step in job["steps"] if "uses" in step]
-            assert all(pinned.match(u) for u in uses), (name, uses)
-            runs = [step for step in job["steps"] if "run" in step]
-            assert runs[0]["run"] == INSTALL_NOX
-            assert all(step["run"].startswith("nox -s ") and "\n" not in step["run"]
-                       for step in runs[1:]), (name, job_id)
-            login = next(i for i, s in enumerate(job["steps"])
-                         if s.get("uses", "").startswith("azure/login@"))
-            first_nox = next(i for i, s in enumerate(job["steps"])
-                             if s.get("run", "").startswith("nox -s"))
-            assert login < first_nox
-            assert "client-secret" not in job["steps"][login]["with"]
+            checkout, setup = job["steps"][:2]
+            # a local action is only on the runner after the checkout
+            assert checkout["uses"] == "actions/checkout@v4"
+            assert checkout["with"] == {"persist-credentials": False}
+            assert setup == {"uses": local}, (name, job_id)
+            rest = job["steps"][2:]
+            assert not [s for s in rest if s.get("uses", "").startswith(SETUP_ACTIONS)
+                        or s.get("run") == INSTALL_NOX], (name, job_id)
 
 
-def test_ci_workflow_builds_deploys_then_waits_for_production_approval(workflows):
+def test_every_working_step_is_a_nox_session_and_every_action_is_pinned(workflows):
+    pinned = re.compile(r"^([\w.-]+/[\w.-]+@v\d+|\./[\w./-]+)$")
+    for name, workflow in workflows.items():
+        for job_id, job in workflow["jobs"].items():
+            for step in job["steps"]:
+                if "uses" in step:
+                    assert pinned.match(step["uses"]), (name, step["uses"])
+                else:
+                    assert _nox(step) and "\n" not in step["run"], (name, job_id, step)
+                if _is_login(step):
+                    assert "client-secret" not in step["with"]
+
+
+def test_every_azure_session_follows_a_login_in_its_job(workflows):
+    for name, workflow in workflows.items():
+        for job_id, job in workflow["jobs"].items():
+            logged_in = False
+            for step in job["steps"]:
+                logged_in = logged_in or _is_login(step)
+                if _nox(step) and "--target azure" in step["run"]:
+                    assert logged_in, (name, job_id, step["run"])
+
+
+def test_no_step_waits_on_an_azure_ml_job_except_bounded_slices(workflows):
+    for name, workflow in workflows.items():
+        for job in workflow["jobs"].values():
+            for step in job["steps"]:
+                call = _nox(step).split()
+                if call and call[2] in WAITING_SESSIONS:
+                    assert "--no-wait" in call, f"{name}: {step['run']} waits on the runner"
+                if call and call[2] == "wait_job":
+                    assert step["timeout-minutes"] < ACCESS_TOKEN_MIN_MINUTES
+
+
+def _gate_job(workflows, name: str = "nyc_taxi_ci_dev_pipeline") -> dict[str, Any]:
+    return workflows[name]["jobs"]["gate"]
+
+
+def test_slices_fit_the_token_lifetime_and_the_hosted_job_limit(workflows):
+    gate = _gate_job(workflows)
+    slices = [s for s in gate["steps"] if _nox(s).startswith("nox -s wait_job ")]
+    assert len(slices) == github.WAIT_SLICES >= 5  # at least 4 hours of waiting
+    assert WAIT_SLICE_MINUTES < github.SLICE_TIMEOUT_MINUTES < ACCESS_TOKEN_MIN_MINUTES
+    assert gate["timeout-minutes"] <= HOSTED_JOB_MAX_MINUTES
+    assert len(slices) * github.SLICE_TIMEOUT_MINUTES <= gate["timeout-minutes"] - 20
+
+
+_CONDITION = re.compile(r"^steps\.(\w+)\.outputs\.(\w+) (==|!=) '(\w*)'$")
+
+
+def _run(steps: list[dict[str, Any]], finishes_in: int | None, cancelled: bool = False,
+         fails_in: int | None = None) -> list[str]:
+    """Which steps GitHub runs, evaluating each `if:` the generator writes: a slice publishes
+    finished=true/false (a skipped step publishes nothing); a step's condition without a status
+    function implies success() (docs.github.com, expressions: status check functions)."""
+    outputs: dict[str, dict[str, str]] = {}
+    ran, failed, slice_no = [], False, 0
+    for step in steps:
+        condition = step.get("if")
+        if condition == "cancelled()":
+            go = cancelled
+        elif condition is None:
+            go = not failed and not cancelled
+        else:
+            match = _CONDITION.match(condition)
+            assert match, f"condition the simulation does not know: {condition}"
+            value = outputs.get(match[1], {}).get(match[2], "")  # skipped: no output
+            go = not failed and not cancelled and ((value == match[4]) == (match[3] == "=="))
+        if not go:
+            continue
+        label = "login" if _is_login(step) else _nox(step).split()[2]
+        ran.append(label)
+        if label == "wait_job":
+            slice_no += 1
+            done = finishes_in is not None and slice_no >= finishes_in
+            outputs[step["id"]] = {FINISHED_VARIABLE.lower(): "true" if done else "false"}
+            if fails_in == slice_no:
+                failed = True
+    return ran
+
+
+@pytest.mark.parametrize("finishes_in", [1, 2, 4])
+def test_each_slice_is_preceded_by_a_fresh_login_and_slices_stop_once_finished(workflows,
+                                                                               finishes_in):
+    steps = _gate_job(workflows)["steps"][2:]
+    ran = _run(steps, finishes_in)
+    assert ran == ["login", "wait_job"] * finishes_in + ["login", "gate"]
+
+
+def test_a_job_outlasting_every_slice_reaches_the_gate_which_fails_it(workflows):
+    ran = _run(_gate_job(workflows)["steps"][2:], finishes_in=None)
+    assert ran == ["login", "wait_job"] * github.WAIT_SLICES + ["login", "gate"]
+
+
+def test_a_failed_job_stops_the_slices_and_the_gate(workflows):
+    ran = _run(_gate_job(workflows)["steps"][2:], finishes_in=2, fails_in=2)
+    assert ran == ["login", "wait_job", "login", "wait_job"]
+
+
+def test_a_cancelled_run_logs_in_again_and_cancels_the_azure_ml_job(workflows):
+    for job_id in ("submit", "gate"):
+        steps = workflows["nyc_taxi_pr_dev_pipeline"]["jobs"][job_id]["steps"][2:]
+        assert _run(steps, finishes_in=None, cancelled=True) == ["login", "cancel_job"]
+        cancel = steps[-1]
+        assert cancel["run"] == "nox -s cancel_job -- nyc_taxi --target azure"
+        assert cancel["env"][JOB_NAME_VARIABLE].endswith("outputs.azureml_job_name }}")
+
+
+@pytest.mark.parametrize(("pipeline", "session"), [("nyc_taxi_pr_dev_pipeline", "pr_build"),
+                                                   ("london_taxi_ci_dev_pipeline", "ci_build")])
+def test_builds_submit_then_the_gate_job_reads_the_published_job(workflows, pipeline, session):
+    jobs = workflows[pipeline]["jobs"]
+    model = pipeline.split("_pr_")[0].split("_ci_")[0]
+    submit = jobs["submit"]
+    [step] = [s for s in submit["steps"] if s.get("id") == "submit"]
+    assert step["run"] == f"nox -s {session} -- {model} --target azure --no-wait"
+    # ci_build/pr_build write azureml_job_name to $GITHUB_OUTPUT (mlops.cicd.outputs)
+    assert submit["outputs"] == {"azureml_job_name": "${{ steps.submit.outputs.azureml_job_name }}"}
+    gate = jobs["gate"]
+    assert gate["needs"] == "submit"
+    assert gate["env"][JOB_NAME_VARIABLE] == "${{ needs.submit.outputs.azureml_job_name }}"
+    assert "if" not in gate
+    [gate_step] = [s for s in gate["steps"] if s.get("id") == "gate"]
+    assert gate_step["run"] == f"nox -s gate -- {model} --target azure"
+    assert gate["outputs"] == {name.lower(): f"${{{{ steps.gate.outputs.{name.lower()} }}}}"
+                               for name in APPROVAL_VARIABLES}
+
+
+def test_deploy_needs_the_gate_and_the_approval_shows_its_metadata(workflows):
     jobs = workflows["nyc_taxi_ci_dev_pipeline"]["jobs"]
-    assert list(jobs) == ["build", "approve"]
-    runs = {job_id: [s["run"] for s in job["steps"] if s.get("run", "").startswith("nox")]
-            for job_id, job in jobs.items()}
-    # ci_build without --no-wait waits on the runner, then deploys and smoke-tests itself
-    assert runs == {
-        "build": ["nox -s ci_build -- nyc_taxi --target azure",
-                  "nox -s invoke -- nyc_taxi --target azure",
-                  "nox -s cancel_job -- nyc_taxi --target azure"],
-        "approve": ["nox -s approve -- nyc_taxi --target azure"]}
-    steps = jobs["build"]["steps"]
-    assert [s.get("if") for s in steps[-3:]] == [None, None, "cancelled()"]
-    assert jobs["approve"]["needs"] == "build"
-    assert jobs["approve"]["environment"] == "production"
-    assert "environment" not in jobs["build"]
+    assert list(jobs) == ["submit", "gate", "deploy", "approve"]
+    calls = {job_id: [_nox(s) for s in job["steps"] if _nox(s)] for job_id, job in jobs.items()}
+    assert calls["deploy"] == ["nox -s deploy -- nyc_taxi --target azure",
+                               "nox -s invoke -- nyc_taxi --target azure"]
+    assert calls["approve"] == ["nox -s approve -- nyc_taxi --target azure"]
+    # a failed gate skips deploy and approve: no `if:` overrides the implied success()
+    assert jobs["deploy"]["needs"] == "gate" and "if" not in jobs["deploy"]
+    assert jobs["approve"]["needs"] == ["gate", "deploy"] and "if" not in jobs["approve"]
+    # reviewers approve the environment on the run page, beside the gate job's summary; the
+    # environment links the Azure ML job
+    assert jobs["approve"]["environment"] == {
+        "name": "production", "url": "${{ needs.gate.outputs.azureml_job_url }}"}
+    assert all("environment" not in jobs[j] for j in ("submit", "gate", "deploy"))
 
 
-def test_pr_infra_and_data_workflows_call_their_session(workflows):
+def test_infra_and_data_workflows_call_their_session(workflows):
     def calls(name: str) -> list[str]:
-        return [s["run"] for job in workflows[name]["jobs"].values() for s in job["steps"]
-                if s.get("run", "").startswith("nox")]
+        return [_nox(s) for job in workflows[name]["jobs"].values() for s in job["steps"]
+                if _nox(s)]
 
-    assert calls("london_taxi_pr_dev_pipeline") == ["nox -s pr_build -- london_taxi --target azure"]
     assert calls("infra_provision_pipeline") == ["nox -s provision -- --target azure"]
     assert calls("data_registration_pipeline") == ["nox -s register_data -- --target azure"]

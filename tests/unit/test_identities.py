@@ -97,7 +97,7 @@ def ci_jobs(requires) -> list[JobRun]:
         doc = yaml.safe_load(text)
         if path.startswith(".azure-pipelines/"):
             runs += _azure_devops_jobs(path, doc, connections, requires)
-        else:
+        elif path.startswith(".github/workflows/"):  # not the shared set-up action
             runs += _github_jobs(path, doc, secrets, requires)
     return runs
 
@@ -111,6 +111,17 @@ def test_every_grant_names_a_known_identity_role_and_scope():
         if grant.by == "azure":  # what Azure does by itself is cited, not assumed
             assert grant.source.startswith("https://"), grant
     assert {i.key for i in IDENTITIES} == {g.identity for g in GRANTS}
+
+
+def test_every_session_says_what_it_does_on_azure():
+    """A new session must state its Azure operations (or that it has none): otherwise the
+    identity check below would wave it through."""
+    from mlops.identities import SESSIONS_WITHOUT_AZURE
+    from mlops.sessions import SESSIONS
+
+    unstated = [s.name for s in SESSIONS
+                if s.name not in SESSION_OPERATIONS and s.name not in SESSIONS_WITHOUT_AZURE]
+    assert not unstated, f"add these to SESSION_OPERATIONS or SESSIONS_WITHOUT_AZURE: {unstated}"
 
 
 def test_operations_and_sessions_are_known(requires):

@@ -107,20 +107,26 @@ def timeout_seconds() -> float:
 def wait_for_job(client: AzureClient, name: str, *, interval: float, timeout: float,
                  on_poll: Callable[[Any], None] | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> Any:
+                 clock: Callable[[], float] = time.monotonic,
+                 cancel_on_timeout: bool = True) -> Any:
     """Poll a job until it is terminal, printing each status change; the job on return.
-    Past ``timeout`` the job is cancelled (no compute left burning) and the wait fails."""
+    Past ``timeout`` the job is cancelled (no compute left burning) and the wait fails; with
+    ``cancel_on_timeout=False`` the still-running job is returned instead (a bounded slice of
+    a longer wait)."""
     started, last = clock(), None
     while True:
         job = client.jobs.get(name)
         if job.status != last:
-            log(f"  job {name}: {job.status} ({clock() - started:.0f}s)")
+            status = getattr(job.status, "value", job.status)  # the SDK's enum -> 'Running'
+            log(f"  job {name}: {status} ({clock() - started:.0f}s)")
             last = job.status
         if on_poll:
             on_poll(job)
         if job.status in TERMINAL:
             return job
         if clock() - started >= timeout:
+            if not cancel_on_timeout:
+                return job
             client.jobs.begin_cancel(name)
             raise FactoryError(f"Azure ML job {name} still {job.status} after {timeout:.0f}s "
                                "(FACTORY_AZURE_TIMEOUT_SECONDS); it was cancelled")

@@ -1,6 +1,8 @@
 """Submit a model's pipeline.yml (the same YAML the local runner executes) as an Azure ML
 pipeline job: compute, environment and names from config, raw_data bound to the registered data
-asset. Waits with status polling, or returns the job name at once for the CI's agentless wait.
+asset. Waits with status polling, or returns the job name at once for the CI's wait (an
+agentless job on Azure DevOps, re-authenticated slices on GitHub: ``wait_slice``); CI then reads
+the finished job's results and gate decision with ``finished_job``.
 
 Metrics come from the score step's ``score_report`` output (metrics.json) and the gate from the
 register step's ``registration`` output (decision.json), downloaded with ``jobs.download``: the
@@ -10,13 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
+import re
 import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlops.cicd._sessions import JOB_NAME_VARIABLE
+from mlops.cicd.outputs import publish
 from mlops.config import ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.naming import RunNames
@@ -35,8 +39,11 @@ from mlops.staging import (
     stage_entry,
 )
 
-JOB_NAME_VARIABLE = "AZUREML_JOB_NAME"
 LOG_TAIL_LINES = 30
+# A data input's path: azureml:<name>:<version> as submitted, or the ARM id Azure ML resolves it
+# to (.../data/<name>/versions/<version>) when the job is read back.
+_ASSET_SHORT = re.compile(r"^azureml:(?P<name>[^:/]+):(?P<version>[^:/]+)$")
+_ASSET_ID = re.compile(r"/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)$")
 
 
 def pipeline_path(entry: ModelEnvConfig) -> Path:
@@ -114,15 +121,36 @@ def build_pipeline_job(entry: ModelEnvConfig, names: RunNames, *, compute: str,
 
 
 def _announce(job_name: str) -> None:
-    """Hand the job name to the CI's agentless wait (Azure DevOps output variable, GitHub
-    step output)."""
-    if os.environ.get("TF_BUILD"):
-        print(f"##vso[task.setvariable variable={JOB_NAME_VARIABLE};isOutput=true]{job_name}",
-              flush=True)
-    output = os.environ.get("GITHUB_OUTPUT")
-    if output:
-        with open(output, "a", encoding="utf-8") as handle:
-            handle.write(f"{JOB_NAME_VARIABLE.lower()}={job_name}\n")
+    """Hand the job name to the CI's wait and gate (Azure DevOps output variable, GitHub step
+    output)."""
+    publish({JOB_NAME_VARIABLE: job_name})
+
+
+def asset_ref(path: Any) -> str | None:
+    """'name:version' of a data input's path, or None when it is not a registered data asset."""
+    if not isinstance(path, str):
+        return None
+    match = _ASSET_SHORT.match(path) or _ASSET_ID.search(path)
+    return f"{match['name']}:{match['version']}" if match else None
+
+
+def _data_assets(job: Any) -> dict[str, str]:
+    """Pipeline input -> the data asset a job was bound to."""
+    found = {}
+    for key, value in dict(job.inputs or {}).items():
+        try:
+            path = value.path
+        except Exception:  # noqa: BLE001 - a literal input (str, number) has no path and says so
+            continue
+        ref = asset_ref(path)
+        if ref:
+            found[key] = ref
+    return found
+
+
+def _status(job: Any) -> str:
+    """A job's status as Azure ML names it ('Running', not the SDK enum's 'JobStatus.RUNNING')."""
+    return str(getattr(job.status, "value", job.status))
 
 
 def _parse_time(value: Any) -> datetime | None:
@@ -167,18 +195,24 @@ def _with_log_tail(client: AzureClient, step: StepResult, child: Any,
     return dataclasses.replace(step, log_tail=tail)
 
 
-def _raise_failed(job: Any, status: str, steps: list[StepResult], names: RunNames) -> None:
+def failure(result: PipelineResult) -> str:
+    """What went wrong in a job that did not complete: the failed step and its log's end."""
+    failed = next((step for step in result.steps if step.status == "failed"), None)
+    where = f"step {failed.name!r} failed" if failed else f"the job ended {result.status}"
+    tail = (f"\n--- last lines of {failed.name}'s log ---\n{failed.log_tail}"
+            if failed and failed.log_tail else "")
+    studio = result.outputs.get("studio_url") or "the studio"
+    return f"Azure ML job {result.run_id}: {where}; see {studio}{tail}"
+
+
+def _raise_failed(result: PipelineResult) -> None:
     """Fail as the local runner does (StepFailed carrying the steps), naming the failed step."""
     from mlops.pipeline.runner import PipelineRun, StepFailed
 
-    failed = next((step for step in steps if step.status == "failed"), None)
-    where = f"step {failed.name!r} failed" if failed else f"the job ended {status}"
-    tail = (f"\n--- last lines of {failed.name}'s log ---\n{failed.log_tail}"
-            if failed and failed.log_tail else "")
-    run = PipelineRun(run_id=job.name, experiment_id=names.experiment_name, status=status,
-                      steps=steps, outputs={}, seconds=sum(step.seconds for step in steps))
-    raise StepFailed(f"Azure ML job {job.name}: {where}; see {job.studio_url or 'the studio'}"
-                     f"{tail}", run)
+    run = PipelineRun(run_id=result.run_id, experiment_id=result.experiment_name,
+                      status=result.status, steps=result.steps, outputs={},
+                      seconds=sum(step.seconds for step in result.steps))
+    raise StepFailed(failure(result), run)
 
 
 def _children(client: AzureClient, job_name: str, steps: dict[str, str]) -> dict[str, Any]:
@@ -213,7 +247,9 @@ def _gate(decision: dict[str, Any]) -> GateDecision:
                         metric=str(decision.get("metric", "")),
                         candidate=decision.get("candidate"), champion=decision.get("champion"),
                         model_version=(None if decision.get("model_version") is None
-                                       else str(decision["model_version"])))
+                                       else str(decision["model_version"])),
+                        threshold=decision.get("threshold"),
+                        model_name=decision.get("model_name"))
 
 
 def _collect(client: AzureClient, job: Any, children: dict[str, Any]
@@ -235,6 +271,45 @@ def _collect(client: AzureClient, job: Any, children: dict[str, Any]
         outputs[GATE_OUTPUT] = folder
         gate = _gate(_read_json(folder / GATE_FILE, f"job {job.name} step {GATE_STEP}"))
     return metrics, gate, outputs
+
+
+def _step_names(job: Any) -> dict[str, str]:
+    """Node display name -> step name of a pipeline job definition."""
+    return {(node.display_name or step): step for step, node in job.jobs.items()}
+
+
+def _progress(client: AzureClient, job_name: str, step_names: dict[str, str]
+              ) -> Callable[[Any], None]:
+    """A poll callback that logs each step's status changes."""
+    seen: dict[str, str] = {}
+
+    def on_poll(_: Any) -> None:
+        for step, child in _children(client, job_name, step_names).items():
+            if seen.get(step) != child.status:
+                seen[step] = child.status
+                log(f"    {step}: {child.status}")
+
+    return on_poll
+
+
+def _result(client: AzureClient, final: Any, definition: Any, base: dict[str, Any]
+            ) -> PipelineResult:
+    """The result of a finished job: steps in pipeline order, metrics and gate from the step
+    outputs, a failed step's log tail."""
+    status = _assets.TERMINAL[final.status]
+    children = _children(client, final.name, _step_names(definition))
+    try:
+        metrics, gate, outputs = _collect(client, final, children)
+    except AzureMLError as exc:  # the run's status stands; say what could not be fetched
+        log(f"  could not fetch step outputs of {final.name}: {exc}")
+        metrics, gate, outputs = {}, None, {"studio_url": final.studio_url or ""}
+    order = {step: index for index, step in enumerate(definition.jobs)}
+    steps = [_step_result(step, child) for step, child in
+             sorted(children.items(), key=lambda item: order.get(item[0], len(order)))]
+    steps = [_with_log_tail(client, step, children[step.name], final.name)
+             if step.status == "failed" else step for step in steps]
+    return PipelineResult(status=status, **base, metrics=metrics, gate=gate, steps=steps,
+                          outputs=outputs)
 
 
 def run_pipeline(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *,
@@ -260,38 +335,61 @@ def run_pipeline(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *
         if created.studio_url:
             log(f"  {created.studio_url}")
         _announce(created.name)
+        bound = asset_ref(raw_data)
         base = dict(model=entry.model, env=entry.env, experiment_name=names.experiment_name,
-                    display_name=names.display_name, run_id=created.name)
+                    display_name=names.display_name, run_id=created.name,
+                    data={"raw_data": bound} if bound else {})
         if not wait:
             return PipelineResult(status="submitted", **base,
                                   outputs={"studio_url": created.studio_url or ""})
-        seen: dict[str, str] = {}
-        step_names = {(node.display_name or step): step for step, node in job.jobs.items()}
-
-        def progress(_: Any) -> None:
-            for step, child in _children(client, created.name, step_names).items():
-                if seen.get(step) != child.status:
-                    seen[step] = child.status
-                    log(f"    {step}: {child.status}")
-
         final = _assets.wait_for_job(
-            client, created.name, on_poll=progress, sleep=sleep,
-            interval=_assets.poll_seconds() if interval is None else interval,
+            client, created.name, on_poll=_progress(client, created.name, _step_names(job)),
+            sleep=sleep, interval=_assets.poll_seconds() if interval is None else interval,
             timeout=_assets.timeout_seconds() if timeout is None else timeout)
-    status = _assets.TERMINAL[final.status]
-    children = _children(client, created.name, step_names)
-    try:
-        metrics, gate, outputs = _collect(client, final, children)
-    except AzureMLError as exc:  # the run's status stands; say what could not be fetched
-        log(f"  could not fetch step outputs of {created.name}: {exc}")
-        metrics, gate, outputs = {}, None, {"studio_url": final.studio_url or ""}
-    order = {step: index for index, step in enumerate(job.jobs)}
-    steps = [_step_result(step, child) for step, child in
-             sorted(children.items(), key=lambda item: order.get(item[0], len(order)))]
-    steps = [_with_log_tail(client, step, children[step.name], final.name)
-             if step.status == "failed" else step for step in steps]
-    log(f"{entry.model} ({entry.env}): job {created.name} {status}")
-    if status != "completed":
-        _raise_failed(final, status, steps, names)
-    return PipelineResult(status=status, **base, metrics=metrics, gate=gate, steps=steps,
-                          outputs=outputs)
+    result = _result(client, final, job, base)
+    log(f"{entry.model} ({entry.env}): job {created.name} {result.status}")
+    if result.status != "completed":
+        _raise_failed(result)
+    return result
+
+
+def wait_slice(workspace: Workspace, entry: ModelEnvConfig, job_name: str, *, seconds: float,
+               client: AzureClient | None = None, interval: float | None = None,
+               sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic) -> str | None:
+    """Wait at most ``seconds`` for a submitted job, logging its steps; its final status
+    ("completed", "failed", "cancelled") once it has ended, None while it still runs. The end of
+    a slice is not a timeout: nothing is cancelled here (a cancelled CI run runs cancel_job)."""
+    client = client or connect(workspace)
+    step_names = _step_names(load_pipeline(pipeline_path(entry)))
+    job = _assets.wait_for_job(
+        client, job_name, on_poll=_progress(client, job_name, step_names), sleep=sleep,
+        clock=clock, interval=_assets.poll_seconds() if interval is None else interval,
+        timeout=max(seconds, 0.0), cancel_on_timeout=False)
+    if job.status not in _assets.TERMINAL:
+        log(f"{entry.model}: job {job_name} still {_status(job)} at the end of this "
+            f"{seconds / 60:.0f}-minute slice")
+        return None
+    return _assets.TERMINAL[job.status]
+
+
+def finished_job(workspace: Workspace, entry: ModelEnvConfig, job_name: str, *,
+                 client: AzureClient | None = None) -> PipelineResult:
+    """The results of a job submitted earlier (``--no-wait``) that has finished: status, steps,
+    metrics, gate decision and the data assets it was bound to. ``entry`` names the model (its
+    pipeline YAML maps child jobs to steps); the environment comes from the job's tags."""
+    client = client or connect(workspace)
+    job = client.jobs.get(job_name)
+    tags = dict(job.tags or {})
+    if tags.get("model") and tags["model"] != entry.model:
+        raise FactoryError(f"Azure ML job {job_name} is a build of model {tags['model']}, not "
+                           f"{entry.model}; check {JOB_NAME_VARIABLE}")
+    if job.status not in _assets.TERMINAL:
+        raise FactoryError(f"Azure ML job {job_name} is still {_status(job)}; its results are "
+                           "read once it has finished (the CI waits for it first)")
+    base = dict(model=entry.model, env=tags.get("env") or entry.env,
+                experiment_name=job.experiment_name or "", display_name=job.display_name or "",
+                run_id=job.name, data=_data_assets(job))
+    result = _result(client, job, load_pipeline(pipeline_path(entry)), base)
+    log(f"{entry.model} ({result.env}): job {job_name} {result.status}")
+    return result
