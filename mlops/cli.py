@@ -44,8 +44,14 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", action="append", metavar="AREA",
                         help="bench: run only this area (repeatable)")
     parser.add_argument("--task", choices=TASKS, help="new_model: the model's task")
-    parser.add_argument("--from", dest="from_model", metavar="MODEL",
-                        help="new_model: copy this model's folder instead of the template")
+    parser.add_argument("--from", dest="source", metavar="MODEL|ENV",
+                        help="new_model: copy this model's folder instead of the template; "
+                             "promote: the environment to promote from")
+    parser.add_argument("--to", dest="destination", metavar="ENV",
+                        help="promote: the environment to promote to")
+    parser.add_argument("--env", metavar="ENV",
+                        help="the infrastructure environment of config/infra_config.json "
+                             "(default: FACTORY_INFRA_ENV, else dev)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,6 +75,8 @@ def select_models(requested: Sequence[str], known: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     session = COMMANDS[args.command]
+    if args.env:  # one place decides the infrastructure environment: FACTORY_INFRA_ENV
+        os.environ["FACTORY_INFRA_ENV"] = args.env
     try:
         from mlops.config import load_config
 

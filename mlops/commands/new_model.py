@@ -14,7 +14,7 @@ def run(args: Namespace, config: FactoryConfig) -> int:
     if len(args.models) != 1:
         raise FactoryError("new_model takes one name: nox -s new_model -- NAME "
                            "[--task regression|classification] [--from MODEL]")
-    model = new_model(config, args.models[0], args.task, args.from_model)
+    model = new_model(config, args.models[0], args.task, args.source)
     root = config.root
     print(f"created {model.task} model {model.name}:")
     print(f"  {model.folder.relative_to(root)}/ (src, configs, sample-data, tests, README.md)")
