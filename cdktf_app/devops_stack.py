@@ -18,7 +18,7 @@ from cdktf_app._backend import azurerm_backend
 from cdktf_app._hcl_module import hcl_module
 from cdktf_app.azureml_stack import AzureMLStack, azurerm_provider
 from mlops.azure_names import AzureSettings
-from mlops.cicd.definitions import pipeline_definitions
+from mlops.cicd.definitions import AZURE, definitions_for
 from mlops.config import FactoryConfig, InfraConfig
 
 MODULE_DIR = Path(__file__).resolve().parents[1] / "terraform" / "modules" / "azure_devops"
@@ -29,7 +29,7 @@ def pipeline_inputs(config: FactoryConfig) -> dict[str, dict[str, Any]]:
     """The module's ``pipelines`` input: one entry per generated pipeline YAML."""
     return {d.name: {"kind": d.kind, "yml_path": d.azure_path,
                      "path_filters": list(d.path_filters)}
-            for d in pipeline_definitions(config)}
+            for d in definitions_for(config, AZURE)}
 
 
 def module_inputs(infra: InfraConfig, config: FactoryConfig,

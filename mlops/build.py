@@ -26,10 +26,10 @@ from mlops.config import FactoryConfig, ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.naming import RunNames, run_names
 from mlops.paths import repo_root, reports_dir, state_dir
+from mlops.plugins import FACTORY_PATHS
 
 Runner = Callable[..., subprocess.CompletedProcess]
 _CHECK_SKIP_DIRS = {"data", "__pycache__", ".pytest_cache", ".ruff_cache"}
-CHECKED_MODULES = ("tasks.py", "plugins.py", "staging.py")  # besides the folders below
 
 
 class BuildFailed(FactoryError):
@@ -43,10 +43,14 @@ def _say(line: str) -> None:
 # -- lint and unit tests ---------------------------------------------------------------------
 def _check_inputs(model_dir: Path, root: Path) -> list[Path]:
     """What a model's lint and tests depend on: its folder, and the factory code its tests
-    exercise (the steps staged beside its code, the test kit, the contract tests)."""
-    folders = [model_dir, root / "mlops" / "steps", root / "mlops" / "testkit",
-               root / "tests" / "models"]
-    files = [root / "pyproject.toml", *(root / "mlops" / name for name in CHECKED_MODULES)]
+    exercise (mlops.plugins.FACTORY_PATHS: the same paths that trigger its PR build)."""
+    files = [root / "pyproject.toml"]
+    folders = [model_dir]
+    for path in FACTORY_PATHS:
+        if path.endswith("/*"):
+            folders.append(root / path[:-2])
+        else:
+            files.append(root / path)
     for folder in folders:
         files += [p for p in folder.rglob("*") if p.is_file()
                   and not _CHECK_SKIP_DIRS & set(p.relative_to(folder).parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,10 @@ COMMANDS = {s.command: s for s in SESSIONS if s.runner == "factory"}
 
 
 class UnknownModelError(FactoryError):
+    exit_code = 2
+
+
+class UsageError(FactoryError):
     exit_code = 2
 
 
@@ -44,11 +49,18 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", action="append", metavar="AREA",
                         help="bench: run only this area (repeatable)")
     parser.add_argument("--task", choices=TASKS, help="new_model: the model's task")
+    parser.add_argument("--keep", type=int, metavar="N",
+                        help="cleanup: registered versions and PR experiments kept per model")
     parser.add_argument("--from", dest="source", metavar="MODEL|ENV",
                         help="new_model: copy this model's folder instead of the template; "
                              "promote: the environment to promote from")
     parser.add_argument("--to", dest="destination", metavar="ENV",
                         help="promote: the environment to promote to")
+    parser.add_argument("--changed", nargs="?", const="", metavar="BASE",
+                        help="act on the models a change touches: PATH_FILTERS against "
+                             "`git diff BASE...HEAD` (default BASE: origin/DEVELOPMENT_BRANCH)")
+    parser.add_argument("--list", action="store_true",
+                        help="print the models the command would act on (JSON) and stop")
     parser.add_argument("--env", metavar="ENV",
                         help="the infrastructure environment of config/infra_config.json "
                              "(default: FACTORY_INFRA_ENV, else dev)")
@@ -72,6 +84,28 @@ def select_models(requested: Sequence[str], known: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(requested)) or list(known)
 
 
+def _changed(config, args) -> list[str]:
+    from mlops.changes import changed_models, default_base
+
+    if args.models:
+        raise UsageError("give models or --changed, not both")
+    base = args.changed or default_base(config)
+    models, files = changed_models(config, base)
+    print(f"--changed {base}: {len(files)} changed file(s); models: "
+          f"{', '.join(models) or 'none'}", file=sys.stderr, flush=True)
+    return models or []
+
+
+def _publish_models(models: list[str]) -> None:
+    """--list: the models as JSON on stdout, and as the step output `models` on GitHub."""
+    text = json.dumps(models)
+    print(text, flush=True)
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        with open(output, "a", encoding="utf-8") as handle:
+            handle.write(f"models={text}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     session = COMMANDS[args.command]
@@ -82,8 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         config = load_config()
         args.only_models = bool(args.models)
-        if not session.new_names:
+        if args.changed is not None:
+            args.models = _changed(config, args)
+            args.only_models = True
+            if not args.models and not args.list:
+                print("no model is touched by this change: nothing to do", flush=True)
+                return 0
+        elif not session.new_names:
             args.models = select_models(args.models, config.model_names)
+        if args.list:
+            _publish_models(args.models)
+            return 0
         return int(importlib.import_module(session.module).run(args, config) or 0)
     except FactoryError as exc:
         print(f"error: {exc}", file=sys.stderr)

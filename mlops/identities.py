@@ -324,6 +324,8 @@ OPERATIONS: dict[str, Operation] = dict([
     # how-to-authenticate-batch-endpoint: invoking creates a job under the caller's identity
     _op("invoke batch endpoints", f"{_ML}/batchEndpoints/deployments/jobs/write", "workspace"),
     _op("delete endpoints", f"{_ML}/onlineEndpoints/delete", "workspace"),
+    # models.archive / jobs.archive are updates (PUT) of the version or job
+    _op("archive models and jobs", f"{_ML}/models/versions/write", "workspace"),
 ])
 
 _STATE = ("read the Terraform state",)
@@ -359,6 +361,7 @@ SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "approve": (*_STATE, "read models", "register and tag models"),
     "cancel_job": (*_STATE, "follow jobs", "cancel jobs"),
     "wait_job": (*_STATE, "follow jobs"),
+    "cleanup": (*_STATE, "read models", "archive models and jobs"),
     "gate": (*_STATE, "follow jobs", "download job outputs", "read models"),
 }
 # Sessions that never call Azure as a CI identity: they read files or synthesise, or (bootstrap)

@@ -25,6 +25,17 @@ from mlops.errors import FactoryError
 from mlops.tasks import TASKS
 
 SRC = "src"
+# What every model's build depends on besides its own folder (the factory's side of the staged
+# code, the shared environment, the test kit and contract tests), in the branch-policy filter
+# dialect of PATH_FILTERS: each model's PR build also runs when one of these changes.
+FACTORY_PATHS = ("mlops/steps/*", "mlops/environment/*", "mlops/testkit/*", "tests/models/*",
+                 "mlops/tasks.py", "mlops/plugins.py", "mlops/staging.py")
+
+
+def model_filters(own: tuple[str, ...]) -> tuple[str, ...]:
+    """A model's effective path filters: the factory's, then its own PATH_FILTERS (last, so its
+    own '!' exclusions decide). The PR pipelines, branch policies and --changed all use these."""
+    return (*FACTORY_PATHS, *own)
 REQUIRED_MODULES = ("schema.py", "prep.py", "features.py", "generate_data.py")
 STEPS_DIR = Path(__file__).resolve().with_name("steps")
 DEFAULT_ESTIMATOR = STEPS_DIR / "factory_steps" / "estimators.py"

@@ -211,3 +211,15 @@ class PlanRecord:
         if values.get("state") is not None:
             values["state"] = tuple(values["state"])
         return cls(**values)
+
+
+# -- registry clean-up -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CleanupResult:
+    """What `nox -s cleanup` removed (or, with --check, would remove) for one model."""
+
+    model: str
+    removed_versions: tuple[tuple[str, str], ...] = ()  # (registered model name, version)
+    kept_versions: tuple[tuple[str, str, str], ...] = ()  # (name, version, why kept)
+    removed_experiments: tuple[str, ...] = ()
+    dry_run: bool = False

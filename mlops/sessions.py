@@ -117,6 +117,11 @@ SESSIONS: tuple[Session, ...] = (
     Session("endpoints", "List endpoints: name, kind, model, version, scoring URI, status "
             "(-- --json, --show-keys).", "lists endpoints (`-- --json`, `--show-keys`)",
             tools=TERRAFORM),
+    Session("cleanup", "Remove old non-champion model versions and finished PR experiments, "
+            "keeping the newest N (-- --keep N; --check: report only).",
+            "removes old model versions (never the champion or an approved one) and finished PR "
+            "experiments, keeping the newest N (`-- --keep N`, `--check` reports only)",
+            tools=TERRAFORM),
     Session("approve", "Tag each model's champion version for production, recording approver "
             "and build.",
             "tags the champion version for production, recording who and which build",

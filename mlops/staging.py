@@ -26,7 +26,9 @@ from mlops.paths import state_dir
 from mlops.plugins import STEPS_DIR, ModelPlugin
 from mlops.tasks import task
 
-TASKS_MODULE = Path(__file__).resolve().with_name("tasks.py")
+# Neutral factory modules the steps read too: staged into factory_steps/ under the same name.
+SHARED_MODULES = tuple(Path(__file__).resolve().with_name(name)
+                       for name in ("tasks.py", "registry_names.py"))
 PIPELINE_FILE = "pipeline.yml"
 CODE_DIR = "code"
 COMPONENTS_DIR = "components"
@@ -128,7 +130,7 @@ def _train_inputs(plugin: ModelPlugin) -> dict[str, Any]:
 
 def code_files(plugin: ModelPlugin) -> dict[str, Path]:
     """Relative name in the staged code folder -> source file: the factory's step files, the
-    task definitions as factory_steps/tasks.py, then the model's src/ (winning on a name)."""
+    shared neutral modules under factory_steps/, then the model's src/ (winning on a name)."""
     files: dict[str, Path] = {}
     for base in (STEPS_DIR, plugin.src):
         for path in sorted(base.rglob("*")):
@@ -136,7 +138,7 @@ def code_files(plugin: ModelPlugin) -> dict[str, Path]:
             if path.is_file() and not _SKIP & set(relative.parts) and path.suffix != ".pyc":
                 files[relative.as_posix()] = path
         if base == STEPS_DIR:
-            files["factory_steps/tasks.py"] = TASKS_MODULE
+            files.update({f"factory_steps/{m.name}": m for m in SHARED_MODULES})
     return dict(sorted(files.items()))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlops.config import FactoryConfig
+from mlops.plugins import model_filters
 
 AZURE_DIR = ".azure-pipelines"
 GITHUB_DIR = ".github/workflows"
@@ -15,12 +16,20 @@ AZURE_SETUP_TEMPLATE = f"{AZURE_DIR}/templates/setup.yml"
 GITHUB_SETUP_ACTION = ".github/actions/setup/action.yml"
 
 
+AZURE, GITHUB = "azure", "github"
+# GitHub runs pull-request builds through one workflow that picks the models a change touches
+# (`pr_build -- --changed`, the branch-policy rule) and calls a reusable workflow per model;
+# Azure DevOps has a PR pipeline per model, run by build-validation policies with the same filters.
+CHANGED_MODELS_WORKFLOW, MODEL_PR_WORKFLOW = "pr_build_changed_models", "model_pr_build"
+
+
 @dataclass(frozen=True)
 class PipelineDefinition:
     name: str  # file stem, e.g. "nyc_taxi_pr_dev_pipeline"
-    kind: str  # "infra" | "data" | "pr" | "ci"
+    kind: str  # "infra" | "data" | "pr" | "ci" | "pr_changed" | "pr_model"
     model: str | None
     path_filters: tuple[str, ...]  # PR triggers and branch-policy filters
+    systems: tuple[str, ...] = (AZURE, GITHUB)  # the CI systems that get this pipeline
 
     @property
     def azure_path(self) -> str:
@@ -39,7 +48,16 @@ def pipeline_definitions(config: FactoryConfig) -> list[PipelineDefinition]:
                            ("config/model_config.json", "mlops/*/configs/data_config.json")),
     ]
     for model in config.model_names:
-        filters = config.entry(model, "pr").path_filters
-        result.append(PipelineDefinition(f"{model}_pr_dev_pipeline", "pr", model, filters))
+        filters = model_filters(config.entry(model, "pr").path_filters)
+        result.append(PipelineDefinition(f"{model}_pr_dev_pipeline", "pr", model, filters,
+                                         systems=(AZURE,)))
         result.append(PipelineDefinition(f"{model}_ci_dev_pipeline", "ci", model, filters))
+    result.append(PipelineDefinition(CHANGED_MODELS_WORKFLOW, "pr_changed", None, (),
+                                     systems=(GITHUB,)))
+    result.append(PipelineDefinition(MODEL_PR_WORKFLOW, "pr_model", None, (),
+                                     systems=(GITHUB,)))
     return result
+
+
+def definitions_for(config: FactoryConfig, system: str) -> list[PipelineDefinition]:
+    return [d for d in pipeline_definitions(config) if system in d.systems]

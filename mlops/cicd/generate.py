@@ -16,8 +16,10 @@ from pathlib import Path
 from mlops.cicd import azure_devops, github
 from mlops.cicd._render import dump, is_generated
 from mlops.cicd.definitions import (
+    AZURE,
     AZURE_DIR,
     AZURE_SETUP_TEMPLATE,
+    GITHUB,
     GITHUB_DIR,
     GITHUB_SETUP_ACTION,
     pipeline_definitions,
@@ -55,10 +57,12 @@ def render_all(config: FactoryConfig) -> dict[str, str]:
         GITHUB_SETUP_ACTION: dump(github.setup_action(), github.SETUP_COMMENTS),
     }
     for definition in pipeline_definitions(config):
-        files[definition.azure_path] = dump(azure_devops.render(definition, config),
-                                            azure_devops.comments(definition))
-        files[definition.github_path] = dump(github.render(definition, config),
-                                             github.comments(definition))
+        if AZURE in definition.systems:
+            files[definition.azure_path] = dump(azure_devops.render(definition, config),
+                                                azure_devops.comments(definition))
+        if GITHUB in definition.systems:
+            files[definition.github_path] = dump(github.render(definition, config),
+                                                 github.comments(definition))
     return files
 
 

@@ -35,7 +35,12 @@ from mlops.cicd._sessions import (
     WAIT_SLICE_MINUTES,
     nox_call,
 )
-from mlops.cicd.definitions import GITHUB_SETUP_ACTION, PipelineDefinition
+from mlops.cicd.definitions import (
+    GITHUB_DIR,
+    GITHUB_SETUP_ACTION,
+    MODEL_PR_WORKFLOW,
+    PipelineDefinition,
+)
 from mlops.config import FactoryConfig
 from mlops.identities import identity
 
@@ -52,8 +57,15 @@ SETUP_TERRAFORM, AZURE_LOGIN = "hashicorp/setup-terraform@v3", "azure/login@v2"
 # A local action is referenced by its folder, from the repository root.
 SETUP_REF = "./" + GITHUB_SETUP_ACTION.rsplit("/", 1)[0]
 JOB_NAME_OUTPUT = JOB_NAME_VARIABLE.lower()
+MODEL_PR_PATH = f"{GITHUB_DIR}/{MODEL_PR_WORKFLOW}.yml"
 
 COMMENTS = {
+    "pr_changed": ("Pull-request builds: lists the models this change touches (their PATH_FILTERS",
+                   "and the factory paths against git diff, the rule Azure DevOps branch policies",
+                   "apply) and runs model_pr_build for each."),
+    "pr_model": ("Pull-request build of one model (called by pr_build_changed_models): lint and",
+                 "unit tests, submit training on the pr environment, wait (re-authenticating",
+                 "every slice), fail on a missed threshold."),
     "pr": ("Pull-request build for {model}: lint and unit tests, submit training on the pr",
            "environment, wait (re-authenticating every slice), fail on a missed threshold."),
     "ci": ("CI for {model} on the development branch: train on dev, wait, gate (fails unless a",
@@ -168,10 +180,34 @@ def _training_jobs(kind: str, session: str, model: str) -> dict[str, Any]:
     return {"submit": submit, "gate": gate}
 
 
-def _jobs(definition: PipelineDefinition) -> dict[str, Any]:
+def _changed_models_jobs(config: FactoryConfig) -> dict[str, Any]:
+    """`changes` lists the models the pull request touches (the branch-policy rule, see
+    mlops/changes.py); `build` runs the per-model PR workflow for each of them."""
+    branch = config.infra_env(INFRA_ENV).development_branch
+    # no --target azure: choosing the models reads only git and config, never Azure
+    listing = _nox_step(f"nox -s pr_build -- --changed origin/{branch} --list", id="changes")
+    changes = {"name": "Models this change touches", "runs-on": RUNNER,
+               "outputs": {"models": "${{ steps.changes.outputs.models }}"},
+               "steps": [{"uses": CHECKOUT, "with": {"persist-credentials": False,
+                                                     "fetch-depth": 0}},
+                         {"uses": SETUP_REF}, listing]}
+    build = {"name": "Pull-request build of ${{ matrix.model }}", "needs": "changes",
+             "if": "needs.changes.outputs.models != '[]'",
+             "strategy": {"fail-fast": False,
+                          "matrix": {"model": "${{ fromJSON(needs.changes.outputs.models) }}"}},
+             "uses": f"./{MODEL_PR_PATH}", "with": {"model": "${{ matrix.model }}"},
+             "secrets": "inherit"}
+    return {"changes": changes, "build": build}
+
+
+def _jobs(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, Any]:
     model = definition.model
     if definition.kind == "pr":
         return _training_jobs("pr", "pr_build", model)
+    if definition.kind == "pr_model":
+        return _training_jobs("pr", "pr_build", "${{ inputs.model }}")
+    if definition.kind == "pr_changed":
+        return _changed_models_jobs(config)
     if definition.kind == "ci":
         job_url = f"${{{{ needs.gate.outputs.{JOB_URL_VARIABLE.lower()} }}}}"
         return {
@@ -192,19 +228,31 @@ def _jobs(definition: PipelineDefinition) -> dict[str, Any]:
     raise ValueError(f"unknown pipeline kind {definition.kind!r}")
 
 
+def _triggers(definition: PipelineDefinition, branch: str) -> dict[str, Any]:
+    if definition.kind == "pr_model":  # called by the changed-models workflow, once per model
+        return {"workflow_call": {"inputs": {"model": {"type": "string", "required": True,
+                                                       "description": "the model to build"}}}}
+    if definition.kind == "pr_changed":  # every pull request: the workflow picks the models
+        return {"pull_request": {"branches": [branch]}, "workflow_dispatch": {}}
+    event = "pull_request" if definition.kind == "pr" else "push"
+    return {event: {"branches": [branch], "paths": trigger_globs(definition.path_filters)},
+            "workflow_dispatch": {}}
+
+
 def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, Any]:
     """The workflow document for one definition."""
     branch = config.infra_env(INFRA_ENV).development_branch
-    event = "pull_request" if definition.kind == "pr" else "push"
-    return {
+    document = {
         "name": definition.name,
-        "on": {event: {"branches": [branch], "paths": trigger_globs(definition.path_filters)},
-               "workflow_dispatch": {}},
+        "on": _triggers(definition, branch),
         "permissions": {"contents": "read", "id-token": "write"},
         "concurrency": {"group": "${{ github.workflow }}-${{ github.ref }}",
                         "cancel-in-progress": True},
-        "jobs": _jobs(definition),
+        "jobs": _jobs(definition, config),
     }
+    if definition.kind == "pr_model":  # the caller's concurrency group covers its runs
+        del document["concurrency"]
+    return document
 
 
 def comments(definition: PipelineDefinition) -> tuple[str, ...]:

@@ -25,7 +25,8 @@ from mlops.tasks import threshold_problem
 INFRA_FILE = "config/infra_config.json"
 MODEL_FILE = "config/model_config.json"
 # Environments every model's pipelines use (PR build on pr, CI build on dev).
-REQUIRED_ENVIRONMENTS = ("pr", "dev")
+PR_ENV, CI_ENV = "pr", "dev"
+REQUIRED_ENVIRONMENTS = (PR_ENV, CI_ENV)
 DEFAULT_INFRA_ENV = "dev"
 
 MODEL_NAME_PATTERN = r"[a-z][a-z0-9_]{1,30}"  # a model folder under mlops/

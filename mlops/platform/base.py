@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from mlops.config import ModelEnvConfig
 from mlops.naming import RunNames
-from mlops.records import DataAsset, EndpointInfo, PipelineResult, Workspace
+from mlops.records import CleanupResult, DataAsset, EndpointInfo, PipelineResult, Workspace
 
 
 class DataOps(Protocol):
@@ -43,9 +43,15 @@ class ApprovalOps(Protocol):
                 approver: str) -> dict[str, Any]: ...
 
 
+class CleanupOps(Protocol):
+    def cleanup(self, workspace: Workspace, entries: list[ModelEnvConfig], keep: int,
+                dry_run: bool = False) -> CleanupResult: ...
+
+
 # capability -> its protocol (the conformance test walks this)
 CAPABILITIES: dict[str, type] = {"data": DataOps, "pipeline": PipelineOps,
-                                 "endpoints": EndpointOps, "approval": ApprovalOps}
+                                 "endpoints": EndpointOps, "approval": ApprovalOps,
+                                 "cleanup": CleanupOps}
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class Platform:
     pipeline_ops: PipelineOps
     endpoint_ops: EndpointOps
     approval_ops: ApprovalOps
+    cleanup_ops: CleanupOps
 
     @property
     def target(self) -> str:
@@ -83,3 +90,7 @@ class Platform:
 
     def approve(self, entry: ModelEnvConfig, names: RunNames, approver: str) -> dict[str, Any]:
         return self.approval_ops.approve(self.workspace, entry, names, approver)
+
+    def cleanup(self, entries: list[ModelEnvConfig], keep: int,
+                dry_run: bool = False) -> CleanupResult:
+        return self.cleanup_ops.cleanup(self.workspace, entries, keep, dry_run=dry_run)

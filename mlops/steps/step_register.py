@@ -21,10 +21,10 @@ from pathlib import Path
 from factory_steps import contract, fail, modelio, write_atomic
 from factory_steps import metrics as task_metrics
 from factory_steps.registry import champion, champion_uri, make_champion
+from factory_steps.registry_names import DIGEST_TAG
 from factory_steps.tasks import Task
 
 DECISION_FILE = "decision.json"
-DIGEST_TAG = "factory.model_digest"
 
 
 class GateError(Exception):

@@ -31,7 +31,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    explicit = any("model" in str(mark.args[0]).replace(" ", "").split(",")
+    def names(argnames) -> list[str]:
+        if isinstance(argnames, str):
+            return [n.strip() for n in argnames.split(",")]
+        return list(argnames)
+
+    explicit = any("model" in names(mark.args[0])
                    for mark in metafunc.definition.iter_markers("parametrize"))
     if "model" in metafunc.fixturenames and not explicit:
         chosen = metafunc.config.getoption(OPTION)

@@ -18,9 +18,10 @@ from mlops.cicd._sessions import (
     JOB_NAME_VARIABLE,
     PREPARE,
 )
-from mlops.cicd.definitions import AZURE_SETUP_TEMPLATE, pipeline_definitions
+from mlops.cicd.definitions import AZURE, AZURE_SETUP_TEMPLATE, definitions_for
 from mlops.cicd.generate import render_all
 from mlops.config import load_config
+from mlops.plugins import model_filters
 
 # Server (agentless) jobs run only agentless tasks: the built-in ones Azure Pipelines lists for
 # agentless jobs (learn.microsoft.com/azure/devops/pipelines/process/phases, "Agentless jobs
@@ -61,7 +62,7 @@ def files(config) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def documents(config, files) -> dict[str, dict[str, Any]]:
-    return {d.name: yaml.safe_load(files[d.azure_path]) for d in pipeline_definitions(config)}
+    return {d.name: yaml.safe_load(files[d.azure_path]) for d in definitions_for(config, AZURE)}
 
 
 def _stages(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,7 +92,7 @@ def _depends(item: dict[str, Any]) -> list[str]:
 
 def test_one_file_per_definition_with_the_variable_group(config, documents):
     infra = config.infra_env("dev")
-    assert set(documents) == {d.name for d in pipeline_definitions(config)}
+    assert set(documents) == {d.name for d in definitions_for(config, AZURE)}
     for name, doc in documents.items():
         assert doc["variables"] == [{"group": infra.variable_group_name}], name
         assert infra.variable_group_name == "mlops_platform_dev_vg"
@@ -99,7 +100,7 @@ def test_one_file_per_definition_with_the_variable_group(config, documents):
 
 def test_path_filters_and_branch_equal_the_definitions(config, documents):
     branch = config.infra_env("dev").development_branch
-    for definition in pipeline_definitions(config):
+    for definition in definitions_for(config, AZURE):
         doc = documents[definition.name]
         trigger = doc["pr"] if definition.kind == "pr" else doc["trigger"]
         assert trigger["paths"]["include"] == trigger_globs(definition.path_filters)
@@ -107,7 +108,8 @@ def test_path_filters_and_branch_equal_the_definitions(config, documents):
         other = "trigger" if definition.kind == "pr" else "pr"
         assert doc[other] == "none", definition.name
         if definition.model:  # the model's PATH_FILTERS from config/model_config.json
-            assert definition.path_filters == config.entry(definition.model, "pr").path_filters
+            assert definition.path_filters == model_filters(
+                config.entry(definition.model, "pr").path_filters)
             assert f"mlops/{definition.model}/**" in trigger["paths"]["include"]
 
 

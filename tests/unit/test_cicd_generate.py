@@ -25,8 +25,9 @@ def test_write_creates_every_file_then_is_a_no_op(config_root):
     config = load_config(config_root)
     first = generate.write(config, config_root)
     assert sorted(first.missing) == sorted(generate.render_all(config))
-    # infra + data + every model x (pr, ci), on both systems, plus each system's shared set-up
-    assert len(first.missing) == 2 * (2 + 2 * len(config.model_names)) + 2
+    # infra + data + every model's ci on both systems, its pr on Azure DevOps, GitHub's
+    # changed-models workflow and the per-model one it calls, plus each system's shared set-up
+    assert len(first.missing) == 2 * 2 + 3 * len(config.model_names) + 2 + 2
     assert {".azure-pipelines/templates/setup.yml", ".github/actions/setup/action.yml"} <= set(
         first.missing)
     assert _tree(config_root) == generate.render_all(config)
@@ -59,8 +60,7 @@ def test_removed_model_loses_its_generated_files_but_hand_written_ones_stay(conf
     assert sorted(drift.stale) == [
         ".azure-pipelines/london_taxi_ci_dev_pipeline.yml",
         ".azure-pipelines/london_taxi_pr_dev_pipeline.yml",
-        ".github/workflows/london_taxi_ci_dev_pipeline.yml",
-        ".github/workflows/london_taxi_pr_dev_pipeline.yml"]
+        ".github/workflows/london_taxi_ci_dev_pipeline.yml"]
     assert not list(config_root.rglob("london_taxi_*_pipeline.yml"))
     assert own.exists()
     assert not list(config_root.rglob("*.tmp"))
@@ -81,13 +81,15 @@ def test_path_filters_come_from_config(config_root, edit_json):
     def widen(data):
         for entry in data["models"]:
             if entry["ML_MODEL_CONFIG_NAME"] == "nyc_taxi":
-                entry["PATH_FILTERS"] = [*entry["PATH_FILTERS"], "mlops/steps/*"]
+                entry["PATH_FILTERS"] = [*entry["PATH_FILTERS"], "docs/nyc/*"]
 
     edit_json("config/model_config.json", widen)
     files = generate.render_all(load_config(config_root))
-    assert "      - mlops/steps/**\n" in files[".azure-pipelines/nyc_taxi_pr_dev_pipeline.yml"]
-    assert "      - mlops/steps/**\n" in files[".github/workflows/nyc_taxi_ci_dev_pipeline.yml"]
-    assert "mlops/steps" not in files[".azure-pipelines/london_taxi_pr_dev_pipeline.yml"]
+    assert "      - docs/nyc/**\n" in files[".azure-pipelines/nyc_taxi_pr_dev_pipeline.yml"]
+    assert "      - docs/nyc/**\n" in files[".github/workflows/nyc_taxi_ci_dev_pipeline.yml"]
+    assert "docs/nyc" not in files[".azure-pipelines/london_taxi_pr_dev_pipeline.yml"]
+    # and every model's builds follow the factory code it is staged with
+    assert "      - mlops/steps/**\n" in files[".azure-pipelines/london_taxi_pr_dev_pipeline.yml"]
 
 
 def test_cli_check_mode_reports_drift_and_writes_nothing(config_root, monkeypatch, capsys):

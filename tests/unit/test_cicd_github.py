@@ -19,7 +19,7 @@ from mlops.cicd._sessions import (
     PREPARE,
     WAIT_SLICE_MINUTES,
 )
-from mlops.cicd.definitions import GITHUB_SETUP_ACTION, pipeline_definitions
+from mlops.cicd.definitions import GITHUB, GITHUB_SETUP_ACTION, definitions_for
 from mlops.cicd.generate import render_all
 from mlops.config import load_config
 
@@ -49,7 +49,7 @@ def files(config) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def workflows(config, files) -> dict[str, dict[str, Any]]:
-    return {d.name: yaml.safe_load(files[d.github_path]) for d in pipeline_definitions(config)}
+    return {d.name: yaml.safe_load(files[d.github_path]) for d in definitions_for(config, GITHUB)}
 
 
 def _is_login(step: dict[str, Any]) -> bool:
@@ -60,21 +60,33 @@ def _nox(step: dict[str, Any]) -> str:
     return step.get("run", "") if step.get("run", "").startswith("nox -s ") else ""
 
 
+def _step_jobs(workflow: dict[str, Any]):
+    """(id, job) of the jobs that run steps (not the ones calling a reusable workflow)."""
+    return [(job_id, job) for job_id, job in workflow["jobs"].items() if "uses" not in job]
+
+
 def test_triggers_use_the_definitions_filters_and_development_branch(config, workflows):
     branch = config.infra_env("dev").development_branch
-    for definition in pipeline_definitions(config):
+    for definition in definitions_for(config, GITHUB):
         on = workflows[definition.name]["on"]
-        event = "pull_request" if definition.kind == "pr" else "push"
-        assert set(on) == {event, "workflow_dispatch"}, definition.name
-        assert on[event]["branches"] == [branch]
-        assert on[event]["paths"] == trigger_globs(definition.path_filters)
+        if definition.kind == "pr_model":  # only ever called, once per changed model
+            assert set(on) == {"workflow_call"}
+            assert on["workflow_call"]["inputs"]["model"]["required"] is True
+            continue
+        if definition.kind == "pr_changed":  # every PR; the workflow itself picks the models
+            assert on == {"pull_request": {"branches": [branch]}, "workflow_dispatch": {}}
+            continue
+        assert set(on) == {"push", "workflow_dispatch"}, definition.name
+        assert on["push"]["branches"] == [branch]
+        assert on["push"]["paths"] == trigger_globs(definition.path_filters)
 
 
 def test_oidc_permissions_and_cancel_in_progress(workflows):
     for name, workflow in workflows.items():
         assert workflow["name"] == name
         assert workflow["permissions"] == {"contents": "read", "id-token": "write"}
-        assert workflow["concurrency"]["cancel-in-progress"] is True
+        if "workflow_call" not in workflow["on"]:  # a called workflow runs in its caller's group
+            assert workflow["concurrency"]["cancel-in-progress"] is True
         for job in workflow["jobs"].values():
             assert "permissions" not in job  # nothing widens the read-only default
 
@@ -89,11 +101,13 @@ def test_setup_lives_once_in_the_composite_action_every_job_uses(files, workflow
     assert all(s["shell"] == "bash" for s in runs)  # a composite run step must name its shell
     local = "./" + GITHUB_SETUP_ACTION.removesuffix("/action.yml")
     for name, workflow in workflows.items():
-        for job_id, job in workflow["jobs"].items():
+        for job_id, job in _step_jobs(workflow):
             checkout, setup = job["steps"][:2]
-            # a local action is only on the runner after the checkout
+            # a local action is only on the runner after the checkout (which fetches the whole
+            # history where a job compares with the development branch)
             assert checkout["uses"] == "actions/checkout@v4"
-            assert checkout["with"] == {"persist-credentials": False}
+            assert checkout["with"] in ({"persist-credentials": False},
+                                        {"persist-credentials": False, "fetch-depth": 0})
             assert setup == {"uses": local}, (name, job_id)
             rest = job["steps"][2:]
             assert not [s for s in rest if s.get("uses", "").startswith(SETUP_ACTIONS)
@@ -103,7 +117,7 @@ def test_setup_lives_once_in_the_composite_action_every_job_uses(files, workflow
 def test_every_working_step_is_a_nox_session_and_every_action_is_pinned(workflows):
     pinned = re.compile(r"^([\w.-]+/[\w.-]+@v\d+|\./[\w./-]+)$")
     for name, workflow in workflows.items():
-        for job_id, job in workflow["jobs"].items():
+        for job_id, job in _step_jobs(workflow):
             for step in job["steps"]:
                 if "uses" in step:
                     assert pinned.match(step["uses"]), (name, step["uses"])
@@ -115,7 +129,7 @@ def test_every_working_step_is_a_nox_session_and_every_action_is_pinned(workflow
 
 def test_every_azure_session_follows_a_login_in_its_job(workflows):
     for name, workflow in workflows.items():
-        for job_id, job in workflow["jobs"].items():
+        for job_id, job in _step_jobs(workflow):
             logged_in = False
             for step in job["steps"]:
                 logged_in = logged_in or _is_login(step)
@@ -125,10 +139,10 @@ def test_every_azure_session_follows_a_login_in_its_job(workflows):
 
 def test_no_step_waits_on_an_azure_ml_job_except_bounded_slices(workflows):
     for name, workflow in workflows.items():
-        for job in workflow["jobs"].values():
+        for _, job in _step_jobs(workflow):
             for step in job["steps"]:
                 call = _nox(step).split()
-                if call and call[2] in WAITING_SESSIONS:
+                if call and call[2] in WAITING_SESSIONS and "--list" not in call:
                     assert "--no-wait" in call, f"{name}: {step['run']} waits on the runner"
                 if call and call[2] == "wait_job":
                     assert step["timeout-minutes"] < ACCESS_TOKEN_MIN_MINUTES
@@ -201,18 +215,19 @@ def test_a_failed_job_stops_the_slices_and_the_gate(workflows):
 
 def test_a_cancelled_run_logs_in_again_and_cancels_the_azure_ml_job(workflows):
     for job_id in ("submit", "gate"):
-        steps = workflows["nyc_taxi_pr_dev_pipeline"]["jobs"][job_id]["steps"][2:]
+        steps = workflows["model_pr_build"]["jobs"][job_id]["steps"][2:]
         assert _run(steps, finishes_in=None, cancelled=True) == ["login", "cancel_job"]
         cancel = steps[-1]
-        assert cancel["run"] == "nox -s cancel_job -- nyc_taxi --target azure"
+        assert cancel["run"] == "nox -s cancel_job -- ${{ inputs.model }} --target azure"
         assert cancel["env"][JOB_NAME_VARIABLE].endswith("outputs.azureml_job_name }}")
 
 
-@pytest.mark.parametrize(("pipeline", "session"), [("nyc_taxi_pr_dev_pipeline", "pr_build"),
-                                                   ("london_taxi_ci_dev_pipeline", "ci_build")])
-def test_builds_submit_then_the_gate_job_reads_the_published_job(workflows, pipeline, session):
+@pytest.mark.parametrize(("pipeline", "session", "model"), [
+    ("model_pr_build", "pr_build", "${{ inputs.model }}"),
+    ("london_taxi_ci_dev_pipeline", "ci_build", "london_taxi")])
+def test_builds_submit_then_the_gate_job_reads_the_published_job(workflows, pipeline, session,
+                                                                 model):
     jobs = workflows[pipeline]["jobs"]
-    model = pipeline.split("_pr_")[0].split("_ci_")[0]
     submit = jobs["submit"]
     [step] = [s for s in submit["steps"] if s.get("id") == "submit"]
     assert step["run"] == f"nox -s {session} -- {model} --target azure --no-wait"
@@ -252,3 +267,20 @@ def test_infra_and_data_workflows_call_their_session(workflows):
 
     assert calls("infra_provision_pipeline") == ["nox -s provision -- --target azure"]
     assert calls("data_registration_pipeline") == ["nox -s register_data -- --target azure"]
+
+
+def test_pull_requests_build_exactly_the_models_the_change_touches(config, workflows):
+    """GitHub has no path-filtered required checks: one workflow lists the touched models with
+    the branch-policy rule (`pr_build -- --changed`) and calls the per-model build for each."""
+    jobs = workflows["pr_build_changed_models"]["jobs"]
+    branch = config.infra_env("dev").development_branch
+    [listing] = [s for s in jobs["changes"]["steps"] if s.get("id") == "changes"]
+    assert listing["run"] == f"nox -s pr_build -- --changed origin/{branch} --list"
+    assert jobs["changes"]["steps"][0]["with"]["fetch-depth"] == 0  # BASE must be there
+    assert jobs["changes"]["outputs"] == {"models": "${{ steps.changes.outputs.models }}"}
+    build = jobs["build"]
+    assert build["uses"] == "./.github/workflows/model_pr_build.yml"
+    assert build["strategy"]["matrix"]["model"] == "${{ fromJSON(needs.changes.outputs.models) }}"
+    assert build["with"] == {"model": "${{ matrix.model }}"} and build["secrets"] == "inherit"
+    assert build["if"] == "needs.changes.outputs.models != '[]'"  # nothing touched: no build
+    assert not [name for name in workflows if name.endswith("_pr_dev_pipeline")]

@@ -12,9 +12,10 @@ import hcl2
 import pytest
 
 from cdktf_app.devops_stack import MODULE_DIR
-from mlops.cicd.definitions import pipeline_definitions
+from mlops.cicd.definitions import AZURE, definitions_for
 from mlops.config import load_config
 from mlops.errors import FactoryError
+from mlops.plugins import model_filters
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def test_service_connection_inputs_reference_the_azureml_stack(stack, azureml, m
 
 
 def test_one_build_definition_per_generated_pipeline_yaml(config, module, main_tf):
-    definitions = pipeline_definitions(config)
+    definitions = definitions_for(config, AZURE)
     assert module["pipelines"] == {
         d.name: {"kind": d.kind, "yml_path": d.azure_path, "path_filters": list(d.path_filters)}
         for d in definitions}
@@ -164,10 +165,10 @@ def test_branch_policies_use_each_pr_pipelines_path_filters(config, module, main
     prs = {name: p for name, p in module["pipelines"].items() if p["kind"] == "pr"}
     assert prs == {d.name: {"kind": "pr", "yml_path": d.azure_path,
                             "path_filters": list(d.path_filters)}
-                   for d in pipeline_definitions(config) if d.kind == "pr"}
+                   for d in definitions_for(config, AZURE) if d.kind == "pr"}
     for model in config.model_names:
         assert prs[f"{model}_pr_dev_pipeline"]["path_filters"] == \
-            list(config.entry(model, "pr").path_filters)
+            list(model_filters(config.entry(model, "pr").path_filters))
     locals_ = {k: v for block in main_tf["locals"] for k, v in block.items()}
     assert 'p.kind == "pr"' in locals_["pr_pipelines"]
     policy = _resource(main_tf, "azuredevops_branch_policy_build_validation", "pr")

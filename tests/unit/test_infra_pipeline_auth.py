@@ -48,7 +48,7 @@ def test_github_infra_workflow_logs_in_as_the_infra_identity():
     assert job["env"]["AZURE_CLIENT_ID"] == "${{ secrets.AZURE_INFRA_CLIENT_ID }}"
     assert job["env"]["ARM_SUBSCRIPTION_ID"] == "${{ secrets.AZURE_SUBSCRIPTION_ID }}"
     assert job["env"]["AZDO_ORG_SERVICE_URL"] == "${{ secrets.AZDO_ORG_SERVICE_URL }}"
-    model = next(d for d in pipeline_definitions(config) if d.kind == "pr")
+    model = next(d for d in pipeline_definitions(config) if d.kind == "pr_model")
     for pr_job in github.render(model, config)["jobs"].values():  # submit, gate
         assert pr_job["env"]["AZURE_CLIENT_ID"] == "${{ secrets.AZURE_CLIENT_ID }}"
         assert "AZDO_ORG_SERVICE_URL" not in pr_job["env"]

@@ -12,10 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # unit -> rank: a unit may import units of lower rank only.
 RANKS = {
     "mlops.errors": 0, "mlops.records": 0, "mlops.tasks": 0, "mlops.sessions": 0,
+    "mlops.registry_names": 0,
     "mlops.identities": 1,
     "mlops.paths": 1, "mlops._environment": 1, "mlops._repo_copy": 1, "mlops.plugins": 1,
     "mlops.config": 2, "mlops.terraform": 2,
-    "mlops.naming": 3, "mlops.azure_names": 3, "mlops.staging": 3,
+    "mlops.naming": 3, "mlops.azure_names": 3, "mlops.staging": 3, "mlops.changes": 3,
     "mlops.pipeline": 4, "mlops.serving": 4, "mlops.cicd": 4,
     "cdktf_app": 5,
     "mlops.infra": 6,

@@ -10,20 +10,22 @@ import pytest
 
 import mlops.platform as platforms
 from mlops.platform.azure import approval as azure_approval
+from mlops.platform.azure import cleanup as azure_cleanup
 from mlops.platform.azure import data as azure_data
 from mlops.platform.azure import endpoints as azure_endpoints
 from mlops.platform.azure import pipeline as azure_pipeline
 from mlops.platform.base import CAPABILITIES, Platform
 from mlops.platform.local import approval as local_approval
+from mlops.platform.local import cleanup as local_cleanup
 from mlops.platform.local import data as local_data
 from mlops.platform.local import endpoints as local_endpoints
 from mlops.platform.local import pipeline as local_pipeline
 
 IMPLEMENTATIONS = {
     "local": {"data": local_data, "pipeline": local_pipeline, "endpoints": local_endpoints,
-              "approval": local_approval},
+              "approval": local_approval, "cleanup": local_cleanup},
     "azure": {"data": azure_data, "pipeline": azure_pipeline, "endpoints": azure_endpoints,
-              "approval": azure_approval},
+              "approval": azure_approval, "cleanup": azure_cleanup},
 }
 
 
@@ -60,8 +62,9 @@ def test_the_wiring_binds_the_targets_own_modules(target: str):
     platform = platforms.platform_for(workspace)
     modules = IMPLEMENTATIONS[target]
     assert (platform.data_ops, platform.pipeline_ops, platform.endpoint_ops,
-            platform.approval_ops) == (modules["data"], modules["pipeline"],
-                                       modules["endpoints"], modules["approval"])
+            platform.approval_ops, platform.cleanup_ops) == (
+        modules["data"], modules["pipeline"], modules["endpoints"], modules["approval"],
+        modules["cleanup"])
 
 
 def test_the_facade_passes_the_workspace_first():
@@ -72,18 +75,20 @@ def test_the_facade_passes_the_workspace_first():
             return lambda *a, **k: calls.append((name, a, k)) or name
 
     rec = Recorder()
-    platform = Platform("the-workspace", rec, rec, rec, rec)
+    platform = Platform("the-workspace", rec, rec, rec, rec, rec)
     assert platform.register_data("entry") == "register_data"
     assert platform.run_pipeline("entry", "names", wait=False) == "run_pipeline"
     assert platform.deploy("entry", "names") == "deploy"
     assert platform.endpoints(show_keys=True) == "list_endpoints"
     assert platform.approve("entry", "names", "me") == "approve"
+    assert platform.cleanup(["entry"], 3, dry_run=True) == "cleanup"
     assert calls == [
         ("register_data", ("the-workspace", "entry"), {}),
         ("run_pipeline", ("the-workspace", "entry", "names"), {"wait": False}),
         ("deploy", ("the-workspace", "entry", "names"), {}),
         ("list_endpoints", ("the-workspace",), {"show_keys": True}),
         ("approve", ("the-workspace", "entry", "names", "me"), {}),
+        ("cleanup", ("the-workspace", ["entry"], 3), {"dry_run": True}),
     ]
 
 

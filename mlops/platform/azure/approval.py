@@ -11,8 +11,7 @@ from mlops.naming import RunNames
 from mlops.platform.azure import _assets
 from mlops.platform.azure.client import AzureClient, connect, log
 from mlops.records import Workspace
-
-STAGE = "production"
+from mlops.registry_names import PRODUCTION, STAGE_TAG
 
 
 def approve(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, approver: str, *,
@@ -23,11 +22,11 @@ def approve(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, approv
     champion = _assets.champion(client, names.model_name)
     # The full version (path, flavors) from get: a listing entry is not safe to PUT back.
     model = client.models.get(name=champion.name, version=str(champion.version))
-    approval = {"stage": STAGE, "approved_by": approver, "approved_build": names.build_id,
+    approval = {STAGE_TAG: PRODUCTION, "approved_by": approver, "approved_build": names.build_id,
                 "approved_at": (now or datetime.now(UTC)).isoformat(timespec="seconds")}
     model.tags = {**(model.tags or {}), **approval}
     # A PUT of the same name and version updates only the mutable fields (tags, description).
     client.models.create_or_update(model)
-    log(f"{entry.model}: approved {model.name}:{model.version} for {STAGE} "
+    log(f"{entry.model}: approved {model.name}:{model.version} for {PRODUCTION} "
         f"(by {approver}, build {names.build_id})")
     return {"model": model.name, "version": str(model.version), **approval}

@@ -11,8 +11,7 @@ from mlops.config import ModelEnvConfig
 from mlops.naming import RunNames
 from mlops.platform.local.endpoints import CHAMPION, NoChampionError
 from mlops.records import Workspace
-
-STAGE = "production"
+from mlops.registry_names import PRODUCTION, STAGE_TAG
 
 
 def approve(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, approver: str, *,
@@ -28,7 +27,7 @@ def approve(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, approv
         raise NoChampionError(f"{entry.model}: model {names.model_name!r} has no {CHAMPION!r} "
                               f"version to approve; run `nox -s ci_build` first "
                               f"({exc.message})") from None
-    approval = {"stage": STAGE, "approved_by": approver, "approved_build": names.build_id,
+    approval = {STAGE_TAG: PRODUCTION, "approved_by": approver, "approved_build": names.build_id,
                 "approved_at": (now or datetime.now(UTC)).isoformat(timespec="seconds")}
     for key, value in approval.items():
         client.set_model_version_tag(names.model_name, version.version, key, value)

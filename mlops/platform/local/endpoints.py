@@ -16,10 +16,11 @@ from mlops.errors import FactoryError
 from mlops.naming import RunNames
 from mlops.paths import resolve
 from mlops.records import EndpointInfo, Workspace
+from mlops.registry_names import CHAMPION_ALIAS
 from mlops.serving import batch_endpoint, online
 from mlops.serving.registry import EndpointRegistry
 
-CHAMPION = "champion"
+CHAMPION = CHAMPION_ALIAS  # the registry alias the gate moves
 
 
 class NoChampionError(FactoryError):

@@ -7,10 +7,8 @@ platforms, and the alias too where aliases exist, so either way of asking agrees
 
 from __future__ import annotations
 
+from factory_steps.registry_names import CHAMPION_ALIAS, CHAMPION_TAG
 from factory_steps.tracking import azureml_mode
-
-CHAMPION_ALIAS = "champion"
-CHAMPION_TAG = "factory.champion"
 
 
 def _tagged_champion(client, model_name: str):
