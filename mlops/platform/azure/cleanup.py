@@ -10,28 +10,13 @@ from typing import Any
 
 from mlops.config import ModelEnvConfig
 from mlops.config.loader import PR_ENV
+from mlops.platform._retention import name_prefix, sweep
 from mlops.platform.azure import _assets
 from mlops.platform.azure.client import AzureClient, connect, log
 from mlops.records import CleanupResult, Workspace
-from mlops.registry_names import CHAMPION_TAG, PRODUCTION, STAGE_TAG
 
 # Azure ML job states after which a job can no longer change (mlops.platform.azure._assets).
 _FINISHED = set(_assets.TERMINAL)
-
-
-def _why_kept(model: Any, champion: str | None, newest: set[str]) -> str | None:
-    tags = model.tags or {}
-    if str(model.version) == champion or str(tags.get(CHAMPION_TAG, "")).lower() == "true":
-        return "champion"
-    if tags.get(STAGE_TAG) == PRODUCTION:
-        return "approved for production"
-    if str(model.version) in newest:
-        return "among the newest"
-    return None
-
-
-def _prefix(entry: ModelEnvConfig, base: str) -> str:
-    return f"{entry.model}_{base}_{entry.env}_"
 
 
 def cleanup(workspace: Workspace, entries: list[ModelEnvConfig], keep: int,
@@ -40,23 +25,19 @@ def cleanup(workspace: Workspace, entries: list[ModelEnvConfig], keep: int,
     removed, kept, experiments = [], [], []
     containers = [m.name for m in client.models.list()]
     for entry in entries:
-        prefix = _prefix(entry, entry.model_base_name)
+        prefix = name_prefix(entry, entry.model_base_name)
         for name in sorted(n for n in containers if n.startswith(prefix)):
             versions = sorted(client.models.list(name=name), key=_assets._version_key,
                               reverse=True)
             champion = str(_assets.champion(client, name).version) if versions else None
-            newest = {str(v.version) for v in versions[:keep]}
-            for version in versions:
-                why = _why_kept(version, champion, newest)
-                if why:
-                    kept.append((name, str(version.version), why))
-                    continue
-                removed.append((name, str(version.version)))
-                if not dry_run:
-                    client.models.archive(name=name, version=str(version.version))
+            gone, stay = sweep(name, versions, champion, keep, dry_run=dry_run,
+                               remove=lambda v, n=name: client.models.archive(
+                                   name=n, version=str(v.version)))
+            removed += gone
+            kept += stay
         if entry.env != PR_ENV:
             continue
-        prefix = _prefix(entry, entry.experiment_base_name)
+        prefix = name_prefix(entry, entry.experiment_base_name)
         jobs = [j for j in client.jobs.list() if str(j.experiment_name or "").startswith(prefix)]
         by_experiment: dict[str, list[Any]] = {}
         for job in jobs:

@@ -7,23 +7,9 @@ from __future__ import annotations
 
 from mlops.config import ModelEnvConfig
 from mlops.config.loader import PR_ENV
+from mlops.platform._retention import name_prefix, sweep
 from mlops.records import CleanupResult, Workspace
-from mlops.registry_names import CHAMPION_ALIAS, CHAMPION_TAG, PRODUCTION, STAGE_TAG
-
-
-def _why_kept(version, champion: str | None, newest: set[str]) -> str | None:
-    tags = version.tags or {}
-    if str(version.version) == champion or tags.get(CHAMPION_TAG) == "true":
-        return "champion"
-    if tags.get(STAGE_TAG) == PRODUCTION:
-        return "approved for production"
-    if str(version.version) in newest:
-        return "among the newest"
-    return None
-
-
-def _prefix(entry: ModelEnvConfig, base: str) -> str:
-    return f"{entry.model}_{base}_{entry.env}_"
+from mlops.registry_names import CHAMPION_ALIAS
 
 
 def cleanup(workspace: Workspace, entries: list[ModelEnvConfig], keep: int,
@@ -35,7 +21,7 @@ def cleanup(workspace: Workspace, entries: list[ModelEnvConfig], keep: int,
     client = MlflowClient(workspace.mlflow_tracking_uri, workspace.mlflow_registry_uri)
     removed, kept, experiments = [], [], []
     for entry in entries:
-        prefix = _prefix(entry, entry.model_base_name)
+        prefix = name_prefix(entry, entry.model_base_name)
         for registered in client.search_registered_models(f"name LIKE '{prefix}%'"):
             name = registered.name
             try:
@@ -44,19 +30,14 @@ def cleanup(workspace: Workspace, entries: list[ModelEnvConfig], keep: int,
                 champion = None
             versions = sorted(client.search_model_versions(f"name = '{name}'"),
                               key=lambda v: int(v.version), reverse=True)
-            newest = {str(v.version) for v in versions[:keep]}
-            for version in versions:
-                why = _why_kept(version, champion, newest)
-                if why:
-                    kept.append((name, str(version.version), why))
-                    continue
-                removed.append((name, str(version.version)))
-                if not dry_run:
-                    client.delete_model_version(name, version.version)
+            gone, stay = sweep(name, versions, champion, keep, dry_run=dry_run,
+                               remove=lambda v, n=name: client.delete_model_version(n, v.version))
+            removed += gone
+            kept += stay
         if entry.env != PR_ENV:
             continue
         found = [e for e in client.search_experiments(view_type=ViewType.ACTIVE_ONLY)
-                 if e.name.startswith(_prefix(entry, entry.experiment_base_name))]
+                 if e.name.startswith(name_prefix(entry, entry.experiment_base_name))]
         found.sort(key=lambda e: e.last_update_time or 0, reverse=True)
         for experiment in found[keep:]:
             running = client.search_runs([experiment.experiment_id],
