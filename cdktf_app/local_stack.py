@@ -23,14 +23,12 @@ from cdktn import (
 from constructs import Construct
 
 from mlops.config import InfraConfig
-from mlops.paths import local_workspace
+from mlops.paths import local_state_file, local_workspace
 
 BOOTSTRAP = "mlops.infra.local_bootstrap"
 
 
-def state_file(state_root: Path) -> Path:
-    """Terraform state of the local stack: outside the synth folder, kept across synths."""
-    return state_root / "state" / "local.tfstate"
+state_file = local_state_file  # the backend's path (mlops.paths: one home)
 
 
 class LocalWorkspaceStack(TerraformStack):

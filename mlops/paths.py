@@ -31,6 +31,12 @@ def resolve(path: str | os.PathLike[str], root: Path | None = None) -> Path:
     return p if p.is_absolute() else (root or repo_root()) / p
 
 
+def local_state_file(state_root: Path) -> Path:
+    """Terraform state of the local stack (its local backend's path): outside the synth folder,
+    kept across synths."""
+    return state_root / "state" / "local.tfstate"
+
+
 def local_workspace(infra: Any, state_root: Path) -> Workspace:
     """The local platform's workspace for an infrastructure environment (an InfraConfig), rooted
     under ``state_root`` (normally .factory/). The local stack emits exactly this as its output."""

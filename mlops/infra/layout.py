@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlops.paths import state_dir
+from mlops.paths import local_state_file, state_dir
 
 LOCK_TIMEOUT_ENV = "FACTORY_TF_LOCK_TIMEOUT"  # e.g. "60s", "0s"
 DEFAULT_LOCK_TIMEOUT = "60s"
@@ -48,7 +48,7 @@ class Layout:
         return self.plans_dir / f"{target}-plan.md"
 
     def local_state(self) -> Path:
-        return self.root / "state" / "local.tfstate"
+        return local_state_file(self.root)
 
     def lock_file(self, target: str) -> Path:
         return self.root / "locks" / f"{target}.lock"

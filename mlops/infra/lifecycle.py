@@ -9,6 +9,7 @@ plan` and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ from mlops.infra.lock import infra_lock
 from mlops.infra.synth import input_hash, synth
 from mlops.infra.terraform_dir import ensure_init, needs_init, terraform_for
 from mlops.records import PlanRecord, RecordError, StackPlan
-from mlops.terraform import TerraformError
+from mlops.terraform import TerraformError, TerraformStateError
 from mlops.terraform.plan_summary import PlanSummary, summarize, to_markdown
 
 
@@ -37,6 +38,32 @@ class NoSavedPlan(FactoryError):
 
 class StalePlan(FactoryError):
     """The saved plan no longer matches the configuration or the state."""
+
+
+class UnreadableState(FactoryError):
+    """The local Terraform state file is corrupt; the message says how to restore it."""
+
+
+@contextlib.contextmanager
+def _readable_state(target: str, layout: Layout):
+    """Name the state file and its backup when Terraform cannot read the state (it reports
+    that under "Error acquiring the state lock", which is not a lock problem)."""
+    try:
+        yield
+    except TerraformStateError as exc:
+        if target != "local":
+            raise
+        state = layout.local_state()
+        backup = state.with_name(state.name + ".backup")
+        how = (f"Terraform's previous state is in {backup}: check it with `terraform show "
+               f"{backup}`, then `cp {backup} {state}` and run the command again"
+               if backup.is_file() else
+               f"there is no {backup} beside it; restore the workspace from "
+               f"{layout.archive_dir} (`nox -s destroy` archives it) or move the broken file "
+               f"away and re-provision")
+        raise UnreadableState(f"the local Terraform state {state} is unreadable (corrupt or "
+                              f"truncated), not locked: {'; '.join(map(str, exc.diagnostics))}"
+                              f"\n{how}") from None
 
 
 @dataclass
@@ -256,14 +283,14 @@ def _lock(target: str, what: str, layout: Layout):
 # -- public API ------------------------------------------------------------------------------
 def plan(config: FactoryConfig, target: str, layout: Layout | None = None) -> PlanOutcome:
     layout = layout or Layout.of(config.root)
-    with _lock(target, "plan", layout):
+    with _lock(target, "plan", layout), _readable_state(target, layout):
         return _plan_unlocked(config, target, layout)
 
 
 def apply(config: FactoryConfig, target: str, layout: Layout | None = None) -> bool:
     """Apply the saved plan (only that); True when something changed."""
     layout = layout or Layout.of(config.root)
-    with _lock(target, "apply", layout):
+    with _lock(target, "apply", layout), _readable_state(target, layout):
         record = _fresh_plan(config, target, layout)
         if not record.has_changes:
             _forget_plan(record, target, layout)
@@ -275,7 +302,7 @@ def apply(config: FactoryConfig, target: str, layout: Layout | None = None) -> b
 def provision(config: FactoryConfig, target: str, layout: Layout | None = None) -> bool:
     """synth -> plan (or the fresh saved one) -> apply when there are changes."""
     layout = layout or Layout.of(config.root)
-    with _lock(target, "provision", layout):
+    with _lock(target, "provision", layout), _readable_state(target, layout):
         try:
             record = _fresh_plan(config, target, layout)
             _say(f"provision {target}: using the saved plan from {record.created}")
@@ -298,7 +325,7 @@ def destroy(config: FactoryConfig, target: str, *, delete_data: bool = False,
         raise FactoryError("destroy --target azure deletes the Azure ML workspace with its "
                            "registered models, data assets and runs, and cannot archive them "
                            "first; re-run with --delete-data to confirm")
-    with _lock(target, "destroy", layout):
+    with _lock(target, "destroy", layout), _readable_state(target, layout):
         if target == "local" and not _has_resources(layout.local_state()):
             _say("destroy local: nothing is provisioned (no resources in the Terraform state)")
             return
@@ -339,11 +366,15 @@ def _local_workspace_root(config: FactoryConfig, layout: Layout) -> Path | None:
 
 def _archive(folder: Path, layout: Layout) -> Path:
     layout.archive_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(layout.archive_dir, 0o700)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     final = layout.archive_dir / f"{folder.name}-{stamp}.tar.gz"
     tmp = final.with_name(f".{final.name}.tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
+    # owner-only from its first byte: the archive holds the endpoint keys and the registry
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
         tar.add(folder, arcname=folder.name)
+    os.chmod(tmp, 0o600)  # O_CREAT's mode is masked by the umask only downward; be explicit
     os.replace(tmp, final)
     return final
 

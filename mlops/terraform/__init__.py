@@ -1,8 +1,13 @@
 """Our Terraform driver (in the style of hashicorp/terraform-exec): one method per command,
 typed errors carrying Terraform's diagnostics, -json event streams rendered as progress."""
 
-from mlops.terraform.errors import TerraformError, TerraformLockError, TerraformTimeout
+from mlops.terraform.errors import (
+    TerraformError,
+    TerraformLockError,
+    TerraformStateError,
+    TerraformTimeout,
+)
 from mlops.terraform.runner import CommandResult, Terraform, subprocess_runner
 
 __all__ = ["CommandResult", "Terraform", "TerraformError", "TerraformLockError",
-           "TerraformTimeout", "subprocess_runner"]
+           "TerraformStateError", "TerraformTimeout", "subprocess_runner"]

@@ -45,6 +45,11 @@ class TerraformLockError(TerraformError):
     """The state is locked by another Terraform run (or our own provision lock)."""
 
 
+class TerraformStateError(TerraformError):
+    """The state file cannot be read (corrupt or truncated): not a lock, whatever Terraform's
+    summary says ("Error acquiring the state lock" wraps the parse error)."""
+
+
 class TerraformTimeout(TerraformError):
     """The command did not finish within its timeout and was stopped."""
 
@@ -65,5 +70,16 @@ def parse_text_diagnostics(text: str) -> list[Diagnostic]:
     return found
 
 
+_UNREADABLE_STATE = ("unsupported state file format", "state file could not be parsed",
+                     "failed to load state", "error reading state")
+
+
+def is_state_error(diagnostics: Sequence[Diagnostic]) -> bool:
+    """Terraform could not read the state file itself (reported under the lock summary)."""
+    return any(marker in f"{d.summary} {d.detail}".lower() for d in diagnostics
+               for marker in _UNREADABLE_STATE)
+
+
 def is_lock_error(diagnostics: Sequence[Diagnostic]) -> bool:
-    return any("state lock" in d.summary.lower() for d in diagnostics)
+    return (any("state lock" in d.summary.lower() for d in diagnostics)
+            and not is_state_error(diagnostics))

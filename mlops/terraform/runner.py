@@ -21,8 +21,10 @@ from mlops.terraform.errors import (
     Diagnostic,
     TerraformError,
     TerraformLockError,
+    TerraformStateError,
     TerraformTimeout,
     is_lock_error,
+    is_state_error,
     parse_text_diagnostics,
 )
 from mlops.terraform.progress import EventPrinter
@@ -121,10 +123,15 @@ class Terraform:
         if result.returncode not in ok_codes:
             diags = json_diagnostics(result.stdout) if "-json" in args else []
             diags = diags or parse_text_diagnostics(result.stderr + "\n" + result.stdout)
-            error = TerraformLockError if is_lock_error(diags) else TerraformError
+            error = (TerraformStateError if is_state_error(diags)
+                     else TerraformLockError if is_lock_error(diags) else TerraformError)
             if error is TerraformLockError and not hint:
                 hint = (f"another Terraform run holds the state lock (waited {self.lock_timeout}); "
                         "retry when it has finished")
+            if error is TerraformStateError and not hint:
+                hint = ("the Terraform state file is unreadable (corrupt or truncated), not "
+                        "locked; Terraform keeps the previous state beside it as "
+                        "<state>.backup")
             raise error(argv, result.returncode, diags, result.stderr or result.stdout, hint)
         return result
 

@@ -26,9 +26,12 @@ SECRET = "sentinel-client-secret-7f3a"
 
 
 def _copy_factory(root: Path) -> Path:
+    """config/ and what it references (every model folder, the shared environment)."""
     shutil.copytree(REPO / "config", root / "config")
-    for model in ("nyc_taxi", "london_taxi"):
-        shutil.copytree(REPO / "mlops" / model, root / "mlops" / model,
+    models = {e["ML_MODEL_CONFIG_NAME"] for e in json.loads(
+        (REPO / "config" / "model_config.json").read_text())["models"]}
+    for folder in (*sorted(models), "environment"):
+        shutil.copytree(REPO / "mlops" / folder, root / "mlops" / folder,
                         ignore=shutil.ignore_patterns("data", "__pycache__"))
     return root
 
@@ -247,6 +250,7 @@ def test_destroy_archives_the_workspace_then_delete_data_deletes(provisioned, mo
     result = factory(root, "destroy")
     archives = list((root / ".factory" / "archive").glob("mlw-mlops-mf-001-*.tar.gz"))
     assert len(archives) == 1
+    assert archives[0].stat().st_mode & 0o777 == 0o600  # it holds the endpoint keys
     assert f"archived the workspace (models, data, runs) to {archives[0]}" in result.stdout
     import tarfile
 
