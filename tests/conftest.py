@@ -15,18 +15,23 @@ MODELS = tuple(sorted({entry["ML_MODEL_CONFIG_NAME"] for entry in json.loads(
     (REPO / "config" / "model_config.json").read_text())["models"]}))
 
 
-@pytest.fixture
-def config_root(tmp_path: Path) -> Path:
-    """config/ plus every file model_config.json references, copied under tmp_path."""
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    shutil.copytree(REPO / "mlops" / "environment", tmp_path / "mlops" / "environment")
+def copy_config_tree(root: Path) -> Path:
+    """config/ plus every file model_config.json references (each model's configs, plugin
+    source and sample request; the shared environment), copied under ``root``."""
+    shutil.copytree(REPO / "config", root / "config")
+    shutil.copytree(REPO / "mlops" / "environment", root / "mlops" / "environment")
     for model in MODELS:
         for part in ("configs", "src", "sample-data"):
             src = REPO / "mlops" / model / part
             if src.exists():
-                shutil.copytree(src, tmp_path / "mlops" / model / part,
+                shutil.copytree(src, root / "mlops" / model / part,
                                 ignore=shutil.ignore_patterns("__pycache__"))
-    return tmp_path
+    return root
+
+
+@pytest.fixture
+def config_root(tmp_path: Path) -> Path:
+    return copy_config_tree(tmp_path)
 
 
 @pytest.fixture

@@ -33,16 +33,9 @@ def _mlops(root: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 
 @pytest.fixture
-def provisioned(tmp_path):
-    root = tmp_path / "factory"
-    shutil.copytree(REPO / "config", root / "config")
-    models = {e["ML_MODEL_CONFIG_NAME"] for e in json.loads(
-        (REPO / "config" / "model_config.json").read_text())["models"]}
-    for folder in (*sorted(models), "environment"):
-        shutil.copytree(REPO / "mlops" / folder, root / "mlops" / folder,
-                        ignore=shutil.ignore_patterns("data", "__pycache__"))
-    _mlops(root, "provision")
-    return root
+def provisioned(config_root):
+    _mlops(config_root, "provision")
+    return config_root
 
 
 def test_the_destroy_archive_is_owner_only_and_holds_the_keys(provisioned):

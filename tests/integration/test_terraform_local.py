@@ -26,14 +26,9 @@ SECRET = "sentinel-client-secret-7f3a"
 
 
 def _copy_factory(root: Path) -> Path:
-    """config/ and what it references (every model folder, the shared environment)."""
-    shutil.copytree(REPO / "config", root / "config")
-    models = {e["ML_MODEL_CONFIG_NAME"] for e in json.loads(
-        (REPO / "config" / "model_config.json").read_text())["models"]}
-    for folder in (*sorted(models), "environment"):
-        shutil.copytree(REPO / "mlops" / folder, root / "mlops" / folder,
-                        ignore=shutil.ignore_patterns("data", "__pycache__"))
-    return root
+    from conftest import copy_config_tree
+
+    return copy_config_tree(root)
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:
