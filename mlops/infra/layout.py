@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops.paths import local_state_file, state_dir
+from mlops.terraform.runner import DEFAULT_LOCK_TIMEOUT
 
-LOCK_TIMEOUT_ENV = "FACTORY_TF_LOCK_TIMEOUT"  # e.g. "60s", "0s"
-DEFAULT_LOCK_TIMEOUT = "60s"
+LOCK_TIMEOUT_ENV = "FACTORY_TF_LOCK_TIMEOUT"  # e.g. "60s", "0s"; Terraform's default otherwise
 
 
 @dataclass(frozen=True)
