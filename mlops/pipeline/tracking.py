@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -171,12 +172,17 @@ def open_tracker(tracking_uri: str, experiment: str, artifact_root: Path | None)
             return fast
         db.parent.mkdir(parents=True, exist_ok=True)
     location = (artifact_root / experiment).as_uri() if artifact_root else None
-    client = ClientTracker(tracking_uri, experiment, location)
+    # pipelines of one build start in threads: one of them creates a new store's tables
+    with _CREATING:
+        client = ClientTracker(tracking_uri, experiment, location)
     if db is not None:  # the store and experiment exist now: use the fast path from here on
         fast = SqliteTracker.open(db, experiment)
         if fast is not None:
             return fast
     return client
+
+
+_CREATING = threading.Lock()
 
 
 def close_runs(tracking_uri: str, run_ids: list[str], status: str, tags: dict[str, str]) -> None:

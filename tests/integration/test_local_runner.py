@@ -378,3 +378,101 @@ def test_pipelines_of_one_build_share_one_pool_of_step_slots(tmp_path):
                 thread.join()
         records = [branch_record(run, side) for run in runs.values() for side in ("left", "right")]
         assert depth([(r["start"], r["end"]) for r in records]) == slots
+
+
+BUILD_DRIVER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from mlops.build import pr_build
+    from mlops.config import load_config
+    from mlops.pipeline.loader import load_pipeline
+    from mlops.pipeline.runner import RunSettings, run_pipeline
+    root, fixture, repo = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+
+    class TinyPlatform:  # each model's pipeline is the tiny one, run by the real runner
+        def run_pipeline(self, entry, names, *, wait=True):
+            settings = RunSettings(runs_root=root / "runs", experiment="tiny_experiment",
+                                   display_name=entry.model, label=entry.model, max_nodes=2,
+                                   tracking_uri=f"sqlite:///{root}/mlflow.db",
+                                   artifact_root=root / "artifacts")
+            run_pipeline(load_pipeline(fixture), settings,
+                         {"left_sleep": 120, "right_sleep": 120, "scale": len(entry.model)})
+
+    config = load_config(repo)
+    try:
+        pr_build(config, config.model_names, platform=TinyPlatform(), checks=False)
+    except KeyboardInterrupt:
+        sys.exit(130)
+""")
+
+
+def test_cancelling_a_build_stops_every_model_s_pipeline(tmp_path):
+    """A cancelled CI job sends SIGTERM (Ctrl-C, SIGINT, takes the same path)."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    driver = tmp_path / "driver.py"
+    driver.write_text(BUILD_DRIVER)
+    repo = FIXTURE.parents[3]
+    proc = subprocess.Popen([sys.executable, str(driver), str(tmp_path), str(FIXTURE), str(repo)],
+                            env={**os.environ, "TINY_PID_DIR": str(pids),
+                                 "FACTORY_ROOT": str(tmp_path)},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while len(list(pids.glob("*.pid"))) < 2:  # the pool's two slots are taken
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "steps never started"
+        time.sleep(0.2)
+    step_pids = [int(p.read_text()) for p in pids.glob("*.pid")]
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert not any(alive(pid) for pid in step_pids)
+    rows = db_rows(tmp_path, "SELECT name, status FROM runs WHERE name IN ('nyc_taxi', "
+                             "'london_taxi')")
+    assert sorted(rows) == [("london_taxi", "KILLED"), ("nyc_taxi", "KILLED")]
+    assert not db_rows(tmp_path, "SELECT name FROM runs WHERE status = 'RUNNING'")
+    assert not list((tmp_path / "runs" / "steps").glob(".*partial*"))
+    assert not list((tmp_path / "runs" / "leases").iterdir())
+
+
+def test_a_step_whose_warm_server_dies_fails_and_is_stopped(tmp_path):
+    import threading
+
+    step = """
+        import os, sys, time
+        from pathlib import Path
+        Path(os.environ["PID_FILE"]).write_text(str(os.getpid()))
+        time.sleep(120)
+    """
+    spec = load_pipeline(one_step_pipeline(tmp_path / "p", step))
+    pid_file = tmp_path / "step.pid"
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_pipeline(spec, settings(tmp_path / "ws"))
+        except BaseException as exc:  # noqa: BLE001 - examined below
+            caught.append(exc)
+
+    os.environ["PID_FILE"] = str(pid_file)
+    try:
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 300
+        while not pid_file.exists():
+            assert thread.is_alive() and time.monotonic() < deadline
+            time.sleep(0.1)
+        (lease,) = (tmp_path / "ws" / "runs" / "leases").glob("*.json")
+        server = json.loads(lease.read_text())["helpers"]["forkserver"]["pid"]
+        os.kill(server, signal.SIGKILL)
+        thread.join(timeout=60)
+    finally:
+        del os.environ["PID_FILE"]
+    assert not thread.is_alive()
+    (error,) = caught
+    assert isinstance(error, StepFailed)
+    assert "the fork server exited (code -9)" in str(error) and "the step was stopped" in str(error)
+    deadline = time.monotonic() + 10
+    while alive(int(pid_file.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(int(pid_file.read_text()))
