@@ -104,6 +104,12 @@ def _imports(tree: ast.Module) -> Iterable[tuple[str, bool]]:
             yield node.module, id(node) in top
 
 
+# CPython 3.11's AST constructor keeps its recursion depth per interpreter, not per thread:
+# two pipelines parsing at once in one build fail with "SystemError: AST constructor recursion
+# depth mismatch" (python/cpython#106905). One parse at a time.
+_PARSING = threading.Lock()
+
+
 def preload_modules(code_folders: Iterable[Path]) -> list[str]:
     """What a server should import for steps of these code folders: their scripts' module-level
     imports and every import of a PRELOAD_ROOTS library (with its companions), never a module
@@ -119,7 +125,8 @@ def preload_modules(code_folders: Iterable[Path]) -> list[str]:
             if file.suffix != ".py":
                 continue
             try:
-                tree = ast.parse(file.read_bytes(), str(file))
+                with _PARSING:
+                    tree = ast.parse(file.read_bytes(), str(file))
             except (SyntaxError, ValueError):
                 continue  # the step will report it when it runs
             for module, top_level in _imports(tree):
