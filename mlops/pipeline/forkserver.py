@@ -191,6 +191,14 @@ def _stop(children):
 
 
 def serve(requests, replies, modules, warm_calls):
+    children = {}  # pid -> request id
+    try:
+        _serve(requests, replies, modules, warm_calls, children)
+    except BrokenPipeError:  # the runner is gone (its reply pipe closed): as on end of requests
+        _stop(children)
+
+
+def _serve(requests, replies, modules, warm_calls, children):
     here = os.path.dirname(os.path.abspath(__file__))
     # this folder holds factory modules (tracking.py, spec.py...): never importable by a step
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
@@ -200,7 +208,6 @@ def serve(requests, replies, modules, warm_calls):
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_w)
     inherited = (requests, replies, wake_r, wake_w)
-    children = {}  # pid -> request id
     pending = b""
     while True:
         try:

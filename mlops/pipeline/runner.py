@@ -395,6 +395,9 @@ class _Execution:
             raise
         self.running[job.name] = _Running(job, key, run_id, partial, process, started, values)
         self.lease.started(job.name, process.pid)
+        waited = time.monotonic() - started
+        if waited >= 1.0 and how.startswith("forked"):  # the server was loading libraries
+            how += f" after {waited:.1f}s of preloading"
         self.log(f"  {job.name}: started ({how})")
 
     def _finish(self, run: _Running, code: int) -> StepResult:
