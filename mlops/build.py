@@ -1,9 +1,12 @@
 """The model builds behind `nox -s pr_build` and `nox -s ci_build`.
 
-pr_build: per model, lint (ruff) and unit tests (pytest) of mlops/<model>, then its pipeline on
-environment ``pr``; fails when the gate's absolute threshold fails. ci_build: the pipeline on
-``dev`` (the register step gates and registers), then deploy and smoke-test the new champion.
-Both print a metrics table and write reports/<model>_<env>.json and .md.
+pr_build: per model, lint (ruff) and unit tests (pytest) of mlops/<model>, concurrently with its
+pipeline on environment ``pr``; fails when either fails (the report says which) or when the
+gate's absolute threshold fails. ci_build: the pipeline on ``dev`` (the register step gates and
+registers), then deploy and smoke-test the new champion. Several models build concurrently,
+their pipelines sharing one pool of step slots (the compute cluster's max nodes) and one warm
+interpreter (mlops.pipeline.pool). Both print a metrics table and write
+reports/<model>_<env>.json and .md.
 
 Lint + test results are cached by the content of the model folder (data excluded), the
 same rule as pipeline-step reuse: unchanged code is not re-checked on this machine.
@@ -11,14 +14,23 @@ same rule as pipeline-step reuse: unchanged code is not re-checked on this machi
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from pathlib import Path
+from typing import Any
 
 from mlops._environment import tool_environment
 from mlops.build_report import BuildReport, table, write
@@ -26,6 +38,7 @@ from mlops.config import FactoryConfig, ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.naming import RunNames, run_names
 from mlops.paths import repo_root, reports_dir, state_dir
+from mlops.pipeline.pool import StepPool, shared_pool, sigterm_as_interrupt
 from mlops.plugins import FACTORY_PATHS
 
 Runner = Callable[..., subprocess.CompletedProcess]
@@ -34,6 +47,10 @@ _CHECK_SKIP_DIRS = {"data", "__pycache__", ".pytest_cache", ".ruff_cache"}
 
 class BuildFailed(FactoryError):
     """One or more models failed their build; each has a report."""
+
+    def __init__(self, message: str, checks: list[dict] | None = None):
+        super().__init__(message)
+        self.checks = checks or []
 
 
 def _say(line: str) -> None:
@@ -80,7 +97,7 @@ def check_commands(entry: ModelEnvConfig, python: str = sys.executable) -> list[
     return commands
 
 
-def run_checks(entry: ModelEnvConfig, *, runner: Runner = subprocess.run,
+def run_checks(entry: ModelEnvConfig, *, runner: Runner | None = None,
                cache_dir: Path | None = None, root: Path | None = None) -> list[dict]:
     """Lint and unit tests of one model; raises BuildFailed with the output tail on failure."""
     root = root or repo_root()
@@ -93,7 +110,8 @@ def run_checks(entry: ModelEnvConfig, *, runner: Runner = subprocess.run,
             return [{"name": "lint", "status": "cached"}, {"name": "tests", "status": "cached"}]
     except (OSError, ValueError):
         pass
-    results = []
+    runner = runner or subprocess.run
+    results: list[dict] = []
     for name, cmd in check_commands(entry):
         if name == "tests":
             _say(f"  {entry.model}: unit tests (pytest {cmd[-1]}) ...")
@@ -107,8 +125,9 @@ def run_checks(entry: ModelEnvConfig, *, runner: Runner = subprocess.run,
             continue
         if out.returncode != 0:
             tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-30:])
+            results.append({"name": name, "status": "failed", "seconds": seconds})
             raise BuildFailed(f"{entry.model}: {name} failed ({' '.join(cmd[2:4])} exit "
-                              f"{out.returncode}):\n{tail}")
+                              f"{out.returncode}):\n{tail}", results)
         _say(f"  {entry.model}: {name} passed in {seconds:.1f}s")
         results.append({"name": name, "status": "passed", "seconds": seconds})
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -172,24 +191,104 @@ def _finish(reports: list[BuildReport], kind: str) -> list[BuildReport]:
     return reports
 
 
+class _CheckProcesses:
+    """The check subprocesses of a build (a ``Runner``), so that a cancelled build stops them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen] = set()
+
+    def run(self, cmd: list[str], *, cwd=None, env=None, capture_output: bool = True,
+            text: bool = True, check: bool = False) -> subprocess.CompletedProcess:
+        process = subprocess.Popen(cmd, cwd=cwd, env=env, text=text, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+        with self._lock:
+            self._running.add(process)
+        try:
+            out, err = process.communicate()
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        return subprocess.CompletedProcess(cmd, process.returncode, out, err)
+
+    def stop(self) -> None:
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+
+def _concurrently(tasks: dict[str, Callable[[], Any]], pool: StepPool,
+                  checks: _CheckProcesses) -> dict[str, Future]:
+    """Run ``tasks`` at once, each in a thread with a copy of this context (so their pipelines
+    share ``pool``). Ctrl-C or SIGTERM stops them all (steps terminated and their runs marked
+    KILLED, check processes stopped), then re-raises KeyboardInterrupt."""
+    with sigterm_as_interrupt(), ThreadPoolExecutor(max_workers=max(1, len(tasks)),
+                                                    thread_name_prefix="build") as executor:
+        futures = {name: executor.submit(contextvars.copy_context().run, task)
+                   for name, task in tasks.items()}
+        try:
+            pending = set(futures.values())
+            while pending:
+                _, pending = wait_for(pending, timeout=0.2)
+        except KeyboardInterrupt:
+            pool.cancel()
+            checks.stop()
+            wait_for(futures.values())
+            raise
+    return futures
+
+
+def _outcome(future: Future) -> Any:
+    """A task's result; a task that was interrupted re-raises; a factory error is returned."""
+    error = future.exception()
+    if error is None:
+        return future.result()
+    if isinstance(error, FactoryError):
+        return error
+    raise error
+
+
 def pr_build(config: FactoryConfig, models: list[str], target: str = "local", *,
-             platform=None, wait: bool = True, runner: Runner = subprocess.run,
+             platform=None, wait: bool = True, runner: Runner | None = None,
              checks: bool = True) -> list[BuildReport]:
-    """Lint + unit tests + the pipeline on env ``pr`` for each model."""
+    """Lint + unit tests and, concurrently, the pipeline on env ``pr`` of each model; every
+    model at once, their steps sharing the compute cluster's nodes."""
     platform = _platform(config, target, platform)
-    reports = []
+    processes = _CheckProcesses()
+    tasks: dict[str, Callable[[], Any]] = {}
     for model in models:
         entry = config.entry(model, "pr")
-        check_results: list[dict] = []
-        try:
-            if checks:
-                check_results = run_checks(entry, runner=runner, root=config.root)
-        except BuildFailed as exc:
-            reports.append(BuildReport(model, "pr", target, "failed", error=str(exc),
-                                       checks=[{"name": "checks", "status": "failed"}]))
-            continue
-        report = _pipeline(platform, entry, run_names(entry), target, wait)
-        report.checks = check_results
+        if checks:
+            tasks[f"{model}.checks"] = functools.partial(
+                run_checks, entry, runner=runner or processes.run, root=config.root)
+        tasks[f"{model}.pipeline"] = functools.partial(_pipeline, platform, entry,
+                                                       run_names(entry), target, wait)
+    with shared_pool() as pool:
+        done = _concurrently(tasks, pool, processes)
+    reports = []
+    for model in models:
+        report = _outcome(done[f"{model}.pipeline"])
+        if isinstance(report, FactoryError):
+            report = BuildReport(model, "pr", target, "failed", error=str(report))
+        if checks:
+            result = _outcome(done[f"{model}.checks"])
+            if isinstance(result, FactoryError):
+                report.checks = getattr(result, "checks", None) or [{"name": "checks",
+                                                                    "status": "failed"}]
+                report.error = f"{result}\n{report.error}".strip() if report.status == "failed" \
+                    else str(result)
+                report.status = "failed"
+            else:
+                report.checks = result
         reports.append(report)
     return _finish(reports, "pr_build")
 
@@ -217,17 +316,28 @@ def _deploy(platform, entry: ModelEnvConfig, names: RunNames, report: BuildRepor
 
 def ci_build(config: FactoryConfig, models: list[str], target: str = "local", *,
              platform=None, wait: bool = True, deploy: bool = True) -> list[BuildReport]:
-    """The pipeline on env ``dev`` with the registry gate, then deploy + smoke test."""
+    """The pipeline on env ``dev`` with the registry gate, then deploy + smoke test; every model
+    at once, their steps sharing the compute cluster's nodes."""
     platform = _platform(config, target, platform)
-    reports = []
-    for model in models:
+
+    def build(model: str) -> BuildReport:
         entry = config.entry(model, "dev")
         names = run_names(entry)
         report = _pipeline(platform, entry, names, target, wait)
-        reports.append(report)
         if report.status == "passed" and deploy:
             try:
                 _deploy(platform, entry, names, report, target)
             except FactoryError as exc:
                 report.status, report.error = "failed", f"deploy/smoke test: {exc}"
+        return report
+
+    with shared_pool() as pool:
+        done = _concurrently({model: functools.partial(build, model) for model in models},
+                             pool, _CheckProcesses())
+    reports = []
+    for model in models:
+        report = _outcome(done[model])
+        if isinstance(report, FactoryError):
+            report = BuildReport(model, "dev", target, "failed", error=str(report))
+        reports.append(report)
     return _finish(reports, "ci_build")

@@ -45,3 +45,20 @@ def render(command: str, inputs: dict[str, Any], outputs: dict[str, str], where:
         return ""
 
     return " ".join(substitute(_OPTIONAL.sub(optional, command)).split())
+
+
+_WORD = re.compile(r"[\w@%+=:,./-]+")
+PYTHONS = ("python", "python3")
+
+
+def python_argv(command: str, rendered: str) -> list[str] | None:
+    """``[script.py, arg, ...]`` when ``command`` is the simple form ``python <script>.py ...``
+    whose only shell syntax is plain words (rendered values are shell-quoted, so they split
+    back exactly); None for anything a shell must interpret (pipes, variables, globs, ...)."""
+    shape = _PLACEHOLDER.sub("x", command.replace("$[[", " ").replace("]]", " "))
+    if not all(_WORD.fullmatch(word) for word in shape.split()):
+        return None
+    argv = shlex.split(rendered)
+    if len(argv) < 2 or argv[0] not in PYTHONS or not argv[1].endswith(".py"):
+        return None
+    return argv[1:]

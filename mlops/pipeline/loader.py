@@ -9,13 +9,17 @@ from typing import Any
 import yaml
 
 from mlops.errors import FactoryError
+from mlops.pipeline.effects import EFFECTS
 from mlops.pipeline.graph import order
 from mlops.pipeline.spec import (
     DATA_TYPES,
+    EFFECT_TAG,
+    FACTORY_TAGS,
     JOB_OUTPUT,
     LITERAL_TYPES,
     PARENT_INPUT,
     PARENT_OUTPUT,
+    SPAWN_TAG,
     Binding,
     ComponentSpec,
     JobSpec,
@@ -55,6 +59,30 @@ def _ports(file: Path, data: dict[str, Any], key: str) -> dict[str, PortSpec]:
     return ports
 
 
+def _tags(file: Path, data: dict[str, Any]) -> dict[str, str]:
+    """The component's tags as strings; the factory's own tags are checked by name and value."""
+    raw = data.get("tags") or {}
+    if not isinstance(raw, dict):
+        raise PipelineSpecError(f"{file}: tags: expected a mapping of tag name -> value")
+    tags: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, (dict, list)) or value is None:
+            raise PipelineSpecError(f"{file}: tags.{key}: expected a single value, got "
+                                    f"{type(value).__name__}")
+        tags[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+        if str(key).startswith("factory.") and key not in FACTORY_TAGS:
+            raise PipelineSpecError(f"{file}: tags.{key}: not a factory tag (known: "
+                                    f"{', '.join(FACTORY_TAGS)})")
+    if EFFECT_TAG in tags and tags[EFFECT_TAG] not in EFFECTS:
+        raise PipelineSpecError(f"{file}: tags.{EFFECT_TAG}: {tags[EFFECT_TAG]!r} is not an "
+                                f"effect the runner can verify before reuse (known: "
+                                f"{', '.join(EFFECTS)})")
+    if tags.get(SPAWN_TAG, "false").lower() not in ("true", "false"):
+        raise PipelineSpecError(f"{file}: tags.{SPAWN_TAG}: expected true or false, got "
+                                f"{tags[SPAWN_TAG]!r}")
+    return tags
+
+
 def load_component(path: Path) -> ComponentSpec:
     """One command component file."""
     return _component(path, _read_yaml(path, "component"), path.parent)
@@ -77,7 +105,7 @@ def _component(file: Path, data: dict[str, Any], base: Path) -> ComponentSpec:
         name=str(data.get("name") or file.stem), version=str(data.get("version", "1")),
         file=file, code=code_dir, command=" ".join(command.split()),
         inputs=_ports(file, data, "inputs"), outputs=_ports(file, data, "outputs"),
-        is_deterministic=bool(data.get("is_deterministic", True)))
+        is_deterministic=bool(data.get("is_deterministic", True)), tags=_tags(file, data))
 
 
 def _pipeline_inputs(file: Path, data: dict[str, Any]) -> dict[str, PipelineInput]:

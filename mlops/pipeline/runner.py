@@ -1,13 +1,21 @@
 """Execute a PipelineSpec on this machine.
 
-Each job's component command runs as a subprocess (its own process group) in the component's
+Each job's component command runs as its own process (its own process group) in the component's
 code folder, with the runner's python first on PATH as ``python`` and MLFLOW_* pointing at the
-job's child run. Jobs start as soon as their inputs exist, at most ``max_nodes`` at a time.
+job's child run: forked from the build's warm interpreter when the command is the simple
+``python <script>.py ...`` form, else spawned with bash (see launch.py). Jobs start as soon as
+their inputs exist, within the step slots of the pool (the compute cluster's max_nodes, shared
+by every pipeline of a build: pool.py).
 
 Reuse: a job's key hashes its component (name, version, command, code folder content), its
 literal inputs and the content hashes of its data inputs (upstream outputs are hashed once,
 when they are produced). A finished job is stored under <runs_root>/steps/<component>-<key>/
-with its outputs and a step.json record; a later job with the same key uses those outputs.
+with its outputs and a step.json record holding each output's digest; a later job with the same
+key uses those outputs only after re-hashing them and, for a step with an effect outside its
+outputs (effects.py), checking that the effect still holds. Otherwise the step runs again and
+the runner says why.
+
+A runner that dies (even by SIGKILL) is cleaned up after by the next one: see lease.py.
 """
 
 from __future__ import annotations
@@ -20,7 +28,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,8 +38,18 @@ from typing import Any
 from mlops._environment import tool_environment
 from mlops.errors import FactoryError
 from mlops.pipeline import command as commands
+from mlops.pipeline.effects import Effect, effect_for
 from mlops.pipeline.graph import order
 from mlops.pipeline.hashing import hash_tree, hash_value
+from mlops.pipeline.launch import (
+    LaunchError,
+    StepProcess,
+    preload_modules,
+    spawn,
+    startup_differences,
+)
+from mlops.pipeline.lease import Lease, partial_marker, recover
+from mlops.pipeline.pool import StepPool, current_pool, sigterm_as_interrupt
 from mlops.pipeline.spec import JobSpec, PipelineSpec
 from mlops.pipeline.tracking import Tracker, open_tracker
 from mlops.records import StepResult
@@ -45,6 +62,8 @@ METRICS_HANDOFF = "step_metrics.jsonl"
 TAIL_LINES = 40
 POLL_SECONDS = 0.05
 TERMINATE_GRACE_SECONDS = 5.0
+# native thread pools a step's libraries size from the environment (see _base_env)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class StepFailed(FactoryError):
@@ -71,6 +90,8 @@ class RunSettings:
     python: str = sys.executable
     parent_tags: dict[str, str] = field(default_factory=dict)
     log: Callable[[str], None] = lambda line: print(line, flush=True)
+    pool: StepPool | None = None  # default: the build's shared pool, else one of its own
+    label: str = ""  # names the pipeline's step lines when several pipelines run at once
 
 
 @dataclass
@@ -92,9 +113,9 @@ class _Running:
     key: str
     run_id: str
     partial: Path
-    process: subprocess.Popen
-    log_handle: Any
+    process: StepProcess
     started: float
+    values: dict[str, Any]
 
 
 def _python_shim(runs_root: Path, python: str) -> Path:
@@ -143,15 +164,21 @@ def _read_metrics(path: Path) -> dict[str, float]:
 
 
 def _read_record(folder: Path) -> dict[str, Any] | None:
+    """The step.json of a completed step, or None."""
     try:
         record = json.loads((folder / RECORD).read_text())
     except (OSError, ValueError):
         return None
-    if record.get("status") != "completed":
-        return None
-    if not all((folder / "outputs" / name).exists() for name in record.get("outputs", {})):
-        return None
-    return record
+    return record if record.get("status") == "completed" else None
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    """Signal a step's process group (or the process itself if it has no group yet)."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 class _Execution:
@@ -165,9 +192,18 @@ class _Execution:
         self.data_hashes: dict[str, str] = {}
         self.code_hashes: dict[Path, str] = {}
         self.running: dict[str, _Running] = {}
+        self.stale: set[Path] = set()  # step folders found untrustworthy: replaced when rerun
+        self.waiting: dict[str, tuple[str, dict[str, Any]]] = {}  # job -> (key, values)
         self.tracker: Tracker | None = None
+        self.lease: Lease | None = None
         self.parent_id = ""
-        self.log = settings.log
+        self.log = settings.log if not settings.label else (
+            lambda line, say=settings.log, label=settings.label:
+            say(f"  {label}/{line[2:]}" if line.startswith("  ") else line))
+        self.own_pool = settings.pool is None and current_pool() is None
+        self.pool = settings.pool or current_pool() or StepPool(settings.max_nodes)
+        self._preload: list[str] | None = None
+        self._effects: dict[str, Effect] = {}
 
     # -- keys and bindings -------------------------------------------------------------------
     def _data_hash(self, path: str, where: str) -> str:
@@ -222,6 +258,45 @@ class _Execution:
     def _folder(self, job: JobSpec, key: str) -> Path:
         return self.steps_root / f"{job.component.name}-{key[:24]}"
 
+    # -- trust before reuse ------------------------------------------------------------------
+    def _effect(self, kind: str) -> Effect:
+        if kind not in self._effects:
+            self._effects[kind] = effect_for(
+                kind, self.settings.registry_uri or self.settings.tracking_uri)
+        return self._effects[kind]
+
+    def _trusted(self, job: JobSpec, folder: Path,
+                 values: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """(the record, "") when the step at ``folder`` may be reused; (None, why) when it ran
+        before but cannot be trusted now; (None, "") when it never completed."""
+        record = _read_record(folder)
+        if record is None:
+            return None, ""
+        recorded = record.get("outputs") or {}
+        missing = sorted(set(job.component.outputs) - set(recorded))
+        if missing:
+            return None, f"its record lists no digest for output(s) {', '.join(missing)}"
+        for name in sorted(recorded):
+            path = folder / "outputs" / name
+            if not path.exists():
+                return None, f"its output {name!r} is missing ({path})"
+            digest = hash_tree(path)
+            if digest != recorded[name]:
+                return None, (f"its output {name!r} changed since the step recorded it "
+                              f"(sha256 {recorded[name][:12]} then, {digest[:12]} now)")
+        kind = job.component.effect
+        if kind:
+            witness = record.get("effect") or {}
+            if witness.get("kind") != kind:
+                return None, (f"it has an effect outside its outputs ({kind}) and its record "
+                              f"holds no witness of it")
+            effect = self._effect(kind)
+            why = effect.differs(witness.get("state") or {},
+                                 effect.observe(values, str(record.get("run_id", ""))))
+            if why:
+                return None, why
+        return record, ""
+
     # -- one job -----------------------------------------------------------------------------
     def _reuse(self, job: JobSpec, key: str, record: dict[str, Any], folder: Path) -> None:
         for name, digest in record["outputs"].items():
@@ -236,11 +311,60 @@ class _Execution:
             self.tracker.log_metrics(run_id, metrics)
         self.tracker.finish(run_id, "FINISHED")
         self.results[job.name] = StepResult(job.name, "reused", True, 0.0, run_id)
+        checked = "outputs verified" + (f", {job.component.effect} effect holds"
+                                        if job.component.effect else "")
         self.log(f"  {job.name}: reused (outputs of run {source[:12]}, code, inputs and "
-                 f"parameters unchanged)")
+                 f"parameters unchanged; {checked})")
+
+    def _base_env(self) -> dict[str, str]:
+        """What every step's environment (and the fork server's) starts from. As on a cluster,
+        where each node has its own cores, a step gets this machine's cores divided by the
+        pool's slots for its native thread pools (unless the user set them): two OpenMP steps
+        each spinning a thread per core on two cores run many times slower than one each."""
+        env = tool_environment()
+        env.update({
+            "PATH": f"{_python_shim(self.settings.runs_root, self.settings.python)}"
+                    f"{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+        })
+        threads = str(max(1, len(os.sched_getaffinity(0)) // max(1, self.pool.max_nodes
+                                                                  or self.settings.max_nodes)))
+        for name in THREAD_VARIABLES:
+            env.setdefault(name, threads)
+        for name in ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID"):
+            env.pop(name, None)
+        return env
+
+    def _start(self, job: JobSpec, line: str, env: dict[str, str],
+               log_path: Path) -> tuple[StepProcess, str]:
+        """The step's process, forked warm when it can be, and how it was started."""
+        argv = None if job.component.spawn else commands.python_argv(job.component.command, line)
+        how = ("spawned (component tag factory.spawn)" if job.component.spawn
+               else "spawned (the command is not the simple `python <script>.py ...` form)")
+        if argv is not None:
+            if self._preload is None:
+                self._preload = preload_modules(
+                    dict.fromkeys(j.component.code for j in self.spec.jobs.values()))
+            server = self.pool.server(self.settings.python, self._base_env(),
+                                      self.settings.runs_root / f".forkserver-{os.getpid()}.log",
+                                      self._preload)
+            differs = startup_differences(env, server.env) if server else []
+            if server is None:
+                how = f"spawned ({self.pool.server_note or 'warm start is off'})"
+            elif differs:
+                how = f"spawned (start-up variables differ from the warm server's: {differs})"
+            else:
+                try:
+                    process = server.start(argv, job.component.code, env, log_path)
+                    self.lease.add_helper("forkserver", server.process.pid, server.log)
+                    return process, "forked from the warm interpreter"
+                except LaunchError as exc:
+                    how = f"spawned (warm start failed: {exc})"
+        return spawn(line, job.component.code, env, log_path), how
 
     def _launch(self, job: JobSpec, key: str, values: dict[str, Any]) -> None:
-        partial = self.steps_root / f".{job.component.name}-{key[:24]}.partial-{uuid.uuid4().hex[:8]}"
+        partial = self.steps_root / (f".{job.component.name}-{key[:24]}"
+                                     f"{partial_marker(self.lease.id)}{uuid.uuid4().hex[:8]}")
         outputs: dict[str, str] = {}
         for name, port in job.component.outputs.items():
             path = partial / "outputs" / name
@@ -251,31 +375,34 @@ class _Execution:
         run_id = self.tracker.create_run(job.name, {
             "factory.step": job.name, "factory.reused": "false", "factory.step_key": key,
             "factory.component": job.component.name}, parent_id=self.parent_id)
-        env = tool_environment()
+        env = self._base_env()
         env.update({
-            "PATH": f"{_python_shim(self.settings.runs_root, self.settings.python)}"
-                    f"{os.pathsep}{env.get('PATH', '')}",
-            "PYTHONUNBUFFERED": "1",
             "MLFLOW_TRACKING_URI": self.settings.tracking_uri,
             "MLFLOW_REGISTRY_URI": self.settings.registry_uri or self.settings.tracking_uri,
             "MLFLOW_RUN_ID": run_id,
             "MLFLOW_EXPERIMENT_ID": str(self.tracker.experiment_id),
             "FACTORY_STEP_METRICS": str(partial / METRICS_HANDOFF),
         })
-        env.pop("MLFLOW_EXPERIMENT_NAME", None)
         log_path = partial / LOG
-        handle = log_path.open("w")
-        handle.write(f"$ cd {job.component.code}\n$ {line}\n")
-        handle.flush()
-        process = subprocess.Popen(["/bin/bash", "-c", line], cwd=job.component.code, env=env,
-                                   stdout=handle, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-        self.running[job.name] = _Running(job, key, run_id, partial, process, handle,
-                                          time.monotonic())
-        self.log(f"  {job.name}: started")
+        log_path.write_text(f"$ cd {job.component.code}\n$ {line}\n")
+        self.lease.add_step(job.name, run_id, partial)
+        started = time.monotonic()  # a step's time includes waiting for the warm interpreter
+        try:
+            process, how = self._start(job, line, env, log_path)
+        except BaseException:
+            self.lease.remove_step(job.name)
+            self.tracker.finish(run_id, "FAILED")
+            raise
+        self.running[job.name] = _Running(job, key, run_id, partial, process, started, values)
+        self.lease.started(job.name, process.pid)
+        waited = time.monotonic() - started
+        if waited >= 1.0 and how.startswith("forked"):  # the server was loading libraries
+            how += f" after {waited:.1f}s of preloading"
+        self.log(f"  {job.name}: started ({how})")
 
     def _finish(self, run: _Running, code: int) -> StepResult:
-        run.log_handle.close()
+        self.pool.release()
+        self.lease.remove_step(run.job.name)
         seconds = round(time.monotonic() - run.started, 2)
         job = run.job
         if code != 0:
@@ -302,11 +429,14 @@ class _Execution:
         record = {"status": "completed", "job": job.name, "component": job.component.name,
                   "key": run.key, "run_id": run.run_id, "seconds": seconds, "outputs": hashes,
                   "metrics": metrics, "finished": time.time()}
+        if job.component.effect:  # what the world looked like right after the step
+            record["effect"] = {"kind": job.component.effect, "state": self._effect(
+                job.component.effect).observe(run.values, run.run_id)}
         (run.partial / RECORD).write_text(json.dumps(record, indent=2))
         folder = self._folder(job, run.key)
-        if _read_record(folder) is None:  # else an identical run finished first: keep it
-            shutil.rmtree(folder, ignore_errors=True)
-            run.partial.replace(folder)
+        if folder in self.stale or _read_record(folder) is None:
+            # else an identical run of another build finished first and verified: keep it
+            self._replace(folder, run.partial)
         else:
             shutil.rmtree(run.partial, ignore_errors=True)
         for name, digest in hashes.items():
@@ -316,20 +446,28 @@ class _Execution:
         self.log(f"  {job.name}: completed in {seconds:.1f}s")
         return StepResult(job.name, "completed", False, seconds, run.run_id)
 
+    @staticmethod
+    def _replace(folder: Path, partial: Path) -> None:
+        """Put ``partial`` at ``folder``, moving an old (untrusted) folder aside first."""
+        if folder.exists():
+            trash = folder.with_name(f".{folder.name}.stale-{uuid.uuid4().hex[:8]}")
+            folder.replace(trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        partial.replace(folder)
+
     def _terminate(self, status: str) -> None:
         """Stop every running step's process group: SIGTERM, then SIGKILL after a grace."""
         for run in self.running.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(run.process.pid, signal.SIGTERM)
+            _signal_group(run.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + TERMINATE_GRACE_SECONDS
         for run in self.running.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
                 run.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            with contextlib.suppress(ProcessLookupError):  # the group may outlive its leader
-                os.killpg(run.process.pid, signal.SIGKILL)
+            _signal_group(run.process.pid, signal.SIGKILL)  # the group may outlive its leader
             run.process.wait()
-            run.log_handle.close()
+            self.pool.release()
             shutil.rmtree(run.partial, ignore_errors=True)  # incomplete outputs: never reused
+            self.lease.remove_step(run.job.name)
             self.tracker.finish(run.run_id, "KILLED")
             self.results[run.job.name] = StepResult(
                 run.job.name, "cancelled", False,
@@ -344,21 +482,33 @@ class _Execution:
                 and self.spec.jobs[n].depends_on <= done]
 
     def _schedule(self) -> None:
-        """Reuse or start every job whose inputs are ready, within the parallelism limit."""
+        """Reuse every ready job that can be trusted; start the others within free slots."""
         progressed = True
         while progressed:
             progressed = False
             for name in self._ready():
                 job = self.spec.jobs[name]
-                values, hashed = self._resolve(job)
-                key = self._key(job, hashed)
-                folder = self._folder(job, key)
-                record = _read_record(folder) if job.component.is_deterministic else None
-                if record is not None:
-                    self._reuse(job, key, record, folder)
-                    progressed = True
-                elif len(self.running) < max(1, self.settings.max_nodes):
-                    self._launch(job, key, values)
+                if name not in self.waiting:  # decided once: outputs are hashed once
+                    values, hashed = self._resolve(job)
+                    key = self._key(job, hashed)
+                    folder = self._folder(job, key)
+                    record, why = (self._trusted(job, folder, values)
+                                   if job.component.is_deterministic else (None, ""))
+                    if record is not None:
+                        self._reuse(job, key, record, folder)
+                        progressed = True
+                        continue
+                    if why:
+                        self.stale.add(folder)
+                        self.log(f"  {job.name}: not reused: {why}; running it again")
+                    self.waiting[name] = (key, values)
+                if self.pool.try_acquire(self.settings.max_nodes):
+                    key, values = self.waiting.pop(name)
+                    try:
+                        self._launch(job, key, values)
+                    except BaseException:
+                        self.pool.release()
+                        raise
 
     def validate(self) -> None:
         """Fail before anything runs when a pipeline-level input has no usable value."""
@@ -382,32 +532,41 @@ class _Execution:
                     if not path.exists():
                         raise PipelineInputError(f"{where}: data path {path} does not exist")
 
+    def _poll(self) -> StepResult | None:
+        """Finish every step that ended; the first failure, if any."""
+        for name, run in list(self.running.items()):
+            code = run.process.poll()
+            if code is None:
+                continue
+            del self.running[name]
+            result = self._finish(run, code)
+            self.results[name] = result
+            if result.status == "failed":
+                return result
+        return None
+
     def run(self) -> PipelineRun:
         started = time.monotonic()
         s = self.settings
         self.validate()
         self.steps_root.mkdir(parents=True, exist_ok=True)
+        recover(s.runs_root, self.steps_root, self.log)
         self.tracker = open_tracker(s.tracking_uri, s.experiment, s.artifact_root)
+        self.lease = Lease(s.runs_root, s.tracking_uri)  # before the run: nothing left untracked
         self.parent_id = self.tracker.create_run(s.display_name, {
             "factory.pipeline": str(self.spec.file), **s.parent_tags})
+        self.lease.set_run(self.parent_id)
         self.log(f"pipeline {self.spec.file.parent.name}/{self.spec.file.name}: "
                  f"{len(self.order)} steps, up to {max(1, s.max_nodes)} in parallel; run "
                  f"{s.display_name} ({self.parent_id[:12]}) in experiment {s.experiment}")
         failed: StepResult | None = None
         try:
             self._schedule()
-            while self.running:
+            while self.running or self._ready():
+                if self.pool.cancelled.is_set():
+                    raise KeyboardInterrupt("the build was cancelled")
                 time.sleep(POLL_SECONDS)
-                for name, run in list(self.running.items()):
-                    code = run.process.poll()
-                    if code is None:
-                        continue
-                    del self.running[name]
-                    result = self._finish(run, code)
-                    self.results[name] = result
-                    if result.status == "failed":
-                        failed = result
-                        break
+                failed = self._poll()
                 if failed:
                     self._terminate("cancelled (an earlier step failed)")
                     break
@@ -421,6 +580,10 @@ class _Execution:
             self._terminate("terminated (runner error)")
             self.tracker.finish(self.parent_id, "FAILED")
             raise
+        finally:
+            self.lease.release()
+            if self.own_pool:
+                self.pool.close()
         for name in self.order:
             if name not in self.results:
                 self.results[name] = StepResult(name, "skipped", False, 0.0)
@@ -460,22 +623,5 @@ def run_pipeline(spec: PipelineSpec, settings: RunSettings,
         raise PipelineInputError(f"{spec.file}: the pipeline declares no input(s) "
                                  f"{', '.join(unknown)} (inputs: {', '.join(values) or 'none'})")
     values.update(inputs or {})
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         return _Execution(spec, settings, values).run()
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """A cancelled CI job sends SIGTERM: stop the steps exactly as on Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -10,6 +10,11 @@ from typing import Any
 DATA_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model")
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
 
+# Component tags the local runner reads (Azure ML component YAML allows a `tags` dictionary).
+EFFECT_TAG = "factory.effect"  # the step's effect outside its outputs, e.g. "registry"
+SPAWN_TAG = "factory.spawn"  # "true": start the step as a new interpreter, never forked warm
+FACTORY_TAGS = (EFFECT_TAG, SPAWN_TAG)
+
 PARENT_INPUT = re.compile(r"^\$\{\{\s*parent\.inputs\.([A-Za-z_][\w]*)\s*\}\}$")
 PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.([A-Za-z_][\w]*)\s*\}\}$")
 JOB_OUTPUT = re.compile(
@@ -40,6 +45,17 @@ class ComponentSpec:
     inputs: dict[str, PortSpec]
     outputs: dict[str, PortSpec]
     is_deterministic: bool = True  # False: never reused (as Azure ML)
+    tags: dict[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def effect(self) -> str | None:
+        """What the step changes outside its outputs (reused only while that still holds)."""
+        return self.tags.get(EFFECT_TAG)
+
+    @property
+    def spawn(self) -> bool:
+        """Opted out of warm (forked) start: run as a fresh interpreter."""
+        return self.tags.get(SPAWN_TAG, "false").lower() == "true"
 
 
 @dataclass(frozen=True)

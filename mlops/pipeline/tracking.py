@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -171,9 +172,87 @@ def open_tracker(tracking_uri: str, experiment: str, artifact_root: Path | None)
             return fast
         db.parent.mkdir(parents=True, exist_ok=True)
     location = (artifact_root / experiment).as_uri() if artifact_root else None
-    client = ClientTracker(tracking_uri, experiment, location)
+    # pipelines of one build start in threads: one of them creates a new store's tables
+    with _CREATING:
+        client = ClientTracker(tracking_uri, experiment, location)
     if db is not None:  # the store and experiment exist now: use the fast path from here on
         fast = SqliteTracker.open(db, experiment)
         if fast is not None:
             return fast
     return client
+
+
+_CREATING = threading.Lock()
+
+
+def close_runs(tracking_uri: str, run_ids: list[str], status: str, tags: dict[str, str]) -> None:
+    """Set ``status`` (and ``tags``) on runs another process left open; missing runs are skipped."""
+    if not run_ids:
+        return
+    db = _sqlite_path(tracking_uri)
+    if db is not None:
+        if not db.is_file():
+            return
+        with sqlite3.connect(db, timeout=60) as conn:
+            known = {row[0] for row in conn.execute(
+                f"SELECT run_uuid FROM runs WHERE run_uuid IN ({','.join('?' * len(run_ids))})",
+                run_ids)}
+            conn.executemany("UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?",
+                             [(status, _now_ms(), r) for r in known])
+            conn.executemany("INSERT OR REPLACE INTO tags (key, value, run_uuid) VALUES (?, ?, ?)",
+                             [(k, v, r) for r in known for k, v in tags.items()])
+        return
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    for run_id in run_ids:
+        try:
+            for key, value in tags.items():
+                client.set_tag(run_id, key, value)
+            client.set_terminated(run_id, status)
+        except MlflowException:
+            continue
+
+
+def registry_state(registry_uri: str, model: str, run_id: str) -> dict:
+    """What the model registry holds for registered model ``model``: each alias -> [version, run
+    id of that version], and the versions that run ``run_id`` created. ``readable`` is False when
+    the store exists but could not be read (such a state never matches a recorded one)."""
+    state: dict = {"model": model, "readable": True, "aliases": {}, "created": []}
+    db = _sqlite_path(registry_uri)
+    if db is not None:
+        if not db.is_file():
+            return state
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+                tables = {row[0] for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if not {"registered_model_aliases", "model_versions"} <= tables:
+                    return state  # a store MLflow has not initialised yet: an empty registry
+                state["aliases"] = {alias: [str(version), run] for alias, version, run in conn.execute(
+                    "SELECT a.alias, a.version, v.run_id FROM registered_model_aliases a "
+                    "LEFT JOIN model_versions v ON v.name = a.name AND v.version = a.version "
+                    "WHERE a.name = ?", (model,))}
+                state["created"] = sorted(str(row[0]) for row in conn.execute(
+                    "SELECT version FROM model_versions WHERE name = ? AND run_id = ? AND "
+                    "current_stage != 'Deleted_Internal'", (model, run_id)))
+        except sqlite3.Error:
+            state["readable"] = False
+        return state
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(registry_uri=registry_uri)
+    try:
+        versions = {str(v.version): v.run_id for v in
+                    client.search_model_versions(f"name = '{model}'")}
+        aliases = client.get_registered_model(model).aliases
+    except MlflowException as exc:
+        if "RESOURCE_DOES_NOT_EXIST" in str(getattr(exc, "error_code", "")):
+            return state
+        state["readable"] = False
+        return state
+    state["aliases"] = {a: [str(v), versions.get(str(v))] for a, v in aliases.items()}
+    state["created"] = sorted(v for v, run in versions.items() if run == run_id)
+    return state

@@ -138,3 +138,93 @@ def test_a_failing_model_is_reported_and_the_others_still_build(config, tmp_path
         "failed"
     assert json.loads((tmp_path / "reports" / f"{second}_pr.json").read_text())["status"] == \
         "passed"
+
+
+def fresh(tmp_path, monkeypatch):
+    """The real config; reports and the lint/test cache under tmp_path (nothing cached)."""
+    monkeypatch.setenv("FACTORY_ROOT", str(tmp_path))
+    monkeypatch.setattr(build, "state_dir", lambda root=None: tmp_path / ".factory")
+    return load_config(ROOT)
+
+
+class SlowPlatform(FakePlatform):
+    """Records when each pipeline ran (it takes a moment, as a real one does)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.spans: dict[str, tuple[float, float]] = {}
+
+    def run_pipeline(self, entry, names, *, wait=True):
+        import time
+
+        started = time.monotonic()
+        time.sleep(0.5)
+        result = super().run_pipeline(entry, names, wait=wait)
+        self.spans[f"{entry.model}.pipeline"] = (started, time.monotonic())
+        return result
+
+
+def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_checks_run_concurrently_with_the_pipeline_and_models_with_each_other(tmp_path,
+                                                                              monkeypatch):
+    import time
+
+    config = fresh(tmp_path, monkeypatch)
+    platform = SlowPlatform()
+
+    def runner(cmd, **kwargs):
+        started = time.monotonic()
+        time.sleep(0.5)
+        model = next(m for m in config.model_names if m in " ".join(cmd))
+        platform.spans[f"{model}.{cmd[2]}.{started}"] = (started, time.monotonic())
+        return subprocess.CompletedProcess(cmd, 0, "ok", "")
+
+    reports = pr_build(config, config.model_names, platform=platform, runner=runner)
+    assert [r.status for r in reports] == ["passed"] * len(config.model_names)
+    first, second = config.model_names[:2]
+    pipeline = platform.spans[f"{first}.pipeline"]
+    checks = [span for name, span in platform.spans.items()
+              if name.startswith((f"{first}.ruff.", f"{first}.pytest."))]
+    assert len(checks) == 2
+    assert checks and any(overlaps(pipeline, span) for span in checks)
+    assert overlaps(pipeline, platform.spans[f"{second}.pipeline"])
+
+
+def test_a_failing_check_fails_the_build_naming_it_while_the_pipeline_still_reports(tmp_path,
+                                                                                   monkeypatch):
+    config = fresh(tmp_path, monkeypatch)
+    model = config.model_names[0]
+
+    def runner(cmd, **kwargs):
+        code = 1 if "ruff" in cmd else 0
+        return subprocess.CompletedProcess(cmd, code, "prep.py:3:1: F401 unused import", "")
+
+    platform = FakePlatform()
+    with pytest.raises(BuildFailed, match=f"(?s){model}: lint failed.*F401"):
+        pr_build(config, [model], platform=platform, runner=runner)
+    report = json.loads((tmp_path / "reports" / f"{model}_pr.json").read_text())
+    assert report["status"] == "failed" and report["error"].startswith(f"{model}: lint failed")
+    assert report["checks"] == [{"name": "lint", "status": "failed", "seconds": 0.0}]
+    assert report["metrics"]["r2"] == 0.93  # the pipeline ran alongside and is reported too
+    assert platform.calls == [("run", model, "pr", True)]
+
+
+def test_when_both_fail_the_report_names_both(tmp_path, monkeypatch):
+    from mlops.errors import FactoryError
+
+    config = fresh(tmp_path, monkeypatch)
+    model = config.model_names[0]
+
+    class Broken(FakePlatform):
+        def run_pipeline(self, entry, names, *, wait=True):
+            raise FactoryError("step 'train' failed after 1.0s")
+
+    def runner(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 2 if "pytest" in cmd else 0, "1 failed", "")
+
+    with pytest.raises(BuildFailed) as caught:
+        pr_build(config, [model], platform=Broken(), runner=runner)
+    assert "tests failed" in str(caught.value) and "step 'train' failed" in str(caught.value)

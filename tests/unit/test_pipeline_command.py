@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops.pipeline.command import CommandError, render
+from mlops.pipeline.command import CommandError, python_argv, render
 
 COMMAND = ("python train.py --data ${{inputs.data}} --model ${{outputs.model}} "
            "$[[--alpha ${{inputs.alpha}}]] $[[--flag ${{inputs.flag}}]]")
@@ -28,3 +28,21 @@ def test_values_are_shell_quoted():
 def test_a_required_placeholder_without_value_is_an_error_naming_it():
     with pytest.raises(CommandError, match=r"comp.yml: command: \$\{\{outputs.report\}\}"):
         render("python s.py --out ${{outputs.report}}", {}, {}, where="comp.yml: ")
+
+
+def test_the_simple_python_form_yields_the_script_and_its_arguments():
+    values = {"data": "/d with space", "alpha": 0.5, "flag": None}
+    line = render(COMMAND, values, {"model": "/m"})
+    assert python_argv(COMMAND, line) == ["train.py", "--data", "/d with space", "--model", "/m",
+                                          "--alpha", "0.5"]
+    hostile = render(COMMAND, {"data": "$(touch x); `y` *", "alpha": None}, {"model": "/m"})
+    assert python_argv(COMMAND, hostile)[2] == "$(touch x); `y` *"  # a value, never shell
+
+
+@pytest.mark.parametrize("command", [
+    "python a.py | tee log", "python a.py && echo done", "python a.py > out.txt",
+    "python a.py --n $HOME", "python a.py *.csv", "cd sub; python a.py", "python -u a.py",
+    "python3 -m pkg", "bash run.sh", "python a.py ~/x", "OMP_NUM_THREADS=1 python a.py",
+])
+def test_anything_a_shell_must_interpret_is_not_the_simple_form(command):
+    assert python_argv(command, command) is None

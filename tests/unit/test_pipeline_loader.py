@@ -118,3 +118,43 @@ def test_not_yaml_and_missing_file(tiny):
         load_pipeline(tiny / "pipeline.yml")
     with pytest.raises(PipelineSpecError, match="pipeline file not found"):
         load_pipeline(tiny / "absent.yml")
+
+
+def set_tags(tiny: Path, component: str, tags) -> None:
+    path = tiny / "components" / f"{component}.yml"
+    data = yaml.safe_load(path.read_text())
+    data["tags"] = tags
+    path.write_text(yaml.safe_dump(data))
+
+
+def test_factory_tags_are_read_from_the_component(tiny):
+    set_tags(tiny, "join", {"factory.effect": "registry", "factory.spawn": True, "team": "x"})
+    component = load_pipeline(tiny / "pipeline.yml").jobs["join"].component
+    assert component.effect == "registry" and component.spawn
+    assert component.tags["team"] == "x"
+    make = load_pipeline(tiny / "pipeline.yml").jobs["make"].component
+    assert make.effect is None and not make.spawn
+
+
+@pytest.mark.parametrize(("tags", "message"), [
+    ({"factory.efect": "registry"}, r"join.yml: tags.factory.efect: not a factory tag"),
+    ({"factory.effect": "endpoint"}, r"join.yml: tags.factory.effect: 'endpoint' is not an "
+                                     r"effect the runner can verify .*known: registry"),
+    ({"factory.spawn": "sometimes"}, r"join.yml: tags.factory.spawn: expected true or false"),
+    (["factory.spawn"], r"join.yml: tags: expected a mapping"),
+    ({"factory.effect": ["registry"]}, r"join.yml: tags.factory.effect: expected a single value"),
+])
+def test_a_bad_factory_tag_is_named(tiny, tags, message):
+    set_tags(tiny, "join", tags)
+    with pytest.raises(PipelineSpecError, match=message):
+        load_pipeline(tiny / "pipeline.yml")
+
+
+def test_azure_ml_accepts_the_factory_tags_on_a_command_component(tiny):
+    # Azure ML command component YAML has `tags: object` ("Dictionary of tags for the
+    # component"): https://learn.microsoft.com/azure/machine-learning/reference-yaml-component-command
+    from azure.ai.ml import load_component
+
+    set_tags(tiny, "join", {"factory.effect": "registry", "factory.spawn": "true"})
+    component = load_component(tiny / "components" / "join.yml")
+    assert component.tags == {"factory.effect": "registry", "factory.spawn": "true"}

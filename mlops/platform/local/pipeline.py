@@ -70,7 +70,7 @@ def run_pipeline(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *
         runs_root=workspace.root / "runs", experiment=names.experiment_name,
         display_name=names.display_name, tracking_uri=workspace.mlflow_tracking_uri,
         registry_uri=workspace.mlflow_registry_uri, artifact_root=workspace.artifact_root,
-        max_nodes=workspace.compute.max_nodes,
+        max_nodes=workspace.compute.max_nodes, label=entry.model,
         parent_tags={"factory.model": entry.model, "factory.env": entry.env,
                      "factory.branch": names.branch, "factory.build_id": names.build_id,
                      "factory.model_name": names.model_name,

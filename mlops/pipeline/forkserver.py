@@ -1,0 +1,258 @@
+"""A warm interpreter that starts pipeline steps by forking (standard library only: it runs as a
+script, so that nothing of the factory, and no model's code, is ever imported into it).
+
+Started once per build by mlops.pipeline.launch with two pipe descriptors: requests arrive as
+JSON lines on the first, replies leave on the second. It imports the libraries the steps use
+(imports, plus a few read-only caches of the installed environment: no tracking URI, no run,
+nothing configured), then for each request forks a child that becomes a step exactly as
+``python <script> <args>`` would in its code folder: its own session (process group), working
+folder, environment, stdin from /dev/null, stdout and stderr appended to the step's log,
+sys.argv, sys.path[0] = the script's folder (whose modules replace any preloaded module of the
+same name), and the script run as __main__. The server reports each child's pid and, when it
+ends, its exit code. When the request pipe closes (the runner finished, or died), it stops its
+remaining children and exits.
+
+Requests:  {"op": "preload", "id": n, "modules": [...]}             -> {"id": n, "preloaded": ...}
+           {"op": "run", "id": n, "argv": [...], "cwd", "env", "log"} -> {"id": n, "pid": p}, later
+                                                                        {"id": n, "exit": code}
+The first reply, {"id": 0, "preloaded": ...}, says the modules on the command line are loaded.
+"""
+
+import atexit
+import contextlib
+import errno
+import importlib
+import importlib.machinery
+import json
+import os
+import select
+import signal
+import sys
+import threading
+import time
+import traceback
+import types
+
+STOP_GRACE_SECONDS = 5.0
+
+
+def _send(fd, message):
+    os.write(fd, (json.dumps(message) + "\n").encode())
+
+
+def _preload(modules, warm_calls):
+    """Import ``modules``; then call each warm call whose module is loaded (once)."""
+    started = time.monotonic()
+    loaded, failed = [], {}
+    for name in modules:
+        if name in sys.modules:
+            continue
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except BaseException as exc:  # noqa: BLE001 - the step will meet (and report) it itself
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    for after, target in list(warm_calls.items()):
+        if after not in sys.modules:
+            continue
+        del warm_calls[after]
+        module, _, function = target.partition(":")
+        try:
+            getattr(importlib.import_module(module), function)()
+            loaded.append(target)
+        except BaseException as exc:  # noqa: BLE001 - a missed cache costs time, nothing else
+            failed[target] = f"{type(exc).__name__}: {exc}"
+    return {"preloaded": loaded, "failed": failed,
+            "seconds": round(time.monotonic() - started, 3),
+            "threads": len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task")
+            else None}
+
+
+def _shadowed(folder):
+    """Top-level module names the folder provides (a module or a regular package)."""
+    names = set()
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return names
+    for entry in entries:
+        path = os.path.join(folder, entry)
+        if entry.endswith(".py") or (entry.endswith(".so") and "." in entry):
+            names.add(entry.split(".", 1)[0])
+        elif os.path.isfile(os.path.join(path, "__init__.py")):
+            names.add(entry)
+    return names
+
+
+def _trimmed_traceback(exc):
+    """The traceback as `python script.py` prints it: without this server's frames."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)
+
+
+def _run_script(script):
+    """Run ``script`` as the __main__ module, as the interpreter runs `python script`."""
+    main = types.ModuleType("__main__")
+    main.__file__ = script
+    main.__cached__ = None
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", script)
+    sys.modules["__main__"] = main
+    try:
+        with open(script, "rb") as source:
+            code = compile(source.read(), script, "exec")
+        exec(code, main.__dict__)
+        return 0
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code & 0xFF
+        print(code, file=sys.stderr)
+        return 1
+    except BaseException as exc:  # noqa: BLE001 - as the interpreter does: print, exit 1
+        _trimmed_traceback(exc)
+        return 1
+
+
+def _finish(code):
+    """End the child as an interpreter ends: join non-daemon threads, run atexit, flush."""
+    with contextlib.suppress(Exception):
+        threading._shutdown()
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def _child(request, inherited):
+    code = 1
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in inherited:
+            os.close(fd)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.close(devnull)
+        argv = request["argv"]
+        script = os.path.abspath(argv[0])
+        folder = os.path.dirname(script)
+        sys.argv = list(argv)  # argv[0] as given, as the interpreter keeps it
+        sys.path.insert(0, folder)
+        provided = _shadowed(folder)  # the code folder's modules win, as in a new interpreter
+        for name in [m for m in sys.modules if m.split(".", 1)[0] in provided]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:  # a new interpreter seeds numpy's global generator afresh
+            numpy.random.seed()
+        code = _run_script(script)
+    except BaseException as exc:  # noqa: BLE001
+        try:
+            _trimmed_traceback(exc)
+        finally:
+            code = 1
+    _finish(code)
+
+
+def _stop(children):
+    """Stop every child's process group: SIGTERM, then SIGKILL after a grace period."""
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while children and time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid:
+            children.pop(pid, None)
+        else:
+            time.sleep(0.05)
+    for pid in children:
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def serve(requests, replies, modules, warm_calls):
+    children = {}  # pid -> request id
+    try:
+        _serve(requests, replies, modules, warm_calls, children)
+    except BrokenPipeError:  # the runner is gone (its reply pipe closed): as on end of requests
+        _stop(children)
+
+
+def _serve(requests, replies, modules, warm_calls, children):
+    here = os.path.dirname(os.path.abspath(__file__))
+    # this folder holds factory modules (tracking.py, spec.py...): never importable by a step
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    _send(replies, {"id": 0, **_preload(modules, warm_calls)})
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    inherited = (requests, replies, wake_r, wake_w)
+    pending = b""
+    while True:
+        try:
+            readable, _, _ = select.select([requests, wake_r], [], [])
+        except InterruptedError:
+            continue
+        if wake_r in readable:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 512)
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if not pid:
+                break
+            _send(replies, {"id": children.pop(pid), "exit": os.waitstatus_to_exitcode(status)})
+        if requests not in readable:
+            continue
+        try:
+            data = os.read(requests, 1 << 16)
+        except OSError as exc:
+            if exc.errno == errno.EINTR:
+                continue
+            data = b""
+        if not data:  # the runner is gone: leave nothing running behind it
+            _stop(children)
+            return
+        pending += data
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            request = json.loads(line)
+            if request.get("op") == "preload":
+                _send(replies, {"id": request["id"], **_preload(request["modules"], warm_calls)})
+                continue
+            try:
+                pid = os.fork()
+            except OSError as exc:
+                _send(replies, {"id": request["id"], "error": f"fork failed: {exc}"})
+                continue
+            if pid == 0:
+                _child(request, inherited)  # never returns
+            children[pid] = request["id"]
+            _send(replies, {"id": request["id"], "pid": pid})
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4]))

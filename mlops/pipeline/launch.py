@@ -1,0 +1,329 @@
+"""Start a step's process: forked from a warm interpreter (forkserver.py) when its command is the
+simple form ``python <script>.py ...``, else spawned with bash as the command line says.
+
+Either way the step is its own process group with its own argv, environment, working folder,
+log and exit code, and the runner holds a handle with Popen's poll/wait/pid. A forked step
+skips starting Python and importing the libraries the server preloaded: those of the step
+scripts' module-level imports, and the heavy libraries (PRELOAD_ROOTS) wherever imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import itertools
+import json
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlops.errors import FactoryError
+from mlops.pipeline.hashing import tree_files
+
+SERVER = Path(__file__).with_name("forkserver.py")
+# Libraries worth preloading even where a step imports them inside a function (they cost
+# seconds to import). Submodules a library loads lazily on first use are listed with it.
+PRELOAD_ROOTS: dict[str, tuple[str, ...]] = {
+    "numpy": (), "pandas": (), "scipy": (), "pyarrow": (), "skops": ("skops.io",),
+    "sklearn": ("sklearn.base", "sklearn.utils"),
+    "mlflow": ("mlflow.tracking", "mlflow.models", "mlflow.pyfunc",
+               "mlflow.store.tracking.sqlalchemy_store",
+               "mlflow.store.model_registry.sqlalchemy_store"),
+}
+# Loaded when steps use both libraries: MLflow's sklearn flavour persists models with skops,
+# whose import alone (it lists every sklearn estimator) costs about 2 s.
+PRELOAD_TOGETHER: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("mlflow", "sklearn"): ("mlflow.sklearn", "skops.io"),
+}
+# Read-only caches of the installed environment (never tracking state: no URI, no run) worth
+# filling once: MLflow maps modules to installed distributions, by scanning every package's
+# metadata (2-4 s), each time a step loads a model. module:function, called without arguments
+# after the module is preloaded; a failure only costs the step that time again.
+WARM_CALLS: dict[str, str] = {
+    "mlflow.pyfunc": "mlflow.utils.requirements_utils:_init_packages_to_modules_map",
+}
+# Variables a library reads once, when the interpreter starts or the library loads: a step
+# whose values differ from the server's cannot be forked from it (it is spawned instead).
+STARTUP_PREFIXES = ("PYTHON", "OMP_", "OPENBLAS_", "MKL_", "KMP_", "GOTO", "LD_", "MALLOC_",
+                    "ARROW_", "LC_")
+STARTUP_NAMES = ("LANG", "TZ")
+READY_TIMEOUT_SECONDS = 600.0  # preloading on a busy 2-core machine can take a while
+REPLY_TIMEOUT_SECONDS = 60.0
+
+
+class LaunchError(FactoryError):
+    """The fork server could not start a step (it died, or did not answer)."""
+
+
+class StepProcess(Protocol):
+    """What the runner needs of a running step (subprocess.Popen has it)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def spawn(line: str, cwd: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The command line run by bash in its own session, output appended to ``log``."""
+    with log.open("a") as handle:
+        return subprocess.Popen(["/bin/bash", "-c", line], cwd=cwd, env=env, stdout=handle,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+
+def startup_differences(env: dict[str, str], server_env: dict[str, str]) -> list[str]:
+    """The start-up variables (see STARTUP_PREFIXES) whose values differ between two envs."""
+    keys = {k for k in (*env, *server_env) if k.startswith(STARTUP_PREFIXES)
+            or k in STARTUP_NAMES}
+    return sorted(k for k in keys if env.get(k) != server_env.get(k))
+
+
+def _imports(tree: ast.Module) -> Iterable[tuple[str, bool]]:
+    """(module, at module level) for every absolute import in ``tree``; module level includes
+    imports under a module-level if/try, not those inside a function or class body."""
+    top: set[int] = set()
+    frontier: list[ast.AST] = list(tree.body)
+    while frontier:
+        node = frontier.pop()
+        top.add(id(node))
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                 ast.Lambda)):
+            frontier.extend(ast.iter_child_nodes(node))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, id(node) in top
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module, id(node) in top
+
+
+# CPython 3.11's AST constructor keeps its recursion depth per interpreter, not per thread:
+# two pipelines parsing at once in one build fail with "SystemError: AST constructor recursion
+# depth mismatch" (python/cpython#106905). One parse at a time.
+_PARSING = threading.Lock()
+
+
+def preload_modules(code_folders: Iterable[Path]) -> list[str]:
+    """What a server should import for steps of these code folders: their scripts' module-level
+    imports and every import of a PRELOAD_ROOTS library (with its companions), never a module
+    a code folder provides itself (two models both have a `schema`: each child imports its own)."""
+    found: dict[str, None] = {}
+    local: set[str] = set()
+    for folder in code_folders:
+        for file in tree_files(folder):
+            if file.parent == folder and file.suffix == ".py":
+                local.add(file.stem)
+            elif file.name == "__init__.py" and file.parent.parent == folder:
+                local.add(file.parent.name)
+            if file.suffix != ".py":
+                continue
+            try:
+                with _PARSING:
+                    tree = ast.parse(file.read_bytes(), str(file))
+            except (SyntaxError, ValueError):
+                continue  # the step will report it when it runs
+            for module, top_level in _imports(tree):
+                root = module.split(".")[0]
+                if top_level or root in PRELOAD_ROOTS:
+                    found.setdefault(module)
+                    for companion in PRELOAD_ROOTS.get(root, ()):
+                        found.setdefault(companion)
+    roots = {m.split(".")[0] for m in found}
+    for together, companions in PRELOAD_TOGETHER.items():
+        if roots >= set(together):
+            found.update(dict.fromkeys(companions))
+    return [m for m in found if m.split(".")[0] not in local | {"__future__"}]
+
+
+class ForkedProcess:
+    """A step forked by the server: poll/wait/pid like Popen; the exit code arrives by reply."""
+
+    def __init__(self, request_id: int, log: Path):
+        self.request_id, self.log = request_id, log
+        self.pid = 0
+        self.returncode: int | None = None
+        self.error: str | None = None
+        self._started, self._done = threading.Event(), threading.Event()
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if not self._done.wait(timeout):
+            raise subprocess.TimeoutExpired(f"forked step {self.pid}", timeout or 0.0)
+        return self.returncode  # type: ignore[return-value]
+
+    def _reply(self, message: dict[str, Any]) -> None:
+        if "pid" in message:
+            self.pid = int(message["pid"])
+            self._started.set()
+        elif "exit" in message:
+            self._end(int(message["exit"]))
+        elif "error" in message:
+            self.error = str(message["error"])
+            self._started.set()
+            self._end(-1)
+
+    def _end(self, code: int) -> None:
+        self.returncode = code
+        self._started.set()
+        self._done.set()
+
+
+class _Preload:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: dict[str, Any] = {}
+
+    def _reply(self, message: dict[str, Any]) -> None:
+        self.result = message
+        self.done.set()
+
+    def _end(self, code: int) -> None:
+        self.done.set()
+
+
+class ForkServer:
+    """The runner's side of forkserver.py: one per build, shared by its pipelines' threads."""
+
+    def __init__(self, python: str, env: dict[str, str], log: Path,
+                 modules: Iterable[str] = ()):
+        self.env = {**env, "PYTHONUNBUFFERED": "1"}
+        self.log = log
+        self.loaded: set[str] = set()
+        self.failed: dict[str, str] = {}
+        self.preload_seconds = 0.0
+        self.error: str | None = None
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        request_r, self._requests = os.pipe()
+        self._replies, reply_w = os.pipe()
+        modules = list(modules)
+        ready = _Preload()
+        self._waiting[0] = ready
+        log.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with log.open("w") as out:
+                self.process = subprocess.Popen(
+                    [python, str(SERVER), str(request_r), str(reply_w), json.dumps(modules),
+                     json.dumps(WARM_CALLS)],
+                    pass_fds=(request_r, reply_w), env=self.env, cwd=log.parent,
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True)
+        finally:
+            os.close(request_r)
+            os.close(reply_w)
+        self._reader = threading.Thread(target=self._read, name="forkserver-replies",
+                                        daemon=True)
+        self._reader.start()
+        self._record(ready, READY_TIMEOUT_SECONDS, "start")
+
+    # -- replies -----------------------------------------------------------------------------
+    def _read(self) -> None:
+        pending = b""
+        while True:
+            try:
+                data = os.read(self._replies, 1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                message = json.loads(line)
+                with self._lock:
+                    waiter = self._waiting.get(message.get("id"))
+                    if waiter is not None and ("exit" in message or "error" in message
+                                               or "preloaded" in message):
+                        del self._waiting[message["id"]]
+                if waiter is not None:
+                    waiter._reply(message)
+        code = self.process.wait()
+        with self._lock:
+            self.error = self.error or f"the fork server exited (code {code}); log: {self.log}"
+            waiting, self._waiting = list(self._waiting.values()), {}
+        for waiter in waiting:
+            if isinstance(waiter, ForkedProcess):
+                if waiter.pid:  # no one reaps or stops it now: stop it here
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(waiter.pid, signal.SIGKILL)
+                with contextlib.suppress(OSError), waiter.log.open("a") as out:
+                    out.write(f"\nrunner: {self.error}; the step was stopped\n")
+            waiter._end(-1)
+        os.close(self._replies)
+
+    def _send(self, message: dict[str, Any], waiter: Any) -> None:
+        data = (json.dumps(message) + "\n").encode()
+        with self._lock:
+            if self.error:
+                raise LaunchError(self.error)
+            self._waiting[message["id"]] = waiter
+            try:
+                os.write(self._requests, data)
+            except OSError as exc:
+                del self._waiting[message["id"]]
+                raise LaunchError(f"the fork server is not reading requests ({exc})") from None
+
+    def _record(self, preload: _Preload, timeout: float, what: str) -> None:
+        if not preload.done.wait(timeout):
+            raise LaunchError(f"the fork server did not {what} within {timeout:.0f}s; log: "
+                              f"{self.log}")
+        if not preload.result:
+            raise LaunchError(self.error or f"the fork server failed to {what}")
+        self.loaded.update(preload.result.get("preloaded", []))
+        self.failed.update(preload.result.get("failed", {}))
+        self.preload_seconds += float(preload.result.get("seconds", 0.0))
+
+    # -- requests ----------------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self.error is None and self.process.poll() is None
+
+    def preload(self, modules: Iterable[str]) -> None:
+        """Import more modules into the server (later forks have them); waits until done."""
+        missing = [m for m in modules if m not in self.loaded and m not in self.failed]
+        if not missing:
+            return
+        waiter = _Preload()
+        self._send({"op": "preload", "id": next(self._ids), "modules": missing}, waiter)
+        self._record(waiter, READY_TIMEOUT_SECONDS, "preload")
+
+    def start(self, argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> ForkedProcess:
+        """Fork ``python argv...`` in ``cwd`` with ``env``, appending its output to ``log``."""
+        process = ForkedProcess(next(self._ids), log)
+        self._send({"op": "run", "id": process.request_id, "argv": argv, "cwd": str(cwd),
+                    "env": env, "log": str(log)}, process)
+        if not process._started.wait(REPLY_TIMEOUT_SECONDS):
+            raise LaunchError(f"the fork server did not start {argv[0]} within "
+                              f"{REPLY_TIMEOUT_SECONDS:.0f}s; log: {self.log}")
+        if process.error or not process.pid:
+            raise LaunchError(process.error or self.error or "the fork server failed to fork")
+        return process
+
+    def close(self) -> None:
+        """Close the request pipe (the server stops what is left and exits) and reap it."""
+        with self._lock:
+            if self._requests < 0:
+                return
+            os.close(self._requests)
+            self._requests = -1
+            self.error = self.error or "the fork server was closed"
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self._reader.join(timeout=5)
+        if self.process.returncode == 0 and not self.failed:
+            with contextlib.suppress(OSError):
+                self.log.unlink()

@@ -1,0 +1,127 @@
+"""What the pipelines of one build share: one pool of step slots (the compute cluster's max
+nodes, across every model of the build), one warm fork server, and cancellation.
+
+A build opens ``shared_pool()`` around its models; each pipeline run inside it (in any thread
+that copied the context) takes its slots and its warm server from there. A pipeline run outside
+one gets a pool of its own, closed when it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from mlops.pipeline.launch import ForkServer, LaunchError
+
+# "spawn": every step starts as a new interpreter (no fork server); anything else: warm start.
+START_ENV = "FACTORY_STEP_START"
+
+_CURRENT: contextvars.ContextVar[StepPool | None] = contextvars.ContextVar("step_pool",
+                                                                          default=None)
+
+
+def warm_by_default() -> bool:
+    return os.environ.get(START_ENV, "fork").strip().lower() != "spawn"
+
+
+class StepPool:
+    def __init__(self, max_nodes: int | None = None, warm: bool | None = None):
+        self.max_nodes = max_nodes  # None: taken from the first pipeline that asks
+        self.warm = warm_by_default() if warm is None else warm
+        self.cancelled = threading.Event()
+        self.server_note = ""  # why steps are not forked, when they are not
+        self._used = 0
+        self._lock = threading.Lock()
+        self._server_lock = threading.Lock()
+        self._server: ForkServer | None = None
+
+    # -- slots -------------------------------------------------------------------------------
+    def try_acquire(self, max_nodes: int) -> bool:
+        """Take a step slot if one is free (the first caller fixes the pool's size)."""
+        with self._lock:
+            if self.max_nodes is None:
+                self.max_nodes = max(1, max_nodes)
+            if self._used >= self.max_nodes:
+                return False
+            self._used += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._used = max(0, self._used - 1)
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    # -- the warm interpreter ----------------------------------------------------------------
+    def server(self, python: str, env: dict[str, str], log: Path,
+               modules: Iterable[str]) -> ForkServer | None:
+        """The build's fork server with ``modules`` loaded (started on first use), or None when
+        steps are spawned (warm start off, or the server could not start: see server_note)."""
+        if not self.warm:
+            return None
+        with self._server_lock:
+            server = self._server
+            try:
+                if server is None:
+                    if self.server_note:
+                        return None
+                    server = self._server = ForkServer(python, env, log, modules)
+                elif server.alive:
+                    server.preload(modules)
+                else:
+                    self.server_note = server.error or "the fork server stopped"
+                    return None
+            except (LaunchError, OSError) as exc:
+                self.server_note = f"warm start unavailable, steps are spawned: {exc}"
+                return None
+            return server
+
+    # -- lifetime ----------------------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def close(self) -> None:
+        with self._server_lock:
+            if self._server is not None:
+                self._server.close()
+
+
+def current_pool() -> StepPool | None:
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def shared_pool(max_nodes: int | None = None, warm: bool | None = None) -> Iterator[StepPool]:
+    """A pool every pipeline run in this context (and threads that copy it) shares."""
+    pool = StepPool(max_nodes, warm)
+    token = _CURRENT.set(pool)
+    try:
+        yield pool
+    finally:
+        _CURRENT.reset(token)
+        pool.close()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A cancelled CI job sends SIGTERM: stop the steps exactly as on Ctrl-C (main thread only;
+    other threads are stopped through their pool's cancellation)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

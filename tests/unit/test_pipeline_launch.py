@@ -1,0 +1,47 @@
+"""What a warm server preloads, and when a step cannot be forked from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops.pipeline.launch import preload_modules, startup_differences
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def test_preload_takes_module_level_imports_and_heavy_libraries_anywhere(tmp_path):
+    code = write(tmp_path / "code", {
+        "step.py": "import json\nimport schema\nfrom helpers.io import read\n"
+                   "try:\n    import yaml\nexcept ImportError:\n    yaml = None\n"
+                   "def main():\n    import matplotlib.pyplot\n    import mlflow.sklearn\n"
+                   "    from sklearn.ensemble import HistGradientBoostingRegressor\n",
+        "schema.py": "import pandas as pd\n",
+        "helpers/__init__.py": "",
+        "helpers/io.py": "from . import other\nimport csv\n",
+        "broken.py": "def (:\n",
+    })
+    modules = preload_modules([code])
+    assert {"json", "yaml", "pandas", "csv", "mlflow.sklearn", "sklearn.ensemble"} <= set(modules)
+    assert "matplotlib.pyplot" not in modules  # imported in a function, not a heavy library
+    assert not {"schema", "helpers.io", "helpers"} & set(modules)  # the code folder's own
+    # companions: lazily loaded parts of MLflow, and skops (MLflow's sklearn persistence)
+    assert {"mlflow.pyfunc", "mlflow.store.tracking.sqlalchemy_store", "skops.io"} <= set(modules)
+
+
+def test_two_code_folders_with_the_same_module_never_preload_it(tmp_path):
+    a = write(tmp_path / "a", {"prep.py": "import schema\n", "schema.py": "import pandas\n"})
+    b = write(tmp_path / "b", {"train.py": "import schema\n", "schema.py": "X = 1\n"})
+    assert preload_modules([a, b]) == ["pandas"]
+
+
+def test_start_up_variables_that_differ_prevent_forking():
+    base = {"PATH": "/bin", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8"}
+    assert startup_differences({**base, "MLFLOW_RUN_ID": "r"}, base) == []
+    assert startup_differences({**base, "OMP_NUM_THREADS": "2", "PYTHONPATH": "/x"}, base) == \
+        ["OMP_NUM_THREADS", "PYTHONPATH"]
+    assert startup_differences({k: v for k, v in base.items() if k != "LANG"}, base) == ["LANG"]
