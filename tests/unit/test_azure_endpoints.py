@@ -118,10 +118,17 @@ def test_batch_deployment_carries_the_batch_config(entry):
     assert rest.retry_settings.max_retries == 2 and rest.compute == "batch-cluster"
 
 
-def test_missing_scoring_script_fails_naming_it(entry, tmp_path):
-    broken = dataclasses.replace(entry, model_dir=tmp_path / "nomodel")
-    with pytest.raises(FactoryError, match=r"serving/online/score\.py"):
-        endpoints.online_deployment(broken, "blue", Model(name="m", version="1"), "e")
+@pytest.mark.parametrize("kind", ["online", "batch"])
+def test_a_model_without_serving_files_uploads_the_factory_script(entry, tmp_path, kind):
+    plain = dataclasses.replace(entry, model_dir=tmp_path / "plugin-model")
+    make = endpoints.online_deployment if kind == "online" else (
+        lambda e, _, m, env: endpoints.batch_deployment(e, m, env))
+    deployment = make(plain, "blue", Model(name="m", version="1"), "e")
+    staged = Path(deployment.code_configuration.code)
+    assert deployment.code_configuration.scoring_script == "score.py"
+    factory = Path(endpoints.__file__).parents[2] / "serving" / "scripts" / f"{kind}_score.py"
+    assert (staged / "score.py").read_bytes() == factory.read_bytes()
+    assert {"signature_input.py", "served_model.py"} <= {p.name for p in staged.iterdir()}
 
 
 @pytest.mark.parametrize(("traffic", "existing", "expected"), [
