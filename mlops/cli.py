@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mlops.bench import SOAK_DEFAULT
 from mlops.errors import FactoryError
 from mlops.records import TARGETS
 
@@ -72,6 +73,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="pipelines: report drift from config, write nothing")
     parser.add_argument("--only", action="append", metavar="AREA",
                         help="bench: run only this area (repeatable)")
+    parser.add_argument("--soak-minutes", type=float, default=SOAK_DEFAULT, metavar="MINUTES",
+                        help=f"bench: length of the serving soak run (default {SOAK_DEFAULT:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:

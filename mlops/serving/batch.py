@@ -137,15 +137,6 @@ class _Worker:
             self.conn.close()
         self.process, self.conn = None, None
 
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            try:
-                self.conn.send(None)
-                self.process.wait(5)
-            except (OSError, ValueError, subprocess.TimeoutExpired):
-                pass
-        self.kill()
-
 
 def _worker_env(input_root: Path) -> dict[str, str]:
     """Workers already run in parallel: one OpenMP thread each unless the user chose."""
@@ -245,8 +236,12 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
     lock = threading.Lock()
     fatal: list[BaseException] = []
 
+    workers: list[_Worker] = []
+
     def slot() -> None:
         worker = _Worker(spec, input_dir)
+        with lock:
+            workers.append(worker)
         try:
             worker.ensure()
             with lock:
@@ -263,8 +258,6 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
         except BaseException as exc:  # noqa: BLE001 - surfaced by the main thread
             with lock:
                 fatal.append(exc)
-        finally:
-            worker.close()
 
     def _process(worker: _Worker, task: _Task) -> None:
         errors = []
@@ -301,9 +294,15 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
                for n in range(max(1, spec.concurrency))]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
-    rows = writer.finish()
+    try:
+        for thread in threads:
+            thread.join()
+        rows = writer.finish()
+    finally:
+        # The scoring contract has no shutdown hook: workers are killed, not waited for
+        # (an interpreter with a model loaded takes seconds to tear down).
+        for worker in workers:
+            worker.kill()
     if fatal:
         partial.unlink(missing_ok=True)
         raise fatal[0] if isinstance(fatal[0], FactoryError) else BatchError(str(fatal[0]))

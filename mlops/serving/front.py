@@ -252,7 +252,8 @@ class Front:
                 state[0], state[1], phase = True, time.monotonic(), None
                 timeout = limits.header_timeout_s if first else limits.idle_timeout_s
                 try:
-                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+                    async with asyncio.timeout(timeout):  # no extra task per request
+                        head = await reader.readuntil(b"\r\n\r\n")
                 except asyncio.LimitOverrunError:
                     await self._close_with(writer, reader, _json_reply(
                         431, f"request head larger than {limits.max_header_bytes} bytes"))
@@ -279,7 +280,8 @@ class Front:
                     return
                 keep = request.keep_alive and not self.stopping
                 writer.write(_encode(reply, keep))
-                await asyncio.wait_for(writer.drain(), limits.body_timeout_s)
+                async with asyncio.timeout(limits.body_timeout_s):
+                    await writer.drain()
                 if not keep:
                     return
                 first = False
@@ -355,8 +357,8 @@ class Front:
             if length and "100-continue" in headers.get("expect", "").lower():
                 writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             try:
-                body = await asyncio.wait_for(reader.readexactly(length),
-                                              live.limits.body_timeout_s) if length else b""
+                async with asyncio.timeout(live.limits.body_timeout_s):
+                    body = await reader.readexactly(length) if length else b""
             except TimeoutError:
                 return _json_reply(408, f"request body of {length} bytes not received within "
                                         f"{live.limits.body_timeout_s:g} s", close=True)
@@ -382,8 +384,8 @@ class Front:
                                         "crashed and could not be restarted; redeploy it")
             self.inflight[live.port] = self.inflight.get(live.port, 0) + 1
             try:
-                reply = await asyncio.wait_for(self._call(live, request, body),
-                                               SCORING_TIMEOUT_S)
+                async with asyncio.timeout(SCORING_TIMEOUT_S):
+                    reply = await self._call(live, request, body)
                 reply.headers.append((DEPLOYMENT_HEADER, live.slot))
                 return reply
             except (_UpstreamGone, ConnectionError, asyncio.IncompleteReadError, OSError):

@@ -212,28 +212,27 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _cast(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
-    for column in columns:
-        if column.type == "datetime":
-            frame[column.name] = pd.to_datetime(frame[column.name])
-        elif column.type in _NUMPY_DTYPES and not frame[column.name].isna().any():
-            frame[column.name] = frame[column.name].astype(_NUMPY_DTYPES[column.type])
-    return frame
-
-
 _RANGE_TEXT = {"long": " (64-bit)", "integer": " (32-bit)", "double": " (finite)",
                "float": " (finite, 32-bit)"}
 
 
-def _out_of_range(numbers: pd.Series, kind: str) -> pd.Series:
-    """Numbers the column's type cannot hold: not finite, too large, or not whole."""
-    as_float = numbers.astype("float64")
-    present = numbers.notna()
-    if kind in _INTEGER_RANGE:
-        low, high = _INTEGER_RANGE[kind]
-        whole = (as_float % 1 == 0) & (as_float >= low) & (as_float <= high)
-        return present & ~whole
-    return present & ~(np.isfinite(as_float) & (as_float.abs() <= _FLOAT_MAX[kind]))
+def _numbers(values: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """(column as the type's dtype, or float64 with NaN where empty; cells that are not a
+    number the type can hold). numpy over whole columns: no per-cell Python."""
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    numbers = values if numeric else pd.to_numeric(values, errors="coerce")
+    as_float = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    empty = np.isnan(as_float)
+    bad = empty & values.notna().to_numpy()  # text that is no number at all
+    with np.errstate(invalid="ignore"):
+        if kind in _INTEGER_RANGE:
+            low, high = _INTEGER_RANGE[kind]
+            bad |= ~empty & ((as_float % 1 != 0) | (as_float < low) | (as_float > high))
+        else:
+            bad |= ~empty & ~(np.abs(as_float) <= _FLOAT_MAX[kind])  # inf fails too
+    if empty.any():
+        return as_float, bad
+    return numbers.to_numpy().astype(_NUMPY_DTYPES[kind]), bad
 
 
 def file_frame(frame: pd.DataFrame, columns: list[Column], source: str) -> pd.DataFrame:
@@ -243,33 +242,38 @@ def file_frame(frame: pd.DataFrame, columns: list[Column], source: str) -> pd.Da
     if missing:
         raise InputError(f"{source}: missing column(s) {', '.join(map(repr, missing))}; "
                          f"has: {', '.join(map(str, frame.columns))}")
-    out = pd.DataFrame(index=frame.index)
+    data = {}
     for column in columns:
         if column.name not in frame.columns:
-            out[column.name] = None
+            data[column.name] = pd.Series(None, index=frame.index, dtype=object)
             continue
         values = frame[column.name]
         if column.type in ("double", "float", "long", "integer"):
-            converted = pd.to_numeric(values, errors="coerce")
-            bad = (converted.isna() & values.notna()) | _out_of_range(converted, column.type)
-        elif column.type == "boolean":
-            mapping = {True: True, False: False, "true": True, "false": False,
-                       "True": True, "False": False}  # 1/0 hash as True/False
-            converted = values.map(lambda v, m=mapping: m.get(v) if v in m else None)
-            bad = converted.isna() & values.notna()
-        elif column.type == "datetime":
-            converted = pd.to_datetime(values, errors="coerce")
-            bad = converted.isna() & values.notna()
+            converted, bad = _numbers(values, column.type)
+            empty = np.isnan(converted) if converted.dtype.kind == "f" else None
         else:
-            converted, bad = values, pd.Series(False, index=values.index)
+            if column.type == "boolean":
+                mapping = {True: True, False: False, "true": True, "false": False,
+                           "True": True, "False": False}  # 1/0 hash as True/False
+                series = values.map(lambda v, m=mapping: m.get(v) if v in m else None)
+            elif column.type == "datetime":
+                series = pd.to_datetime(values, errors="coerce")
+            else:
+                series = values
+            empty = series.isna().to_numpy()
+            bad = empty & values.notna().to_numpy()
+            # object columns stay object: pandas would otherwise infer its own string dtype
+            converted = series if column.type == "datetime" else pd.Series(
+                series.to_numpy(dtype=object), index=frame.index, dtype=object)
         if bad.any():
-            row = bad.idxmax()
-            raise InputError(f"{source}: column {column.name!r} row {row}: expected "
-                             f"{_EXPECTED.get(column.type, column.type)}"
+            row = int(np.argmax(bad))
+            raise InputError(f"{source}: column {column.name!r} row {frame.index[row]}: "
+                             f"expected {_EXPECTED.get(column.type, column.type)}"
                              f"{_RANGE_TEXT.get(column.type, '')}, "
-                             f"got {_clip(repr(_plain(values[row])))}")
-        if column.required and converted.isna().any():
-            row = converted.isna().idxmax()
-            raise InputError(f"{source}: column {column.name!r} row {row}: value is empty")
-        out[column.name] = converted
-    return _cast(out, columns)
+                             f"got {_clip(repr(_plain(values.iloc[row])))}")
+        if column.required and empty is not None and empty.any():
+            row = int(np.argmax(empty))
+            raise InputError(f"{source}: column {column.name!r} row {frame.index[row]}: "
+                             f"value is empty")
+        data[column.name] = converted
+    return pd.DataFrame(data, index=frame.index)

@@ -10,13 +10,12 @@ import os
 import signal
 import socket
 import time
-from pathlib import Path
 
 import pytest
 from _kit import port_of, wait_for
 from conftest import deploy, teardown
 
-from mlops.serving import online, supervision
+from mlops.serving import online, processes, supervision
 from mlops.serving.client import request
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -75,29 +74,15 @@ def test_a_killed_process_comes_back_by_itself(served, role):
     assert f"pid {victim} is gone" in log.read_text()
 
 
-def _workers(master: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[1]) == master and fields[0] not in ("Z", "X"):
-                children.append(int(entry.name))
-    return children
-
-
 def test_a_killed_gunicorn_worker_is_replaced(served):
     registry, key, body = served
     master = registry.read(NAME).live_deployment.process.pid
-    workers = wait_for(lambda: (w := _workers(master)) and len(w) == 2 and w, 60)
+    workers = wait_for(lambda: (w := processes.children(master)) and len(w) == 2 and w, 60)
     assert workers, f"expected 2 workers under pid {master}"
     os.kill(workers[0], signal.SIGKILL)
     for _ in range(5):
         assert _ask(registry, key, body).status == 200
-    replaced = wait_for(lambda: (w := _workers(master)) and len(w) == 2
+    replaced = wait_for(lambda: (w := processes.children(master)) and len(w) == 2
                         and workers[0] not in w and w, 60)
     assert replaced, f"worker {workers[0]} was not replaced"
     assert registry.read(NAME).live_deployment.process.pid == master  # no full restart needed

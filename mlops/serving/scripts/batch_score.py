@@ -60,12 +60,16 @@ def _read(path: str) -> pd.DataFrame:
         raise ValueError("unsupported file type; expected .csv or .parquet")
     if os.path.getsize(path) == 0:
         return pd.DataFrame()
-    # Text columns stay text: the fast reader would otherwise turn date-like strings to dates.
-    text = {c.name: str for c in model.columns if c.type == "string"}
     try:
-        return pd.read_csv(path, engine="pyarrow", dtype=text)
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
     except ImportError:  # pragma: no cover - pyarrow comes with mlflow
-        return pd.read_csv(path, dtype=text)
+        return pd.read_csv(path)
+    # pyarrow's reader is the fast one; text columns stay text (it would turn date-like
+    # strings into timestamps)
+    text = {c.name: pa.string() for c in model.columns if c.type == "string"}
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=text))
+    return table.to_pandas()
 
 
 def _load(path: str) -> tuple[str, pd.DataFrame]:
