@@ -39,6 +39,7 @@ class _Tally:
         self.lock = threading.Lock()
         self.sent: Counter = Counter()
         self.unexpected: Counter = Counter()
+        self.dropped: Counter = Counter()  # connection cut by a kill -9, no answer at all
         self.failures: list[str] = []
         self.retried = 0
 
@@ -47,8 +48,17 @@ class _Tally:
             self.sent[kind] += 1
             if not ok:
                 self.unexpected[kind] += 1
-                if kind == "valid" and len(self.failures) < 20:
-                    self.failures.append(detail)
+                if len(self.failures) < 20:
+                    self.failures.append(f"{kind}: {detail}")
+
+    def answered(self, kind: str, status: int, expected: int) -> None:
+        """A hostile request: the expected refusal, or no answer because of a kill."""
+        if status == 0:
+            with self.lock:
+                self.sent[kind] += 1
+                self.dropped[kind] += 1
+            return
+        self.count(kind, status == expected, f"HTTP {status}, expected {expected}")
 
 
 def soak(section: Section, registry, spec, seconds: float,
@@ -93,7 +103,9 @@ def soak(section: Section, registry, spec, seconds: float,
                 tally.retried, "requests")
     wrong = sum(v for k, v in tally.unexpected.items() if k != "valid")
     section.add("soak: invalid, oversized, slow or unauthenticated requests answered "
-                "otherwise than 400/413/408/401", wrong, "requests", "0", wrong == 0)
+                "otherwise than 400/413/closed/401", wrong, "requests", "0", wrong == 0)
+    section.add("soak: hostile requests left without an answer by a kill -9",
+                sum(tally.dropped.values()), "requests")
     section.add("soak: front peak memory (VmHWM, any front process)", memory.peak_kib / 1024,
                 "MB")
     logs = _logs(registry, name)
@@ -105,7 +117,8 @@ def soak(section: Section, registry, spec, seconds: float,
         what = "redeploy" if action == "redeploy" else f"kill -9 {action}: back by itself in"
         section.add(f"soak: {what}", recovered, "s")
     if tally.failures:
-        section.notes.append("Soak failures (first ones): " + "; ".join(tally.failures[:5]))
+        section.notes.append("Soak: unexpected answers (first ones): "
+                             + "; ".join(tally.failures[:5]))
 
 
 def _disrupt(action: str, registry, spec, say) -> float:
@@ -182,15 +195,14 @@ def _invalid(port: int, key: str, tally: _Tally, stop: threading.Event) -> None:
     while not stop.is_set():
         body = INVALID[n % len(INVALID)]
         n += 1
-        status = _post(port, body, {"Authorization": f"Bearer {key}"})
-        tally.count("invalid", status == 400)
+        tally.answered("invalid", _post(port, body, {"Authorization": f"Bearer {key}"}), 400)
         stop.wait(0.05)
 
 
 def _unauthenticated(port: int, key: str, tally: _Tally, stop: threading.Event,
                      body: bytes) -> None:
     while not stop.is_set():
-        tally.count("unauthenticated", _post(port, body, {}) == 401)
+        tally.answered("unauthenticated", _post(port, body, {}), 401)
         stop.wait(0.05)
 
 
@@ -219,7 +231,7 @@ def _oversized(port: int, key: str, tally: _Tally, stop: threading.Event, limit:
                 status = int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
         except (OSError, ValueError, IndexError):
             pass
-        tally.count("oversized", status == 413)
+        tally.answered("oversized", status, 413)
         stop.wait(0.2)
 
 

@@ -19,6 +19,7 @@ temporary endpoint registry, never touching the workspace's own endpoints."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import http.client
 import io
@@ -31,15 +32,17 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops.bench import SOAK_DEFAULT, Section
 from mlops.serving import code_folder, processes
 
-C1_REQUESTS = 400
+C1_REQUESTS = 400  # per server, over all rounds
 C8_REQUESTS = 2000
 CONCURRENCY = 8
+ROUNDS = 4
 WARMUP = 30
 BATCH_ROWS = 100_000
 BATCH_FILES = 20
@@ -65,6 +68,12 @@ class Load:
     latencies: list[float] = field(default_factory=list)  # seconds, answered 200
     errors: int = 0
     wall: float = 0.0
+    cpu: float = 0.0  # CPU seconds the server's processes used meanwhile
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        n = len(self.latencies) + self.errors
+        return self.cpu / n * 1000 if n else float("nan")
 
     @property
     def p50_ms(self) -> float:
@@ -96,12 +105,35 @@ def find_hey(section: Section) -> str | None:
 
 def load(hey: str | None, url: str, body: Path, headers: dict[str, str], total: int,
          concurrency: int) -> Load:
-    """total POSTs of body at concurrency clients, after a warm-up that is not measured."""
+    """total POSTs of body from concurrency keep-alive clients."""
     if hey:
-        _hey(hey, url, body, headers, WARMUP, 1)
         return _hey(hey, url, body, headers, total, concurrency)
-    _python_load(url, body.read_bytes(), headers, WARMUP, 1)
     return _python_load(url, body.read_bytes(), headers, total, concurrency)
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str
+    body: Path
+    headers: dict[str, str]
+    pids: Callable[[], list[int]]  # the server's processes, for its CPU time
+
+
+def interleaved(hey: str | None, targets: dict[str, Target], total: int, concurrency: int,
+                rounds: int = ROUNDS) -> dict[str, Load]:
+    """total requests per target, sent in rounds that take turns between the targets, so a
+    burst of load from other users of the machine hits all of them alike."""
+    merged = {name: Load() for name in targets}
+    for _ in range(rounds):
+        for name, target in targets.items():
+            before = processes.cpu_seconds(target.pids())
+            one = load(hey, target.url, target.body, target.headers, total // rounds,
+                       concurrency)
+            merged[name].cpu += processes.cpu_seconds(target.pids()) - before
+            merged[name].latencies += one.latencies
+            merged[name].errors += one.errors
+            merged[name].wall += one.wall
+    return merged
 
 
 def _hey(hey: str, url: str, body: Path, headers: dict[str, str], total: int,
@@ -119,7 +151,8 @@ def _hey(hey: str, url: str, body: Path, headers: dict[str, str], total: int,
         else:
             result.errors += 1
         end = max(end, float(row["offset"]) + float(row["response-time"]))
-    result.errors += total - len(result.latencies) - result.errors  # connection errors
+    sent = total // concurrency * concurrency  # hey gives each client n/c requests
+    result.errors = sent - len(result.latencies)  # other statuses and connection errors
     result.wall = end
     return result
 
@@ -222,7 +255,8 @@ def _run(config, tmp: Path, section: Section, soak_minutes: float) -> None:
     rows = len(_records(sample))
     section.notes.append(
         f"Model: {description}; each online request is the sample request ({rows} rows). "
-        f"Load: {'hey' if hey else 'the Python client'}, keep-alive, on 127.0.0.1. The "
+        f"Load: {'hey' if hey else 'the Python client'}, keep-alive, on 127.0.0.1, in "
+        f"{ROUNDS} rounds that take turns between the servers (all running at once). The "
         f"deployment runs azmlinfsrv with WORKER_COUNT={workers} (one per core, the default); "
         f"`mlflow models serve` runs at its default (1 worker, the target's anchor) and with "
         f"`-w {workers}`; all with OMP_NUM_THREADS=1; the in-process anchors run one thread. "
@@ -231,6 +265,8 @@ def _run(config, tmp: Path, section: Section, soak_minutes: float) -> None:
     spec = online.OnlineSpec(endpoint=ENDPOINT, model=MODEL, model_name="bench",
                              model_version="1", model_dir=model_dir,
                              serving_dir=tmp / "no-own-script", sample_request=sample)
+    mlflow_body = tmp / "mlflow-request.json"
+    mlflow_body.write_text(json.dumps({"dataframe_records": _records(sample)}))
     try:
         t0 = time.monotonic()
         record = online.deploy(registry, spec, say=_say)
@@ -238,14 +274,27 @@ def _run(config, tmp: Path, section: Section, soak_minutes: float) -> None:
                     time.monotonic() - t0, "s")
         key = registry.read_key(ENDPOINT)
         dep = record.live_deployment
-        front = _measure(hey, record.scoring_uri, sample, {"Authorization": f"Bearer {key}"})
-        direct = _measure(hey, f"http://127.0.0.1:{dep.port}/score", sample,
-                          supervision.token_headers(registry, ENDPOINT, dep))
-        served = _mlflow_serve(hey, model_dir, sample, tmp, "1")  # its default: -w 1
-        served_n = _mlflow_serve(hey, model_dir, sample, tmp, workers) if workers != "1" \
-            else None
+        deployment_pids = lambda: processes.tree(dep.process.pid)  # noqa: E731
+        targets = {
+            "front": Target(record.scoring_uri, sample, {"Authorization": f"Bearer {key}"},
+                            lambda: [record.front.pid, *deployment_pids()]),
+            "deployment": Target(f"http://127.0.0.1:{dep.port}/score", sample,
+                                 supervision.token_headers(registry, ENDPOINT, dep),
+                                 deployment_pids)}
+        with contextlib.ExitStack() as servers:
+            for label, count in (("mlflow", "1"), (f"mlflow -w {workers}", workers)):
+                if label == "mlflow" or workers != "1":
+                    started = servers.enter_context(_mlflow_server(model_dir, tmp, count))
+                    if started:
+                        url, pid = started
+                        targets[label] = Target(url, mlflow_body, {},
+                                                lambda pid=pid: processes.tree(pid))
+            for target in targets.values():
+                load(hey, target.url, target.body, target.headers, WARMUP, 1)
+            c1 = interleaved(hey, targets, C1_REQUESTS, 1)
+            c8 = interleaved(hey, targets, C8_REQUESTS, CONCURRENCY)
         run_ms, predict_ms = _in_process(model_dir, sample, tmp)
-        _report_online(section, workers, front, direct, served, served_n, run_ms, predict_ms)
+        _report_online(section, workers, c1, c8, run_ms, predict_ms)
         _redeploy_under_load(section, registry, spec, record.scoring_uri, sample.read_bytes(),
                              key)
         if soak_minutes > 0:
@@ -257,49 +306,57 @@ def _run(config, tmp: Path, section: Section, soak_minutes: float) -> None:
     _batch(section, config.entry(MODEL, "dev"), model_dir, sample, tmp)
 
 
-def _measure(hey, url: str, sample: Path, headers: dict[str, str]) -> tuple[Load, Load]:
-    return (load(hey, url, sample, headers, C1_REQUESTS, 1),
-            load(hey, url, sample, headers, C8_REQUESTS, CONCURRENCY))
+LABELS = {"front": "through the front", "deployment": "straight to the deployment",
+          "mlflow": "`mlflow models serve` (its default, 1 worker)"}
 
 
-def _report_online(section: Section, workers: str, front, direct, served, served_n,
+def _report_online(section: Section, workers: str, c1: dict[str, Load], c8: dict[str, Load],
                    run_ms: float, predict_ms: float) -> None:
-    rows = [("through the front", front), ("straight to the deployment", direct)]
-    if served is not None:
-        rows.append(("`mlflow models serve` (its default, 1 worker)", served))
-    if served_n is not None:
-        rows.append((f"`mlflow models serve -w {workers}`", served_n))
-    for label, (c1, c8) in rows:
-        errors = c1.errors + c8.errors
+    for name in c1:
+        label = LABELS.get(name, f"`{name.replace('mlflow', 'mlflow models serve')}`")
+        errors = c1[name].errors + c8[name].errors
         section.add(f"online {label}: errors", errors, "requests", "0", errors == 0)
-        section.add(f"online {label}: p50 at c=1", c1.p50_ms, "ms")
-        section.add(f"online {label}: throughput at c={CONCURRENCY}", c8.rps, "req/s")
+        section.add(f"online {label}: p50 at c=1", c1[name].p50_ms, "ms")
+        section.add(f"online {label}: throughput at c={CONCURRENCY}", c8[name].rps, "req/s")
+        section.add(f"online {label}: server CPU per request at c={CONCURRENCY}",
+                    c8[name].cpu_ms_per_request, "ms")
     section.add("in-process: the scoring path (parse, check, frame, predict) p50", run_ms, "ms")
     section.add("in-process: the model's predict alone p50", predict_ms, "ms")
-    (f1, f8), (d1, _) = front, direct
-    ratio = f1.p50_ms / d1.p50_ms
+    front1, front8 = c1["front"], c8["front"]
+    ratio = front1.p50_ms / c1["deployment"].p50_ms
     section.add("ratio: p50 c=1 front / deployment", ratio, "", "<= 1.2", ratio <= 1.2)
-    if served is not None:
-        s1, s8 = served
-        ratio = f1.p50_ms / s1.p50_ms
+    if "mlflow" in c1:
+        ratio = front1.p50_ms / c1["mlflow"].p50_ms
         section.add("ratio: p50 c=1 front / mlflow models serve", ratio, "", "<= 1.0",
                     ratio <= 1.0)
-        ratio = f8.rps / s8.rps
+        ratio = front8.rps / c8["mlflow"].rps
         section.add(f"ratio: throughput c={CONCURRENCY} front / mlflow models serve (default)",
                     ratio, "", ">= 2", ratio >= 2)
-    if served_n is not None:
+    if f"mlflow -w {workers}" in c8:
         section.add(f"ratio: throughput c={CONCURRENCY} front / mlflow models serve -w "
-                    f"{workers} (as many workers)", f8.rps / served_n[1].rps, "")
-    section.add("ratio: p50 front c=1 / in-process scoring path", f1.p50_ms / run_ms, "")
+                    f"{workers} (as many workers)", front8.rps / c8[f"mlflow -w {workers}"].rps,
+                    "")
+    if "mlflow" in c8:
+        cost = c8["mlflow"].cpu_ms_per_request / front8.cpu_ms_per_request
+        section.add("ratio: server CPU per request, mlflow models serve / front + deployment "
+                    "(robust to other load on the machine)", cost, "")
+        section.add(f"estimate: throughput c={CONCURRENCY} front / mlflow models serve "
+                    f"(default) on {workers} idle cores, from those CPU costs",
+                    cost * int(workers), "", ">= 2", cost * int(workers) >= 2)
+    section.add("ratio: p50 front c=1 / in-process scoring path", front1.p50_ms / run_ms, "")
     section.add("ratio: in-process scoring path / model predict", run_ms / predict_ms, "")
 
 
-def _mlflow_serve(hey, model_dir: Path, sample: Path, tmp: Path, workers: str):
+@contextlib.contextmanager
+def _mlflow_server(model_dir: Path, tmp: Path, workers: str
+                   ) -> Iterator[tuple[str, int] | None]:
+    """`mlflow models serve` of the model with this many workers: its /invocations URL and
+    pid, or None when it does not start (said, not fatal)."""
     from mlops.serving import settings
     from mlops.serving.client import wait_until_up
 
     port = processes.free_port()
-    log = tmp / "mlflow-serve.log"
+    log = tmp / f"mlflow-serve-{workers}.log"
     bin_dir = str(Path(sys.executable).parent)  # mlflow runs `uvicorn` by name
     env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
            **settings.DEPLOYMENT_DEFAULTS}
@@ -308,13 +365,13 @@ def _mlflow_serve(hey, model_dir: Path, sample: Path, tmp: Path, workers: str):
                             "-p", str(port), "-w", workers], log, env=env)
     started = processes.start_time(proc.pid)
     try:
-        if not wait_until_up(f"http://127.0.0.1:{port}/ping", settings.READY_TIMEOUT_S,
-                             alive=lambda: proc.poll() is None):
-            _say(f"`mlflow models serve` did not start: {processes.log_tail(log, 5)}")
-            return None
-        body = tmp / "mlflow-request.json"
-        body.write_text(json.dumps({"dataframe_records": _records(sample)}))
-        return _measure(hey, f"http://127.0.0.1:{port}/invocations", body, {})
+        if wait_until_up(f"http://127.0.0.1:{port}/ping", settings.READY_TIMEOUT_S,
+                         alive=lambda: proc.poll() is None):
+            yield f"http://127.0.0.1:{port}/invocations", proc.pid
+        else:
+            _say(f"`mlflow models serve -w {workers}` did not start: "
+                 f"{processes.log_tail(log, 5)}")
+            yield None
     finally:
         processes.stop(proc.pid, started)
 

@@ -154,6 +154,24 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def tree(pid: int) -> list[int]:
+    """pid and all its descendants."""
+    return [pid, *(p for child in children(pid) for p in tree(child))]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes (and children they waited for) have used."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

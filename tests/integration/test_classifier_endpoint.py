@@ -103,9 +103,9 @@ def test_batch_adds_one_probability_column_per_class(classifier, registry, tmp_p
                        model.predict_proba(expected))
 
 
-def test_metadata_that_disagrees_with_the_model_fails_init_naming_it(classifier, tmp_path):
+def test_metadata_that_disagrees_with_the_model_fails_init_naming_it(classifier, tmp_path,
+                                                                    monkeypatch):
     import importlib.util
-    import os
     import shutil
 
     from mlops.serving import code_folder
@@ -119,10 +119,7 @@ def test_metadata_that_disagrees_with_the_model_fails_init_naming_it(classifier,
     spec = importlib.util.spec_from_file_location("score_broken_clf", code / "score.py")
     score = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(score)
-    os.environ["AZUREML_MODEL_DIR"] = str(broken)
-    try:
-        with pytest.raises(ValueError, match=r"metadata.classes .* do not match the "
-                                             r"classifier's classes_"):
-            score.init()
-    finally:
-        del os.environ["AZUREML_MODEL_DIR"]
+    monkeypatch.setenv("AZUREML_MODEL_DIR", str(broken))
+    with pytest.raises(ValueError, match=r"metadata.classes .* do not match the "
+                                         r"classifier's classes_"):
+        score.init()

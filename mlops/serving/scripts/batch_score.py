@@ -21,6 +21,12 @@ import sys
 import numpy as np
 import pandas as pd
 
+try:  # the fast CSV reader; imported here so the first mini batch does not pay for it
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+except ImportError:  # pragma: no cover - pyarrow comes with mlflow
+    pa = pacsv = None
+
 # signature_input.py and served_model.py are staged beside this file
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,10 +66,7 @@ def _read(path: str) -> pd.DataFrame:
         raise ValueError("unsupported file type; expected .csv or .parquet")
     if os.path.getsize(path) == 0:
         return pd.DataFrame()
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-    except ImportError:  # pragma: no cover - pyarrow comes with mlflow
+    if pacsv is None:  # pragma: no cover
         return pd.read_csv(path)
     # pyarrow's reader is the fast one; text columns stay text (it would turn date-like
     # strings into timestamps)
