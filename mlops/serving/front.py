@@ -31,7 +31,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlops.records import ProcessRef
 from mlops.serving import supervision
+from mlops.serving.processes import start_time
 from mlops.serving.registry import EndpointRegistry, RegistryError
 from mlops.serving.settings import (
     RESPAWN_BACKOFF_MAX_S,
@@ -158,6 +160,7 @@ class Front:
         self.missing = 0
         self.stopping = False
         self.fd = -1
+        self.me = ProcessRef(os.getpid(), start_time(os.getpid()))
         self.reload()
 
     # state
@@ -224,6 +227,10 @@ class Front:
         self.missing = 0
         if record.status == "stopping":
             log(f"endpoint {self.name} is being stopped; exiting")
+            self.stopping = True
+            return False
+        if not supervision.claim(self.registry, self.name, "front", self.me):
+            log(f"another front serves endpoint {self.name}; exiting")
             self.stopping = True
             return False
         if not supervision.alive(record.keeper) and self.keeper_backoff.ready():

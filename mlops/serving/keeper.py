@@ -10,6 +10,7 @@ Run as ``python -m mlops.serving.keeper --registry DIR --name NAME --fd FD``.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -41,6 +42,7 @@ def _log(message: str) -> None:
 class Keeper:
     def __init__(self, registry: EndpointRegistry, name: str, fd: int):
         self.registry, self.name, self.fd = registry, name, fd
+        self.me = ProcessRef(os.getpid(), processes.start_time(os.getpid()))
         self.reaper = supervision.Reaper()
         self.front_backoff = supervision.Backoff(RESPAWN_BACKOFF_MAX_S)
         self.done = threading.Event()
@@ -58,6 +60,9 @@ class Keeper:
                     break
             elif record.status == "stopping":
                 _log(f"endpoint {self.name} is being stopped; exiting")
+                break
+            elif not supervision.claim(self.registry, self.name, "keeper", self.me):
+                _log(f"another keeper runs endpoint {self.name}; exiting")
                 break
             else:
                 missing = 0

@@ -90,7 +90,7 @@ def deploy(registry: EndpointRegistry, spec: OnlineSpec, *, force: bool = False,
             raise DeploymentError(f"endpoint name {spec.endpoint!r} is already a {record.kind} "
                                   f"endpoint; the online ENDPOINT_NAME must differ")
         if record is not None and record.status == "stopping":
-            stop_processes(record)  # an undeploy that did not finish: finish its stop
+            stop_processes(registry, record)  # an undeploy that did not finish: finish its stop
         running = is_running(record) and record.status != "stopping"
         old_slot = record.live if record else None
         if (record and running and not force and old_slot
@@ -265,7 +265,9 @@ def _drain(port: int, dep: OnlineDeployment, key: str, endpoint: str) -> None:
 
 def _start_endpoint(registry: EndpointRegistry, name: str, record: EndpointRecord,
                     key: str) -> EndpointRecord:
-    """Bind the stable port and start the keeper, which starts the front."""
+    """Bind the stable port and start the keeper, which starts the front. A front or keeper
+    nobody recorded (its starter died while starting it) would hold the port: stopped first."""
+    supervision.kill_role_processes(registry, name)
     sock = _bind_stable_port(name, record.port)
     try:
         port = sock.getsockname()[1]
@@ -283,7 +285,7 @@ def _start_endpoint(registry: EndpointRegistry, name: str, record: EndpointRecor
     if not wait_until_up(url, FRONT_READY_TIMEOUT_S, alive=lambda: proc.poll() is None,
                          key=key):
         current = registry.read(name)
-        stop_processes(current)
+        stop_processes(registry, current)
         logs = "\n".join(f"{role}.log:\n{processes.log_tail(supervision.role_log(registry, name, role))}"
                          for role in supervision.ROLES)
         raise DeploymentError(f"{name}: the endpoint front did not start:\n{logs}")
@@ -319,8 +321,9 @@ def endpoint_status(record: EndpointRecord) -> str:
     return "healthy"
 
 
-def stop_processes(record: EndpointRecord | None) -> list[str]:
-    """Stop the keeper first (it would restart the others), then the front and deployments."""
+def stop_processes(registry: EndpointRegistry, record: EndpointRecord | None) -> list[str]:
+    """Stop the keeper first (it would restart the others), then the front (recorded or not)
+    and the deployments."""
     if record is None:
         return []
     stopped = []
@@ -328,6 +331,9 @@ def stop_processes(record: EndpointRecord | None) -> list[str]:
         ref = getattr(record, role)
         if supervision.stop(ref):
             stopped.append(f"{role} pid {ref.pid}")
+    for pid, start in supervision.role_processes(registry, record.name):
+        if processes.stop(pid, start):
+            stopped.append(f"unrecorded front or keeper pid {pid}")
     for slot, dep in record.deployments.items():
         if supervision.stop(dep.process):
             stopped.append(f"deployment {slot} pid {dep.process.pid}")
@@ -345,7 +351,7 @@ def undeploy(registry: EndpointRegistry, name: str) -> list[str]:
         if record is None:
             return []
         record = registry.update(name, lambda r: r and replace(r, status="stopping"))
-        stopped = stop_processes(record)
+        stopped = stop_processes(registry, record)
         registry.remove(name)
         shutil.rmtree(registry.endpoint_dir(name), ignore_errors=True)
         detail = f" (stopped {', '.join(stopped)})" if stopped else " (no process was running)"

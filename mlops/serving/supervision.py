@@ -112,6 +112,59 @@ def respawn(registry: EndpointRegistry, name: str, role: str, fd: int,
     return started[0] if started else None
 
 
+def claim(registry: EndpointRegistry, name: str, role: str, me: ProcessRef) -> bool:
+    """Whether this process is the endpoint's ``role``. A front or keeper started just before
+    its starter died is not recorded yet: it records itself when the record names a dead
+    process; when the record names another live one, it must go (False)."""
+    mine = []
+
+    def change(record: EndpointRecord | None) -> EndpointRecord | None:
+        if record is None:
+            return record
+        current = getattr(record, role)
+        if current == me:
+            mine.append(True)
+            return record
+        if alive(current):
+            return record
+        mine.append(True)
+        return replace(record, **{role: me})
+
+    registry.update(name, change)
+    return bool(mine)
+
+
+def role_processes(registry: EndpointRegistry, name: str) -> list[tuple[int, int | None]]:
+    """(pid, start) of every front and keeper of this endpoint, recorded or not (found by
+    their command lines, as spawn_role writes them)."""
+    wanted = [b"--registry", str(registry.root).encode(), b"--name", name.encode()]
+    modules = {f"mlops.serving.{role}".encode() for role in ROLES}
+    found = []
+    for pid, start in processes.processes_using(registry.root):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        pairs = list(zip(argv, argv[1:], strict=False))
+        if (modules & set(argv) and (wanted[0], wanted[1]) in pairs
+                and (wanted[2], wanted[3]) in pairs):
+            found.append((pid, start))
+    return found
+
+
+def kill_role_processes(registry: EndpointRegistry, name: str, rounds: int = 20) -> None:
+    """SIGKILL every front and keeper of the endpoint until none is left: one killed while it
+    was starting another leaves that one behind, so look again until a look finds none."""
+    for _ in range(rounds):
+        found = role_processes(registry, name)
+        if not found:
+            return
+        for pid, start in found:
+            if processes.is_alive(pid, start):
+                processes.kill_group(pid)
+        time.sleep(0.1)
+
+
 class Reaper:
     """Children this process started: waited for when they exit, so none stays a zombie."""
 

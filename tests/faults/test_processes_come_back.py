@@ -88,15 +88,47 @@ def test_a_killed_gunicorn_worker_is_replaced(served):
     assert registry.read(NAME).live_deployment.process.pid == master  # no full restart needed
 
 
-def test_killing_front_and_keeper_together_needs_a_deploy_and_says_so(served, model_dir,
-                                                                       sample):
-    """Two processes at once is beyond 'any single process': status says down, and a deploy
-    brings the endpoint back on the same URI."""
+def test_front_and_keeper_killed_together_a_deploy_brings_the_endpoint_back(served, model_dir,
+                                                                            sample):
+    """Two processes at once is beyond 'any single process': the endpoint is down (or back,
+    when one of them had just started the other), and a deploy brings it back on the same URI
+    with exactly one front and one keeper, none left over."""
     registry, key, body = served
     record = registry.read(NAME)
     for ref in (record.keeper, record.front):
         os.kill(ref.pid, signal.SIGKILL)
-    assert wait_for(lambda: online.endpoint_status(registry.read(NAME)) == "down", 10)
+    assert wait_for(lambda: online.endpoint_status(registry.read(NAME)) in ("down", "healthy"),
+                    10)
     deploy(registry.root, NAME, model_dir, sample, {"WORKER_COUNT": "2"})
-    assert registry.read(NAME).scoring_uri == record.scoring_uri
+    after = registry.read(NAME)
+    assert after.scoring_uri == record.scoring_uri
+    assert _ask(registry, key, body).status == 200
+    assert wait_for(lambda: sorted(p for p, _ in supervision.role_processes(registry, NAME))
+                    == sorted([after.front.pid, after.keeper.pid]), 10)
+
+
+def test_a_second_keeper_never_stays(served):
+    """A keeper started while another is recorded and alive leaves; one started just before
+    its starter died (so nobody recorded it) takes the dead one's place: never two."""
+    registry, key, body = served
+    record = registry.read(NAME)
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        extra = supervision.spawn_role(registry, NAME, "keeper", spare.fileno())
+    assert extra.wait(30) == 0  # it saw the recorded keeper alive and went
+    assert "another keeper runs" in (registry.endpoint_dir(NAME) / "keeper.log").read_text()
+    os.kill(record.keeper.pid, signal.SIGKILL)
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        unrecorded = supervision.spawn_role(registry, NAME, "keeper", spare.fileno())
+    try:
+        keepers = lambda: [p for p, _ in supervision.role_processes(registry, NAME)  # noqa: E731
+                           if p != registry.read(NAME).front.pid]
+        settled = wait_for(lambda: len(keepers()) == 1 and supervision.alive(
+            registry.read(NAME).keeper) and keepers() == [registry.read(NAME).keeper.pid], 20)
+        assert settled, keepers()
+    finally:
+        if unrecorded.poll() is None and unrecorded.pid != registry.read(NAME).keeper.pid:
+            unrecorded.kill()
+        unrecorded.wait(10) if unrecorded.poll() is not None else None
     assert _ask(registry, key, body).status == 200
