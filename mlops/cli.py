@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mlops.bench import SOAK_DEFAULT
 from mlops.errors import FactoryError
 from mlops.records import TARGETS
 from mlops.sessions import SESSIONS
@@ -64,6 +65,8 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", metavar="ENV",
                         help="the infrastructure environment of config/infra_config.json "
                              "(default: FACTORY_INFRA_ENV, else dev)")
+    parser.add_argument("--soak-minutes", type=float, default=SOAK_DEFAULT, metavar="MINUTES",
+                        help=f"bench: length of the serving soak run (default {SOAK_DEFAULT:g})")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ another carry SCHEMA_VERSION and are read back through ``from_dict``, which name
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,10 @@ class RecordError(ValueError):
     """A record on disk or in Terraform output does not have the expected shape."""
 
 
-def _check_version(data: dict[str, Any], what: str) -> None:
+def _check_version(data: Any, what: str) -> None:
+    """data is an object of a schema version this factory reads."""
+    if not isinstance(data, dict):
+        raise RecordError(f"{what}: expected an object, found {type(data).__name__}")
     version = data.get("schema_version", SCHEMA_VERSION)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise RecordError(f"{what}: schema_version {version!r} is newer than this factory "
@@ -165,6 +168,163 @@ class EndpointInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# -- the local endpoint registry -----------------------------------------------------------
+# One JSON record per endpoint, written by the deployer and by the endpoint's own processes
+# (front, keeper) and read by all of them: mlops/serving/registry.py.
+
+ENDPOINT_KINDS = ("online", "batch")
+# healthy | restarting (a process is being brought back) | unhealthy (restarts failed) |
+# stopping (undeploy/destroy in progress: nobody restarts anything); batch: ready
+ENDPOINT_STATUSES = ("healthy", "restarting", "unhealthy", "stopping", "ready")
+
+
+def _as(cls: type, data: Any, what: str):
+    if not isinstance(data, dict):
+        raise RecordError(f"{what}: expected an object, found {type(data).__name__}")
+    try:
+        return cls(**_known(cls, data, what))
+    except TypeError as exc:
+        raise RecordError(f"{what}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ProcessRef:
+    """A process the factory started: its pid and start time (which tells it from a later
+    process that got the same pid)."""
+
+    pid: int
+    start: int | None = None
+
+
+@dataclass(frozen=True)
+class OnlineDeployment:
+    """One blue/green deployment: an azmlinfsrv process tree on its own port."""
+
+    slot: str
+    port: int
+    folder: str  # code/, model/, server.log
+    model_version: str
+    command: tuple[str, ...]
+    cwd: str
+    log: str
+    env: dict[str, str] = field(default_factory=dict)  # no secrets: the token is derived
+    process: ProcessRef | None = None
+    started_at: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: Any, what: str) -> OnlineDeployment:
+        dep = _as(cls, data, what)
+        process = data.get("process")
+        return replace(dep, command=tuple(dep.command), env=dict(dep.env),
+                              process=_as(ProcessRef, process, f"{what}.process")
+                              if process is not None else None)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    mini_batch_size: int
+    concurrency: int
+    max_retries: int
+    retry_timeout: float
+    output_file_name: str
+
+
+@dataclass(frozen=True)
+class BatchDeployment:
+    """A batch deployment: a snapshot of the batch score.py and the model, and its settings."""
+
+    name: str
+    folder: str
+    model_version: str
+    settings: BatchSettings
+    created_at: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: Any, what: str) -> BatchDeployment:
+        dep = _as(cls, data, what)
+        return replace(dep, settings=_as(BatchSettings, dep.settings, f"{what}.settings"))
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What one batch job read and wrote."""
+
+    id: str
+    input: str
+    output: str
+    errors: str
+    rows: int
+    files: int
+    mini_batches: int
+    failed_files: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: Any, what: str) -> BatchJob:
+        job = _as(cls, data, what)
+        return replace(job, failed_files=tuple(job.failed_files))
+
+
+@dataclass(frozen=True)
+class EndpointRecord:
+    """The registry's record of one local endpoint (online or batch)."""
+
+    name: str
+    kind: str  # ENDPOINT_KINDS
+    model: str
+    model_name: str
+    model_version: str
+    status: str  # ENDPOINT_STATUSES
+    scoring_uri: str = ""
+    # online: the stable port, the live slot, its deployments and the endpoint's own processes
+    port: int | None = None
+    live: str | None = None
+    deployments: dict[str, OnlineDeployment] = field(default_factory=dict)
+    front: ProcessRef | None = None
+    keeper: ProcessRef | None = None
+    front_log: str | None = None
+    fingerprint: str | None = None
+    first_slot: str | None = None
+    restarts: int = 0
+    # batch
+    batch: BatchDeployment | None = None
+    last_job: BatchJob | None = None
+    updated_at: float = 0.0
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def live_deployment(self) -> OnlineDeployment | None:
+        return self.deployments.get(self.live) if self.live else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, what: str = "endpoint record") -> EndpointRecord:
+        _check_version(data, what)
+        record = _as(cls, data, what)
+        if record.kind not in ENDPOINT_KINDS:
+            raise RecordError(f"{what}: kind {record.kind!r}: expected one of "
+                              f"{', '.join(ENDPOINT_KINDS)}")
+        if record.status not in ENDPOINT_STATUSES:
+            raise RecordError(f"{what}: status {record.status!r}: expected one of "
+                              f"{', '.join(ENDPOINT_STATUSES)}")
+        if not isinstance(record.deployments, dict):
+            raise RecordError(f"{what}: deployments: expected an object")
+        refs = {}
+        for role in ("front", "keeper"):
+            value = getattr(record, role)
+            refs[role] = None if value is None else _as(ProcessRef, value, f"{what}.{role}")
+        return replace(
+            record, **refs,
+            deployments={slot: OnlineDeployment.from_dict(dep, f"{what}.deployments.{slot}")
+                         for slot, dep in record.deployments.items()},
+            batch=None if record.batch is None else BatchDeployment.from_dict(
+                record.batch, f"{what}.batch"),
+            last_job=None if record.last_job is None else BatchJob.from_dict(
+                record.last_job, f"{what}.last_job"))
+
+
 # -- saved Terraform plans ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class StackPlan:
@@ -197,8 +357,6 @@ class PlanRecord:
 
     @classmethod
     def from_dict(cls, data: Any, what: str = "plan record") -> PlanRecord:
-        if not isinstance(data, dict):
-            raise RecordError(f"{what}: expected an object")
         _check_version(data, what)
         values = _known(cls, data, what)
         try:

@@ -23,24 +23,41 @@ def frame(rows: int, seed: int = 0):
     })
 
 
+def fit(seed: int = 0, slope: float = 2.5):
+    """(features, regression pipeline) on 400 rows."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    x = frame(400, seed)
+    y = slope * x["distance"] + 0.3 * x["passengers"] + (x["vendor"] == "CMT") + 2.0
+    return x, make_pipeline(
+        ColumnTransformer([("vendor", OneHotEncoder(handle_unknown="ignore"), ["vendor"])],
+                          remainder="passthrough"), LinearRegression()).fit(x, y)
+
+
+def save(folder: Path, *, seed: int = 0, slope: float = 2.5) -> Path:
+    """The regression model saved as an MLflow model folder (no registry involved)."""
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    x, model = fit(seed, slope)
+    mlflow.sklearn.save_model(model, folder, signature=infer_signature(x, model.predict(x)),
+                              serialization_format="cloudpickle")
+    return folder
+
+
 def train_and_register(workspace, model_name: str, *, seed: int = 0,
                        slope: float = 2.5) -> str:
     """Fit, log with signature, register as model_name and point 'champion' at it."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
-    from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LinearRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
 
     for folder in (workspace.root / "mlflow", workspace.artifact_root):
         folder.mkdir(parents=True, exist_ok=True)
-    x = frame(400, seed)
-    y = slope * x["distance"] + 0.3 * x["passengers"] + (x["vendor"] == "CMT") + 2.0
-    model = make_pipeline(
-        ColumnTransformer([("vendor", OneHotEncoder(handle_unknown="ignore"), ["vendor"])],
-                          remainder="passthrough"), LinearRegression()).fit(x, y)
+    x, model = fit(seed, slope)
     client = MlflowClient(workspace.mlflow_tracking_uri, workspace.mlflow_registry_uri)
     experiment = client.get_experiment_by_name("serving-fixture")
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from argparse import Namespace
 
-from mlops.bench import AREAS
+from mlops.bench import AREAS, SOAK_DEFAULT
 from mlops.bench.report import write
 from mlops.config import FactoryConfig
 from mlops.errors import FactoryError
@@ -27,6 +27,8 @@ def run(args: Namespace, config: FactoryConfig) -> int:
         sections.append(modules[area].run(config, args))
     extra = "".join(f" --only {a}" for a in args.only or [])
     extra += "".join(f" {shlex.quote(m)}" for m in (args.models if args.only_models else []))
+    soak = getattr(args, "soak_minutes", SOAK_DEFAULT)
+    extra += f" --soak-minutes {soak:g}" if soak != SOAK_DEFAULT else ""
     write(repo_root() / "docs" / "benchmarks.md", sections, f"nox -s bench --{extra}".rstrip(" -"))
     print("bench: wrote docs/benchmarks.md")
     return 0

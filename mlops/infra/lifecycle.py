@@ -331,6 +331,8 @@ def destroy(config: FactoryConfig, target: str, *, delete_data: bool = False,
             return
         stacks = _prepare(config, target, layout)
         workspace_root = _local_workspace_root(config, layout) if target == "local" else None
+        if target == "local":
+            _stop_local_endpoints(config, layout)
         archive = None
         if workspace_root is not None and workspace_root.exists() and not delete_data:
             archive = _archive(workspace_root, layout)
@@ -362,6 +364,21 @@ def _local_workspace_root(config: FactoryConfig, layout: Layout) -> Path | None:
         return read_workspace(config, "local", layout=layout).root
     except WorkspaceNotProvisioned:
         return None
+
+
+def _stop_local_endpoints(config: FactoryConfig, layout: Layout) -> None:
+    """No endpoint process outlives its workspace (mlops/serving/shutdown.py)."""
+    from mlops.errors import WorkspaceNotProvisioned
+    from mlops.infra.outputs import read_workspace
+    from mlops.serving.registry import EndpointRegistry
+    from mlops.serving.shutdown import stop_all
+
+    try:
+        registry = read_workspace(config, "local", layout=layout).endpoint_registry
+    except WorkspaceNotProvisioned:
+        return
+    for line in stop_all(EndpointRegistry(registry)) if registry else []:
+        _say(f"destroy local: stopped {line}")
 
 
 def _archive(folder: Path, layout: Layout) -> Path:

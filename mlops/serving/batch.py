@@ -1,9 +1,11 @@
-"""The local batch endpoint: runs a model's batch score.py over a folder of files as Azure ML
-batch deployments do — MINI_BATCH_SIZE files per mini batch, CLUSTER_INSTANCE_COUNT x
-MAX_CONCURRENCY_PER_INSTANCE worker processes, each mini batch retried MAX_RETRIES times with
-RETRY_TIMEOUT seconds per attempt — and writes OUTPUT_FILE_NAME (append_row: every returned
-row) plus errors.json. A mini batch that still fails is split into single files, so one bad
-file never loses the other files' predictions; the file that fails is named in errors.json."""
+"""The local batch endpoint's job runner: a model's batch score.py over a folder of files, as
+Azure ML batch deployments run it — MINI_BATCH_SIZE files per mini batch,
+CLUSTER_INSTANCE_COUNT x MAX_CONCURRENCY_PER_INSTANCE worker processes (each loads the model
+once), each mini batch retried MAX_RETRIES times with RETRY_TIMEOUT seconds per attempt — and
+writes OUTPUT_FILE_NAME (append_row: every returned row, in input order, by one writer) plus
+errors.json. Both appear only when complete (written beside, then renamed), so a reader never
+sees half a job. A mini batch that still fails is split into single files, so one bad file
+never loses the other files' predictions; the file that fails is named in errors.json."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from mlops.errors import FactoryError
 
 WORKER_START_TIMEOUT_S = 300.0  # init() loads the model; not part of RETRY_TIMEOUT
 ERRORS_FILE = "errors.json"
+INPUT_ROOT_ENV = "FACTORY_BATCH_INPUT_ROOT"  # batch_score.py names files relative to it
 
 
 class BatchError(FactoryError):
@@ -47,7 +50,8 @@ class BatchResult:
     files: int
     mini_batches: int
     failed_files: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole job, worker start included
+    scoring_seconds: float = 0.0  # from the first worker ready to the output renamed in place
 
     def summary(self) -> dict:
         return {"output": str(self.output), "errors": str(self.errors_path), "rows": self.rows,
@@ -68,7 +72,7 @@ def input_files(folder: Path) -> list[Path]:
 
 @dataclass
 class _Task:
-    index: int  # position of its first file, keeps output order = input order
+    index: int  # position of its first file: output order = input order
     files: list[Path]
     label: str
 
@@ -76,8 +80,9 @@ class _Task:
 class _Worker:
     """A worker process and the pipe to it; restarted after a crash or a timeout."""
 
-    def __init__(self, spec: BatchSpec):
-        self.spec, self.process, self.conn = spec, None, None
+    def __init__(self, spec: BatchSpec, input_root: Path):
+        self.spec, self.input_root = spec, input_root
+        self.process, self.conn = None, None
 
     def ensure(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -91,7 +96,8 @@ class _Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "mlops.serving._batch_worker", "--fd",
                  str(theirs.fileno()), str(self.spec.score_path), str(self.spec.model_dir)],
-                stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=_worker_env())
+                stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
+                env=_worker_env(self.input_root))
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
@@ -131,24 +137,84 @@ class _Worker:
             self.conn.close()
         self.process, self.conn = None, None
 
-    def close(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            try:
-                self.conn.send(None)
-                self.process.wait(5)
-            except (OSError, ValueError, subprocess.TimeoutExpired):
-                pass
-        self.kill()
 
-
-def _worker_env() -> dict[str, str]:
+def _worker_env(input_root: Path) -> dict[str, str]:
     """Workers already run in parallel: one OpenMP thread each unless the user chose."""
-    return {"OMP_NUM_THREADS": "1", **os.environ}
+    return {"OMP_NUM_THREADS": "1", **os.environ, INPUT_ROOT_ENV: str(input_root.resolve())}
+
+
+class _OrderedWriter:
+    """The job's one writer: appends each mini batch's rows to the partial output as soon as
+    every earlier file is done (rows stay in input order), on its own thread."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.pending: dict[int, tuple[int, object]] = {}  # first file -> (n files, frame)
+        self.next_file = 0
+        self.rows = 0
+        self.header: list[str] | None = None
+        self.queue: queue.Queue = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
+        self.fh = open(path, "wb")  # noqa: SIM115 - closed by the writer thread
+        self.thread.start()
+
+    def put(self, index: int, n_files: int, frame) -> None:
+        self.queue.put((index, n_files, frame))
+
+    def finish(self) -> int:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise BatchError(f"writing {self.path} failed: {self.error}") from self.error
+        return self.rows
+
+    def _run(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                index, n_files, frame = item
+                self.pending[index] = (n_files, frame)
+                while self.next_file in self.pending:
+                    n_files, frame = self.pending.pop(self.next_file)
+                    if frame is not None:
+                        self._append(frame)
+                    self.next_file += n_files
+            for index in sorted(self.pending):  # unreachable unless a task vanished
+                n_files, frame = self.pending.pop(index)
+                if frame is not None:
+                    self._append(frame)
+            if self.header is None:
+                self.fh.write(b"source_file,row_index,prediction\n")
+        except BaseException as exc:  # noqa: BLE001 - surfaced by finish()
+            self.error = exc
+        finally:
+            self.fh.close()
+
+    def _append(self, frame) -> None:
+        if self.header is None:
+            self.header = list(frame.columns)
+        elif list(frame.columns) != self.header:
+            frame = frame.reindex(columns=self.header)
+        _write_csv(frame, self.fh, header=self.fh.tell() == 0)
+        self.rows += len(frame)
+
+
+def _write_csv(frame, fh, header: bool) -> None:
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow comes with mlflow
+        frame.to_csv(fh, header=header, index=False)
+        return
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=header,
+                                                  quoting_style="needed"))
 
 
 def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
               say: Callable[[str], None] = print) -> BatchResult:
-    """Score every file under input_dir; results land in job_dir."""
+    """Score every file under input_dir; results land in job_dir (which must be this job's
+    own folder: the partial files are named after it)."""
     start = time.monotonic()
     files = input_files(input_dir)
     size = max(1, spec.mini_batch_size)
@@ -158,18 +224,28 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
     say(f"{spec.endpoint}: {len(files)} file(s) in {total} mini batch(es) of up to {size}, "
         f"{spec.concurrency} worker(s), {spec.max_retries} retries, "
         f"{spec.retry_timeout:g} s per attempt")
+    job_dir.mkdir(parents=True, exist_ok=True)
+    output = job_dir / spec.output_file_name
+    partial = job_dir / f".{spec.output_file_name}.{job_dir.name}.partial"
+    writer = _OrderedWriter(partial)
     pending: queue.Queue[_Task] = queue.Queue()
     for task in tasks:
         pending.put(task)
-    state = {"outstanding": total, "done": 0}
-    results: dict[int, object] = {}
+    state = {"outstanding": total, "done": 0, "first_ready": None}
     failures: list[dict] = []
     lock = threading.Lock()
     fatal: list[BaseException] = []
 
+    workers: list[_Worker] = []
+
     def slot() -> None:
-        worker = _Worker(spec)
+        worker = _Worker(spec, input_dir)
+        with lock:
+            workers.append(worker)
         try:
+            worker.ensure()
+            with lock:
+                state["first_ready"] = state["first_ready"] or time.monotonic()
             while True:
                 with lock:
                     if state["outstanding"] == 0 or fatal:
@@ -182,16 +258,14 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
         except BaseException as exc:  # noqa: BLE001 - surfaced by the main thread
             with lock:
                 fatal.append(exc)
-        finally:
-            worker.close()
 
     def _process(worker: _Worker, task: _Task) -> None:
         errors = []
         for attempt in range(1, spec.max_retries + 2):
             status, payload = worker.run(task.index, task.files, spec.retry_timeout)
             if status == "ok":
+                writer.put(task.index, len(task.files), payload)
                 with lock:
-                    results[task.index] = payload
                     state["outstanding"] -= 1
                     state["done"] += 1
                     done = state["done"]
@@ -206,10 +280,13 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
             with lock:
                 state["outstanding"] += len(task.files) - 1
             for offset, path in enumerate(task.files):
-                pending.put(_Task(task.index + offset, [path], f"{task.label} file {path.name}"))
+                pending.put(_Task(task.index + offset, [path],
+                                  f"{task.label} file {path.relative_to(input_dir)}"))
             return
+        writer.put(task.index, 1, None)
         with lock:
-            failures.append({"file": str(task.files[0]), "mini_batch": task.label,
+            failures.append({"file": str(task.files[0].relative_to(input_dir)),
+                             "path": str(task.files[0]), "mini_batch": task.label,
                              "attempts": len(errors), "error": errors[-1]})
             state["outstanding"] -= 1
 
@@ -217,33 +294,28 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
                for n in range(max(1, spec.concurrency))]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+        rows = writer.finish()
+    finally:
+        # The scoring contract has no shutdown hook: workers are killed, not waited for
+        # (an interpreter with a model loaded takes seconds to tear down).
+        for worker in workers:
+            worker.kill()
     if fatal:
+        partial.unlink(missing_ok=True)
         raise fatal[0] if isinstance(fatal[0], FactoryError) else BatchError(str(fatal[0]))
-    result = _write(spec, job_dir, results, failures, len(files), total)
-    result.seconds = time.monotonic() - start
+    errors_path = job_dir / ERRORS_FILE
+    failures.sort(key=lambda f: f["file"])
+    tmp = job_dir / f".{ERRORS_FILE}.{job_dir.name}.partial"
+    tmp.write_text(json.dumps(failures, indent=2) + "\n")
+    os.replace(tmp, errors_path)
+    os.replace(partial, output)
+    end = time.monotonic()
+    result = BatchResult(output, errors_path, rows, len(files), total,
+                         [f["file"] for f in failures], seconds=end - start,
+                         scoring_seconds=end - (state["first_ready"] or start))
     say(f"{spec.endpoint}: wrote {result.rows} prediction rows to {result.output}"
         + (f"; {len(failures)} file(s) failed, see {result.errors_path}" if failures else ""))
     return result
-
-
-def _write(spec: BatchSpec, job_dir: Path, results: dict, failures: list[dict],
-           n_files: int, n_batches: int) -> BatchResult:
-    import pandas as pd
-
-    job_dir.mkdir(parents=True, exist_ok=True)
-    frames = [results[i] for i in sorted(results)]
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["source_file", "row_index", "prediction"])
-    output = job_dir / spec.output_file_name
-    tmp = output.with_name(f".{output.name}.tmp")
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, output)
-    errors_path = job_dir / ERRORS_FILE
-    tmp = errors_path.with_name(f".{ERRORS_FILE}.tmp")
-    failures = sorted(failures, key=lambda f: f["file"])
-    tmp.write_text(json.dumps(failures, indent=2) + "\n")
-    os.replace(tmp, errors_path)
-    return BatchResult(output, errors_path, len(frame), n_files, n_batches,
-                       [f["file"] for f in failures])

@@ -41,14 +41,15 @@ def request(url: str, body: bytes | None = None, *, key: str | None = None,
         conn.close()
 
 
-def wait_until_up(url: str, timeout: float, *, alive=lambda: True, key: str | None = None) -> bool:
+def wait_until_up(url: str, timeout: float, *, alive=lambda: True, key: str | None = None,
+                  headers: dict[str, str] | None = None) -> bool:
     """Poll url until it answers 200, the deadline passes, or ``alive()`` says the server died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive():
             return False
         try:
-            if request(url, key=key, timeout=5).status == 200:
+            if request(url, key=key, timeout=5, headers=headers).status == 200:
                 return True
         except OSError:
             pass

@@ -1,8 +1,9 @@
-"""The code folder a deployment runs: the model's serving/<kind> files plus the request
-validator every score.py imports as a sibling (mlops/serving/signature_input.py).
+"""The code folder a deployment runs (locally, or uploaded by Azure ML): the factory's scoring
+script for its kind staged as score.py, the modules every score.py imports as siblings, and
+whatever the model keeps in its own serving/<kind>/ folder. A model that provides its own
+serving/<kind>/score.py gets that one instead of the factory's.
 
-Azure ML uploads one folder per deployment and the local endpoints snapshot one, so the shared
-module is added when the folder is staged, not kept as a copy in every model folder."""
+The factory owns what every model shares, so no model folder holds a copy of these files."""
 
 from __future__ import annotations
 
@@ -10,30 +11,49 @@ import hashlib
 import shutil
 from pathlib import Path
 
-SHARED = (Path(__file__).with_name("signature_input.py"),)
-_IGNORE = shutil.ignore_patterns("__pycache__")
+SCRIPT_NAME = "score.py"
+KINDS = ("online", "batch")
+_HERE = Path(__file__).parent
+SCRIPTS = {"online": _HERE / "scripts" / "online_score.py",
+           "batch": _HERE / "scripts" / "batch_score.py"}
+# imported by the scripts as siblings
+SHARED = (_HERE / "signature_input.py", _HERE / "scripts" / "served_model.py")
 
 
-def _files(code_dir: Path) -> list[tuple[str, Path]]:
-    """(name in the staged folder, source) of every file, sorted by name."""
-    own = {p.relative_to(code_dir).as_posix(): p for p in code_dir.rglob("*")
-           if p.is_file() and "__pycache__" not in p.parts}
-    return sorted({**own, **{shared.name: shared for shared in SHARED}}.items())
+def _files(model_serving: Path, kind: str) -> list[tuple[str, Path]]:
+    """(name in the staged folder, source) of every file, sorted by name. ``model_serving`` is
+    the model's serving/<kind> folder; it need not exist."""
+    if kind not in KINDS:
+        raise ValueError(f"deployment kind {kind!r}: expected one of {', '.join(KINDS)}")
+    files = {SCRIPT_NAME: SCRIPTS[kind], **{shared.name: shared for shared in SHARED}}
+    if model_serving.is_dir():
+        files.update({p.relative_to(model_serving).as_posix(): p
+                      for p in model_serving.rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts})
+    return sorted(files.items())
 
 
-def fingerprint(code_dir: Path) -> str:
-    """Hash of what stage() would write: a change to the shared module counts too."""
+def own_script(model_serving: Path) -> bool:
+    """True when the model brings its own score.py for this kind."""
+    return (model_serving / SCRIPT_NAME).is_file()
+
+
+def fingerprint(model_serving: Path, kind: str) -> str:
+    """Hash of what stage() would write: a change to a factory file counts too."""
     digest = hashlib.sha256()
-    for name, source in _files(code_dir):
-        digest.update(name.encode())
+    for name, source in _files(model_serving, kind):
+        digest.update(name.encode() + b"\0")
         digest.update(source.read_bytes())
     return digest.hexdigest()
 
 
-def stage(code_dir: Path, dest: Path) -> Path:
+def stage(model_serving: Path, kind: str, dest: Path) -> Path:
     """Write the deployment's code folder to ``dest`` (replaced if present)."""
+    files = _files(model_serving, kind)
     shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(code_dir, dest, ignore=_IGNORE)
-    for shared in SHARED:
-        shutil.copy2(shared, dest / shared.name)
+    dest.mkdir(parents=True)
+    for name, source in files:
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
     return dest

@@ -1,5 +1,6 @@
 """Local online endpoints: blue/green deployments of azureml-inference-server-http behind the
-key-auth front (mlops.serving.front), recorded in the endpoint registry.
+key-auth front (mlops.serving.front), kept running by the endpoint's keeper
+(mlops.serving.keeper), recorded in the endpoint registry.
 
 deploy: start the new deployment on a fresh port, wait for health, smoke-test it with the
 sample request, switch the front's upstream atomically, drain and stop the old deployment.
@@ -14,23 +15,26 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from mlops.errors import FactoryError
-from mlops.serving import code_folder, processes
+from mlops.records import EndpointRecord, OnlineDeployment
+from mlops.serving import code_folder, processes, supervision
 from mlops.serving.client import Reply, request, wait_until_up
 from mlops.serving.front import RELOAD_PATH, STATUS_PATH
 from mlops.serving.registry import EndpointRegistry
+from mlops.serving.settings import (
+    DEPLOYMENT_DEFAULTS,
+    DRAIN_TIMEOUT_S,
+    FRONT_READY_TIMEOUT_S,
+    READY_TIMEOUT_S,
+    EndpointLimits,
+    LimitError,
+    default_worker_count,
+)
 
-READY_TIMEOUT_S = 180.0
-DRAIN_TIMEOUT_S = 60.0
 SLOTS = ("blue", "green")
-# One OpenMP thread per server worker unless ENVIRONMENT_VARIABLES say otherwise: measured on
-# the nyc_taxi model (histogram gradient boosting), OpenMP threads fighting over 2 busy cores
-# turned 10 ms requests into 0.2-3.6 s ones (docs/benchmarks.md).
-SERVING_DEFAULTS = {"OMP_NUM_THREADS": "1"}
 
 
 class DeploymentError(FactoryError):
@@ -44,7 +48,7 @@ class OnlineSpec:
     model_name: str  # registered MLflow model name
     model_version: str
     model_dir: Path  # folder holding MLmodel (copied into the deployment)
-    code_dir: Path  # serving/online (staged: the deployment keeps its own snapshot)
+    serving_dir: Path  # the model's serving/online folder (may not exist: factory script)
     sample_request: Path
     first_slot: str = "blue"  # DEPLOYMENT_NAME of the first deployment
     environment: Mapping[str, str] = field(default_factory=dict)
@@ -52,25 +56,45 @@ class OnlineSpec:
     def fingerprint(self) -> str:
         digest = hashlib.sha256(f"{self.model_name}:{self.model_version}".encode())
         digest.update(json.dumps(dict(self.environment), sort_keys=True).encode())
-        digest.update(code_folder.fingerprint(self.code_dir).encode())
+        digest.update(code_folder.fingerprint(self.serving_dir, "online").encode())
         return digest.hexdigest()[:16]
+
+    def deployment_env(self, code: Path) -> dict[str, str]:
+        """azmlinfsrv's environment: one worker per core and one OpenMP thread each unless
+        the realtime config's ENVIRONMENT_VARIABLES say otherwise."""
+        return {"AML_APP_ROOT": str(code), "WORKER_COUNT": default_worker_count(),
+                **DEPLOYMENT_DEFAULTS, **self.environment}
 
 
 def scoring_uri(port: int) -> str:
     return f"http://127.0.0.1:{port}/score"
 
 
+def is_running(record: EndpointRecord | None) -> bool:
+    """The endpoint's front or keeper runs (the keeper brings the front back)."""
+    return record is not None and (supervision.alive(record.front)
+                                   or supervision.alive(record.keeper))
+
+
 def deploy(registry: EndpointRegistry, spec: OnlineSpec, *, force: bool = False,
-           say: Callable[[str], None] = print) -> dict[str, Any]:
+           say: Callable[[str], None] = print) -> EndpointRecord:
     """Deploy (or redeploy) spec behind its endpoint; returns the endpoint record."""
+    try:
+        EndpointLimits.from_env(spec.environment)
+    except LimitError as exc:
+        raise DeploymentError(f"{spec.endpoint}: {exc}") from None
     with registry.deploy_lock(spec.endpoint):
         key = registry.ensure_key(spec.endpoint)
         record = registry.read(spec.endpoint)
-        front_up = bool(record) and processes.is_alive(record.get("front_pid"),
-                                                       record.get("front_pid_start"))
-        old_slot = record.get("live") if record else None
-        if (record and front_up and not force and old_slot
-                and record.get("fingerprint") == spec.fingerprint()
+        if record is not None and record.kind != "online":
+            raise DeploymentError(f"endpoint name {spec.endpoint!r} is already a {record.kind} "
+                                  f"endpoint; the online ENDPOINT_NAME must differ")
+        if record is not None and record.status == "stopping":
+            stop_processes(registry, record)  # an undeploy that did not finish: finish its stop
+        running = is_running(record) and record.status != "stopping"
+        old_slot = record.live if record else None
+        if (record and running and not force and old_slot
+                and record.fingerprint == spec.fingerprint()
                 and endpoint_status(record) == "healthy"):
             say(f"{spec.endpoint}: already serving {spec.model_name} version "
                 f"{spec.model_version}; nothing to do")
@@ -80,15 +104,17 @@ def deploy(registry: EndpointRegistry, spec: OnlineSpec, *, force: bool = False,
             f"version {spec.model_version})")
         new = _start_deployment(registry, spec, slot)
         try:
-            _smoke_test(spec, f"http://127.0.0.1:{new['port']}/score", None)
+            _smoke_test(spec, f"http://127.0.0.1:{new.port}/score",
+                        supervision.token_headers(registry, spec.endpoint, new))
         except DeploymentError:
-            processes.stop(new["pid"], new["pid_start"])
+            supervision.stop(new.process)
+            shutil.rmtree(new.folder, ignore_errors=True)
             raise
         say(f"{spec.endpoint}: deployment {slot} healthy and passed its smoke test "
-            f"(port {new['port']})")
-        record = _switch(registry, spec, slot, new, record, front_up, say)
-        _smoke_test(spec, record["scoring_uri"], key)
-        say(f"{spec.endpoint}: serving version {spec.model_version} at {record['scoring_uri']}")
+            f"(port {new.port})")
+        record = _switch(registry, spec, slot, new, running, say)
+        _smoke_test(spec, record.scoring_uri, {"Authorization": f"Bearer {key}"})
+        say(f"{spec.endpoint}: serving version {spec.model_version} at {record.scoring_uri}")
         return record
 
 
@@ -99,32 +125,30 @@ def _next_slot(current: str | None, first: str) -> str:
     return others[0]
 
 
-def _start_deployment(registry: EndpointRegistry, spec: OnlineSpec, slot: str) -> dict:
+def _start_deployment(registry: EndpointRegistry, spec: OnlineSpec,
+                      slot: str) -> OnlineDeployment:
     stamp = time.strftime("%Y%m%d%H%M%S")
     folder = registry.endpoint_dir(spec.endpoint) / "deployments" / f"{slot}-{stamp}"
     if folder.exists():
         shutil.rmtree(folder)
-    code = folder / "code"
-    code_folder.stage(spec.code_dir, code)
+    code = code_folder.stage(spec.serving_dir, "online", folder / "code")
     model = folder / "model"
     shutil.copytree(spec.model_dir, model / spec.model_dir.name)
     log = folder / "server.log"
-    env = {"AML_APP_ROOT": str(code), **SERVING_DEFAULTS, **spec.environment}
     last_error = ""
     for _ in range(2):  # a port taken between probe and bind gets one more try
         port = processes.free_port()
-        command = [sys.executable, "-m", "mlops.serving.inference_server",
-                   "--entry_script", str(code / "score.py"), "--model_dir", str(model),
-                   "--port", str(port)]
-        proc = processes.spawn(command, log, env=_full_env(env), cwd=code)
-        started = processes.start_time(proc.pid)
-        if wait_until_up(f"http://127.0.0.1:{port}/", READY_TIMEOUT_S,
-                         alive=lambda p=proc: p.poll() is None):
-            return {"slot": slot, "port": port, "pid": proc.pid, "pid_start": started,
-                    "command": command, "env": env, "cwd": str(code), "log": str(log),
-                    "folder": str(folder), "model_version": spec.model_version,
-                    "started_at": time.time()}
-        processes.stop(proc.pid, started)
+        dep = OnlineDeployment(
+            slot=slot, port=port, folder=str(folder), model_version=spec.model_version,
+            command=(sys.executable, "-m", "mlops.serving.inference_server", "--entry_script",
+                     str(code / code_folder.SCRIPT_NAME), "--model_dir", str(model),
+                     "--port", str(port)),
+            cwd=str(code), log=str(log), env=spec.deployment_env(code), started_at=time.time())
+        proc = supervision.spawn_deployment(registry, spec.endpoint, dep)
+        dep = replace(dep, process=supervision.ref_of(proc))
+        if supervision.wait_deployment(registry, spec.endpoint, dep, proc, READY_TIMEOUT_S):
+            return dep
+        supervision.stop(dep.process)
         last_error = processes.log_tail(log)
         if "Address already in use" not in last_error:
             break
@@ -132,19 +156,13 @@ def _start_deployment(registry: EndpointRegistry, spec: OnlineSpec, slot: str) -
                           f"{READY_TIMEOUT_S:.0f} s; log {log}:\n{last_error}")
 
 
-def _full_env(extra: Mapping[str, str]) -> dict[str, str]:
-    import os
-
-    return {**os.environ, **extra}
-
-
-def _smoke_test(spec: OnlineSpec, url: str, key: str | None) -> list:
+def _smoke_test(spec: OnlineSpec, url: str, headers: dict[str, str]) -> list:
     try:
         body = spec.sample_request.read_bytes()
     except OSError as exc:
         raise DeploymentError(f"{spec.sample_request}: cannot read the sample request: {exc}") from None
     try:
-        reply = request(url, body, key=key, timeout=60)
+        reply = request(url, body, headers=headers, timeout=60)
     except OSError as exc:
         raise DeploymentError(f"{spec.endpoint}: smoke test could not reach {url}: {exc}") from exc
     return check_predictions(reply, spec.sample_request, spec.endpoint)
@@ -153,8 +171,9 @@ def _smoke_test(spec: OnlineSpec, url: str, key: str | None) -> list:
 def check_predictions(reply: Reply, sample: Path, endpoint: str) -> list:
     """The predictions of a 200 reply to the sample request, one per input row."""
     try:
-        expected = len(json.loads(sample.read_text())["input_data"])
-    except (ValueError, KeyError, TypeError):
+        data = json.loads(sample.read_text())["input_data"]
+        expected = len(data["data"]) if isinstance(data, dict) else len(data)
+    except (ValueError, KeyError, TypeError, OSError):
         expected = None
     if reply.status != 200:
         raise DeploymentError(f"{endpoint}: smoke test with {sample} got HTTP {reply.status}: "
@@ -170,26 +189,28 @@ def check_predictions(reply: Reply, sample: Path, endpoint: str) -> list:
     return predictions
 
 
-def _switch(registry: EndpointRegistry, spec: OnlineSpec, slot: str, new: dict,
-            record: dict | None, front_up: bool, say: Callable[[str], None]) -> dict:
+def _switch(registry: EndpointRegistry, spec: OnlineSpec, slot: str, new: OnlineDeployment,
+            running: bool, say: Callable[[str], None]) -> EndpointRecord:
     """Make ``new`` the live deployment; stop the previous one once drained."""
-    port = (record or {}).get("port")
 
-    def make_live(current):
-        current = dict(current or {})
-        current.update(kind="online", model=spec.model, model_name=spec.model_name,
-                       model_version=spec.model_version, live=slot, status="healthy",
-                       fingerprint=spec.fingerprint(), first_slot=spec.first_slot)
-        deployments = {k: v for k, v in current.get("deployments", {}).items() if k != slot}
+    def make_live(current: EndpointRecord | None) -> EndpointRecord:
+        base = current if current is not None and current.kind == "online" else EndpointRecord(
+            name=spec.endpoint, kind="online", model=spec.model, model_name=spec.model_name,
+            model_version=spec.model_version, status="healthy")
+        deployments = {k: v for k, v in base.deployments.items() if k != slot}
         deployments[slot] = new
-        current["deployments"] = deployments
-        return current
+        return replace(base, model=spec.model, model_name=spec.model_name,
+                       model_version=spec.model_version, live=slot, status="healthy",
+                       fingerprint=spec.fingerprint(), first_slot=spec.first_slot,
+                       deployments=deployments)
 
     record = registry.update(spec.endpoint, make_live)
     key = registry.read_key(spec.endpoint)
-    if front_up:
+    if running:
+        _wait_front(registry, record, key)
         try:
-            reply = request(f"http://127.0.0.1:{port}{RELOAD_PATH}", b"{}", key=key, timeout=30)
+            reply = request(f"http://127.0.0.1:{record.port}{RELOAD_PATH}", b"{}", key=key,
+                            timeout=30)
         except OSError as exc:
             raise DeploymentError(f"{spec.endpoint}: the front stopped answering during the "
                                   f"switch ({exc}); run the deploy again") from exc
@@ -197,27 +218,37 @@ def _switch(registry: EndpointRegistry, spec: OnlineSpec, slot: str, new: dict,
             raise DeploymentError(f"{spec.endpoint}: the front refused the switch: {reply.text}")
         say(f"{spec.endpoint}: traffic switched to {slot}")
     else:
-        record = _start_front(registry, spec.endpoint, port, key)
-    # Read again: the front may have restarted an old deployment (new pid) meanwhile.
+        record = _start_endpoint(registry, spec.endpoint, record, key)
+    # Read again: the keeper may have restarted an old deployment (new pid) meanwhile.
     current = registry.read(spec.endpoint) or record
-    old = {k: v for k, v in current.get("deployments", {}).items() if k != slot}
-    for old_slot, dep in old.items():
-        if front_up:
-            _drain(port, dep, key, spec.endpoint)
-        if processes.stop(dep.get("pid"), dep.get("pid_start")):
-            say(f"{spec.endpoint}: stopped deployment {old_slot} (version "
-                f"{dep.get('model_version')})")
-        if dep.get("folder"):
-            shutil.rmtree(dep["folder"], ignore_errors=True)
+    for old_slot, dep in current.deployments.items():
+        if old_slot == slot:
+            continue
+        if running:
+            _drain(record.port, dep, key, spec.endpoint)
+        if supervision.stop(dep.process):
+            say(f"{spec.endpoint}: stopped deployment {old_slot} (version {dep.model_version})")
+        shutil.rmtree(dep.folder, ignore_errors=True)
 
-    def forget_old(current):
-        current["deployments"] = {k: v for k, v in current["deployments"].items() if k == slot}
-        return current
+    def forget_old(current: EndpointRecord | None) -> EndpointRecord | None:
+        if current is None:
+            return None
+        return replace(current, deployments={k: v for k, v in current.deployments.items()
+                                             if k == slot})
 
     return registry.update(spec.endpoint, forget_old)
 
 
-def _drain(port: int, dep: dict, key: str, endpoint: str) -> None:
+def _wait_front(registry: EndpointRegistry, record: EndpointRecord, key: str) -> None:
+    """The front answers (the keeper may be bringing it back right now)."""
+    url = f"http://127.0.0.1:{record.port}{STATUS_PATH}"
+    if not wait_until_up(url, FRONT_READY_TIMEOUT_S, key=key):
+        raise DeploymentError(f"{record.name}: the front on port {record.port} does not answer; "
+                              f"log {supervision.role_log(registry, record.name, 'front')}:\n"
+                              f"{processes.log_tail(supervision.role_log(registry, record.name, 'front'))}")
+
+
+def _drain(port: int, dep: OnlineDeployment, key: str, endpoint: str) -> None:
     """Wait until the front has no request in flight to the old deployment's port."""
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -225,36 +256,40 @@ def _drain(port: int, dep: dict, key: str, endpoint: str) -> None:
             status = request(f"http://127.0.0.1:{port}{STATUS_PATH}", key=key, timeout=10).json()
         except (OSError, ValueError):
             return
-        if not status.get("inflight", {}).get(str(dep.get("port"))):
+        if not status.get("inflight", {}).get(str(dep.port)):
             return
         time.sleep(0.05)
     print(f"{endpoint}: requests to the old deployment still running after "
           f"{DRAIN_TIMEOUT_S:.0f} s; stopping it anyway", flush=True)
 
 
-def _start_front(registry: EndpointRegistry, name: str, port: int | None, key: str) -> dict:
-    sock = _bind_stable_port(name, port)
+def _start_endpoint(registry: EndpointRegistry, name: str, record: EndpointRecord,
+                    key: str) -> EndpointRecord:
+    """Bind the stable port and start the keeper, which starts the front. A front or keeper
+    nobody recorded (its starter died while starting it) would hold the port: stopped first."""
+    supervision.kill_role_processes(registry, name)
+    sock = _bind_stable_port(name, record.port)
     try:
         port = sock.getsockname()[1]
-        log = registry.endpoint_dir(name) / "front.log"
-        proc = processes.spawn([sys.executable, "-m", "mlops.serving.front", "--registry",
-                                str(registry.root), "--name", name, "--fd", str(sock.fileno())],
-                               log, env=_full_env({}), pass_fds=(sock.fileno(),))
+        registry.update(name, lambda r: replace(r, port=port, scoring_uri=scoring_uri(port),
+                                                front=None, keeper=None, front_log=str(
+                                                    supervision.role_log(registry, name,
+                                                                         "front"))))
+        proc = supervision.respawn(registry, name, "keeper", sock.fileno(), None)
     finally:
-        sock.close()  # the front holds its own copy
-    started = processes.start_time(proc.pid)
+        sock.close()  # the keeper and the front hold their own copies
+    if proc is None:
+        raise DeploymentError(f"{name}: the endpoint record changed while starting it; "
+                              f"deploy again")
     url = f"http://127.0.0.1:{port}{STATUS_PATH}"
-    if not wait_until_up(url, 60, alive=lambda: proc.poll() is None, key=key):
-        processes.stop(proc.pid, started)
-        raise DeploymentError(f"{name}: the endpoint front did not start; log {log}:\n"
-                              f"{processes.log_tail(log)}")
-
-    def add_front(current):
-        current.update(port=port, scoring_uri=scoring_uri(port), front_pid=proc.pid,
-                       front_pid_start=started, front_log=str(log))
-        return current
-
-    return registry.update(name, add_front)
+    if not wait_until_up(url, FRONT_READY_TIMEOUT_S, alive=lambda: proc.poll() is None,
+                         key=key):
+        current = registry.read(name)
+        stop_processes(registry, current)
+        logs = "\n".join(f"{role}.log:\n{processes.log_tail(supervision.role_log(registry, name, role))}"
+                         for role in supervision.ROLES)
+        raise DeploymentError(f"{name}: the endpoint front did not start:\n{logs}")
+    return registry.read(name)
 
 
 def _bind_stable_port(name: str, recorded: int | None):
@@ -274,29 +309,49 @@ def _bind_stable_port(name: str, recorded: int | None):
     raise DeploymentError(f"{name}: no free port in {base}..{base + 199} on 127.0.0.1")
 
 
-def endpoint_status(record: dict) -> str:
-    """healthy | restarting | unhealthy | down (front not running) | stopped."""
-    if not processes.is_alive(record.get("front_pid"), record.get("front_pid_start")):
+def endpoint_status(record: EndpointRecord) -> str:
+    """healthy | restarting | unhealthy | stopping | down (neither front nor keeper runs)."""
+    if not is_running(record):
         return "down"
-    status = record.get("status", "healthy")
-    live = record.get("deployments", {}).get(record.get("live"), {})
-    if status == "healthy" and not processes.is_alive(live.get("pid"), live.get("pid_start")):
-        return "restarting"  # the front notices within half a second
-    return status
+    if record.status != "healthy":
+        return record.status
+    live = record.live_deployment
+    if not supervision.alive(record.front) or live is None or not supervision.alive(live.process):
+        return "restarting"  # the keeper notices within half a second
+    return "healthy"
+
+
+def stop_processes(registry: EndpointRegistry, record: EndpointRecord | None) -> list[str]:
+    """Stop the keeper first (it would restart the others), then the front (recorded or not)
+    and the deployments."""
+    if record is None:
+        return []
+    stopped = []
+    for role in ("keeper", "front"):
+        ref = getattr(record, role)
+        if supervision.stop(ref):
+            stopped.append(f"{role} pid {ref.pid}")
+    for pid, start in supervision.role_processes(registry, record.name):
+        if processes.stop(pid, start):
+            stopped.append(f"unrecorded front or keeper pid {pid}")
+    for slot, dep in record.deployments.items():
+        if supervision.stop(dep.process):
+            stopped.append(f"deployment {slot} pid {dep.process.pid}")
+        for pid, start in processes.processes_using(dep.folder):
+            if processes.stop(pid, start):
+                stopped.append(f"deployment {slot} pid {pid}")
+    return stopped
 
 
 def undeploy(registry: EndpointRegistry, name: str) -> list[str]:
-    """Stop the front and every deployment of an endpoint, remove its record, key and files."""
+    """Stop the front, keeper and every deployment of an endpoint; remove its record, key and
+    files. The record says "stopping" first, so nothing restarts what is being stopped."""
     with registry.deploy_lock(name):
         record = registry.read(name)
         if record is None:
             return []
-        stopped = []
-        if processes.stop(record.get("front_pid"), record.get("front_pid_start")):
-            stopped.append(f"front pid {record['front_pid']}")
-        for slot, dep in record.get("deployments", {}).items():
-            if processes.stop(dep.get("pid"), dep.get("pid_start")):
-                stopped.append(f"deployment {slot} pid {dep['pid']}")
+        record = registry.update(name, lambda r: r and replace(r, status="stopping"))
+        stopped = stop_processes(registry, record)
         registry.remove(name)
         shutil.rmtree(registry.endpoint_dir(name), ignore_errors=True)
         detail = f" (stopped {', '.join(stopped)})" if stopped else " (no process was running)"
@@ -308,7 +363,7 @@ def invoke(registry: EndpointRegistry, name: str, body: bytes, timeout: float = 
     if record is None:
         raise FactoryError(f"online endpoint {name!r} is not deployed; run `nox -s deploy`")
     try:
-        return request(record["scoring_uri"], body, key=registry.read_key(name), timeout=timeout)
+        return request(record.scoring_uri, body, key=registry.read_key(name), timeout=timeout)
     except OSError as exc:
-        raise FactoryError(f"{name}: cannot reach {record['scoring_uri']} ({exc}); status "
+        raise FactoryError(f"{name}: cannot reach {record.scoring_uri} ({exc}); status "
                            f"{endpoint_status(record)}; redeploy with `nox -s deploy`") from exc

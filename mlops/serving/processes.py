@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -91,6 +92,84 @@ def listen_socket(port: int) -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
+
+
+def rotate_log(path: Path, max_bytes: int, backups: int) -> bool:
+    """Past max_bytes, copy the log to <log>.1 (older ones shift up to <log>.<backups>) and
+    truncate it in place. Writers keep their descriptor: they append (O_APPEND), so their next
+    line lands at the start of the emptied file. True when it rotated."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return False
+    except OSError:
+        return False
+    for n in range(backups - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{n}")
+        if older.exists():
+            os.replace(older, path.with_name(f"{path.name}.{n + 1}"))
+    if backups > 0:
+        tmp = path.with_name(f".{path.name}.1.tmp")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, path.with_name(f"{path.name}.1"))
+    with open(path, "r+b") as fh:
+        fh.truncate(0)
+    return True
+
+
+def processes_using(path: str | Path) -> list[tuple[int, int | None]]:
+    """(pid, start time) of every other process with ``path`` or a path below it among its
+    command-line arguments (how leftovers of a deployment or a registry are found)."""
+    exact = str(path).rstrip("/").encode()
+    below = exact + b"/"
+    found = []
+    me = os.getpid()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(arg == exact or arg.startswith(below) for arg in argv):
+            pid = int(entry.name)
+            started = start_time(pid)
+            if started is not None:
+                found.append((pid, started))
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of pid (e.g. a gunicorn master's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def tree(pid: int) -> list[int]:
+    """pid and all its descendants."""
+    return [pid, *(p for child in children(pid) for p in tree(child))]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes (and children they waited for) have used."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def log_tail(path: Path, lines: int = 30) -> str:

@@ -1,9 +1,10 @@
-"""The local endpoint registry: one JSON record per endpoint (written atomically, under a
-lock), its key file (owner-only), and a folder for its deployments, logs and pid files.
+"""The local endpoint registry: one JSON record per endpoint (an EndpointRecord, written
+atomically under a lock), its key file (owner-only), and a folder for its deployments, logs and
+batch jobs.
 
 Layout under ``workspace.endpoint_registry``::
 
-    <name>.json            the record: name, kind, model, model_version, scoring_uri, port, pids...
+    <name>.json            the record (mlops.records.EndpointRecord, schema-versioned)
     <name>.key             online endpoints: the bearer key, mode 0600, never printed unless asked
     <name>/                deployments/<deployment>/{code,model,server.log}, front.log, jobs/
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -19,17 +22,21 @@ import secrets
 import stat
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from mlops.config.loader import AZURE_ML_ENDPOINT, AZURE_ML_ENDPOINT_TEXT
 from mlops.errors import FactoryError
+from mlops.records import EndpointRecord, RecordError
+from mlops.serving.settings import DEPLOY_LOCK_TIMEOUT_S, RECORD_LOCK_TIMEOUT_S
 
 KEY_BYTES = 32
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+# Endpoint names follow Azure ML's rule (config/loader.py): the same names work on both targets.
+_NAME = re.compile(rf"^{AZURE_ML_ENDPOINT}$")
 
 
 class RegistryError(FactoryError):
-    """A record or key file is unreadable or malformed."""
+    """A record or key file is unreadable or malformed, or a lock is held too long."""
 
 
 class EndpointRegistry:
@@ -56,39 +63,48 @@ class EndpointRegistry:
             return []
         return sorted(p.stem for p in self.root.glob("*.json") if _NAME.match(p.stem))
 
-    def read(self, name: str) -> dict[str, Any] | None:
+    def read(self, name: str) -> EndpointRecord | None:
         path = self.record_path(name)
         try:
             text = path.read_text()
         except FileNotFoundError:
             return None
         try:
-            record = json.loads(text)
+            data = json.loads(text)
         except ValueError as exc:
             raise RegistryError(f"{path}: not valid JSON ({exc}); undeploy and deploy again") from None
-        if not isinstance(record, dict) or record.get("name") != name:
-            raise RegistryError(f"{path}: expected an endpoint record with name {name!r}")
+        try:
+            record = EndpointRecord.from_dict(data, str(path))
+        except RecordError as exc:
+            raise RegistryError(f"{exc}; undeploy and deploy again") from None
+        if record.name != name:
+            raise RegistryError(f"{path}: expected an endpoint record with name {name!r}, "
+                                f"found {record.name!r}")
         return record
 
-    def write(self, name: str, record: dict[str, Any]) -> None:
+    def write(self, record: EndpointRecord) -> EndpointRecord:
         """Replace the record atomically: readers see the old or the new one, never half."""
         self.ensure_root()
-        record = {**record, "name": name, "updated_at": time.time()}
-        path = self.record_path(name)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        record = replace(record, updated_at=time.time())
+        path = self.record_path(record.name)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp.write_text(json.dumps(record.to_dict(), indent=2, sort_keys=True) + "\n")
         os.replace(tmp, path)
+        return record
 
-    def update(self, name: str,
-               change: Callable[[dict[str, Any] | None], dict[str, Any] | None]) -> dict | None:
-        """Read-modify-write under the record lock; ``change`` returns the new record or None
-        to delete it."""
-        with self._lock(f".{name}.record.lock"):
-            new = change(self.read(name))
+    def update(self, name: str, change: Callable[[EndpointRecord | None],
+                                                 EndpointRecord | None]) -> EndpointRecord | None:
+        """Read-modify-write under the record lock; ``change`` returns the new record (None
+        deletes it; the same object leaves the file untouched)."""
+        with self._lock(f".{check_name(name)}.record.lock", RECORD_LOCK_TIMEOUT_S, "record"):
+            old = self.read(name)
+            new = change(old)
             if new is None:
                 self.record_path(name).unlink(missing_ok=True)
-            else:
-                self.write(name, new)
+            elif new is not old:
+                if new.name != name:
+                    raise RegistryError(f"record for {name!r} renamed to {new.name!r}")
+                new = self.write(new)
             return new
 
     def remove(self, name: str) -> None:
@@ -98,15 +114,28 @@ class EndpointRegistry:
     @contextlib.contextmanager
     def deploy_lock(self, name: str) -> Iterator[None]:
         """Held for a whole deploy/undeploy of one endpoint: they never interleave."""
-        with self._lock(f".{check_name(name)}.deploy.lock"):
+        with self._lock(f".{check_name(name)}.deploy.lock", DEPLOY_LOCK_TIMEOUT_S, "deploy"):
             yield
 
     @contextlib.contextmanager
-    def _lock(self, filename: str) -> Iterator[None]:
+    def _lock(self, filename: str, timeout: float, what: str) -> Iterator[None]:
         self.ensure_root()
-        fd = os.open(self.root / filename, os.O_CREAT | os.O_RDWR, 0o600)
+        path = self.root / filename
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        holder = path.read_text(errors="replace").strip() or "unknown"
+                        raise RegistryError(f"{path}: the {what} lock is still held after "
+                                            f"{timeout:.0f} s by {holder}") from None
+                    time.sleep(0.01)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
             yield
         finally:
             os.close(fd)  # releases the lock
@@ -140,9 +169,14 @@ class EndpointRegistry:
             raise RegistryError(f"{path}: empty key file; undeploy and deploy again")
         return key
 
+    def deployment_token(self, name: str, folder: str) -> str:
+        """The secret a deployment wants from its front: derived from the endpoint key and the
+        deployment's folder, so it is never stored and changes with every deployment."""
+        key = self.read_key(name).encode()
+        return hmac.new(key, f"deployment:{folder}".encode(), hashlib.sha256).hexdigest()
+
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name or ""):
-        raise RegistryError(f"endpoint name {name!r}: expected letters, digits, '-' or '_' "
-                            f"(at most 63, starting with a letter or digit)")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RegistryError(f"endpoint name {name!r}: expected {AZURE_ML_ENDPOINT_TEXT}")
     return name

@@ -11,6 +11,7 @@ import json
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 MAX_ROWS = 10_000  # one online request; larger jobs belong on the batch endpoint
@@ -21,6 +22,10 @@ _NUMPY_DTYPES = {"double": "float64", "float": "float32", "long": "int64", "inte
 _EXPECTED = {"double": "a number", "float": "a number", "long": "an integer",
              "integer": "an integer", "boolean": "true or false", "string": "a string",
              "datetime": "an ISO date-time string"}
+# What each numeric type holds: a value outside is refused, not wrapped around or made inf.
+_INTEGER_RANGE = {"long": (-2**63, 2**63 - 1), "integer": (-2**31, 2**31 - 1)}
+_FLOAT_MAX = {"double": 1.7976931348623157e308, "float": 3.4028234663852886e38}
+_SHOWN = 40  # characters of an offending value quoted back
 
 
 class InputError(ValueError):
@@ -62,7 +67,10 @@ def parse_request(raw: str | bytes) -> list[dict]:
     try:
         body = json.loads(raw)
     except ValueError as exc:
-        raise InputError(f"request body is not valid JSON: {exc}") from None
+        raise InputError(f"request body is not valid JSON: {_clip(str(exc), 200)}") from None
+    except RecursionError:
+        raise InputError('request body nests arrays or objects too deeply to be a request; '
+                         'expected {"input_data": [{field: value, ...}, ...]}') from None
     if not isinstance(body, dict):
         raise InputError(f'request body must be a JSON object with key "input_data", '
                          f"got {type(body).__name__}")
@@ -104,23 +112,57 @@ def _split_rows(data: dict) -> list[dict]:
     return out
 
 
+def _clip(text: str, limit: int = _SHOWN) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _show(value) -> str:
+    """The offending value as the user wrote it, shortened; containers by kind only (they may
+    nest deeper than json.dumps can follow)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**_SHOWN:
+        return f"an integer of {len(str(abs(value)))} digits"
+    return _clip(json.dumps(value))
+
+
+def _number_ok(value, kind: str) -> str | None:
+    """None when value fits the numeric type, else what was expected."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _EXPECTED[kind]
+    if kind in _INTEGER_RANGE:
+        low, high = _INTEGER_RANGE[kind]
+        if isinstance(value, float) and not value.is_integer():
+            return _EXPECTED[kind]
+        if not low <= value <= high:
+            return f"an integer from {low} to {high}"
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number) or abs(number) > _FLOAT_MAX[kind]:
+        return f"a finite number of at most {_FLOAT_MAX[kind]:.7g} in magnitude"
+    return None
+
+
 def _check_value(value, column: Column, where: str) -> None:
     kind = column.type
-    ok = True
-    if kind in ("double", "float"):
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    elif kind in ("long", "integer"):
-        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer())
+    expected = None
+    if kind in ("double", "float", "long", "integer"):
+        expected = _number_ok(value, kind)
     elif kind == "boolean":
-        ok = isinstance(value, bool)
+        expected = None if isinstance(value, bool) else _EXPECTED[kind]
     elif kind == "string":
-        ok = isinstance(value, str)
+        expected = None if isinstance(value, str) else _EXPECTED[kind]
     elif kind == "datetime":
         ok = isinstance(value, str) and not pd.isna(pd.to_datetime(value, errors="coerce"))
-    if not ok:
-        raise InputError(f"{where} field {column.name!r}: expected {_EXPECTED.get(kind, kind)}, "
-                         f"got {json.dumps(value)}")
+        expected = None if ok else _EXPECTED[kind]
+    if expected is not None:
+        raise InputError(f"{where} field {column.name!r}: expected {expected}, "
+                         f"got {_show(value)}")
 
 
 def rows_to_frame(rows: list[dict], columns: list[Column]) -> pd.DataFrame:
@@ -131,23 +173,38 @@ def rows_to_frame(rows: list[dict], columns: list[Column]) -> pd.DataFrame:
         raise InputError(f'"input_data" has {len(rows)} rows; at most {MAX_ROWS} per request '
                          f"(use the batch endpoint for more)")
     known = {c.name for c in columns}
+    values: dict[str, list] = {c.name: [] for c in columns}
     for i, row in enumerate(rows):
-        where = f"input_data[{i}]"
-        unknown = sorted(set(row) - known)
-        if unknown:
-            raise InputError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; "
-                             f"expected fields: {', '.join(c.name for c in columns)}")
+        if not known.issuperset(row):
+            unknown = sorted(set(row) - known)
+            raise InputError(f"input_data[{i}]: unknown field(s) "
+                             f"{', '.join(_clip(repr(u)) for u in unknown)}; expected fields: "
+                             f"{', '.join(c.name for c in columns)}")
         for column in columns:
             value = row.get(column.name)
-            if column.name not in row or value is None:
+            if value is None:
                 if column.required:
                     state = "missing" if column.name not in row else "null"
-                    raise InputError(f"{where}: {state} field {column.name!r} "
+                    raise InputError(f"input_data[{i}]: {state} field {column.name!r} "
                                      f"({_EXPECTED.get(column.type, column.type)})")
-                continue
-            _check_value(value, column, where)
-    frame = pd.DataFrame.from_records(rows, columns=[c.name for c in columns])
-    return _cast(frame, columns)
+            else:
+                _check_value(value, column, f"input_data[{i}]")
+            values[column.name].append(value)
+    return pd.DataFrame({c.name: _column_array(values[c.name], c) for c in columns})
+
+
+def _column_array(values: list, column: Column):
+    """One checked column as the model's dtype (numbers with a gap become float with NaN)."""
+    if column.type == "datetime":
+        return pd.to_datetime(values)
+    dtype = _NUMPY_DTYPES.get(column.type, "object")
+    if any(v is None for v in values):
+        if column.type in ("double", "float", "long", "integer"):
+            return np.array([np.nan if v is None else v for v in values], dtype="float64")
+        dtype = "object"
+    array = np.array(values, dtype=dtype)
+    # object columns stay object: pandas would otherwise infer its own string dtype
+    return pd.Series(array, dtype=object) if dtype == "object" else array
 
 
 def _plain(value):
@@ -155,13 +212,27 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _cast(frame: pd.DataFrame, columns: list[Column]) -> pd.DataFrame:
-    for column in columns:
-        if column.type == "datetime":
-            frame[column.name] = pd.to_datetime(frame[column.name])
-        elif column.type in _NUMPY_DTYPES and not frame[column.name].isna().any():
-            frame[column.name] = frame[column.name].astype(_NUMPY_DTYPES[column.type])
-    return frame
+_RANGE_TEXT = {"long": " (64-bit)", "integer": " (32-bit)", "double": " (finite)",
+               "float": " (finite, 32-bit)"}
+
+
+def _numbers(values: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """(column as the type's dtype, or float64 with NaN where empty; cells that are not a
+    number the type can hold). numpy over whole columns: no per-cell Python."""
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    numbers = values if numeric else pd.to_numeric(values, errors="coerce")
+    as_float = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    empty = np.isnan(as_float)
+    bad = empty & values.notna().to_numpy()  # text that is no number at all
+    with np.errstate(invalid="ignore"):
+        if kind in _INTEGER_RANGE:
+            low, high = _INTEGER_RANGE[kind]
+            bad |= ~empty & ((as_float % 1 != 0) | (as_float < low) | (as_float > high))
+        else:
+            bad |= ~empty & ~(np.abs(as_float) <= _FLOAT_MAX[kind])  # inf fails too
+    if empty.any():
+        return as_float, bad
+    return numbers.to_numpy().astype(_NUMPY_DTYPES[kind]), bad
 
 
 def file_frame(frame: pd.DataFrame, columns: list[Column], source: str) -> pd.DataFrame:
@@ -171,33 +242,38 @@ def file_frame(frame: pd.DataFrame, columns: list[Column], source: str) -> pd.Da
     if missing:
         raise InputError(f"{source}: missing column(s) {', '.join(map(repr, missing))}; "
                          f"has: {', '.join(map(str, frame.columns))}")
-    out = pd.DataFrame(index=frame.index)
+    data = {}
     for column in columns:
         if column.name not in frame.columns:
-            out[column.name] = None
+            data[column.name] = pd.Series(None, index=frame.index, dtype=object)
             continue
         values = frame[column.name]
         if column.type in ("double", "float", "long", "integer"):
-            converted = pd.to_numeric(values, errors="coerce")
-            bad = converted.isna() & values.notna()
-            if column.type in ("long", "integer"):
-                bad |= converted.notna() & (converted % 1 != 0)
-        elif column.type == "boolean":
-            mapping = {True: True, False: False, "true": True, "false": False,
-                       "True": True, "False": False}  # 1/0 hash as True/False
-            converted = values.map(lambda v, m=mapping: m.get(v) if v in m else None)
-            bad = converted.isna() & values.notna()
-        elif column.type == "datetime":
-            converted = pd.to_datetime(values, errors="coerce")
-            bad = converted.isna() & values.notna()
+            converted, bad = _numbers(values, column.type)
+            empty = np.isnan(converted) if converted.dtype.kind == "f" else None
         else:
-            converted, bad = values, pd.Series(False, index=values.index)
+            if column.type == "boolean":
+                mapping = {True: True, False: False, "true": True, "false": False,
+                           "True": True, "False": False}  # 1/0 hash as True/False
+                series = values.map(lambda v, m=mapping: m.get(v) if v in m else None)
+            elif column.type == "datetime":
+                series = pd.to_datetime(values, errors="coerce")
+            else:
+                series = values
+            empty = series.isna().to_numpy()
+            bad = empty & values.notna().to_numpy()
+            # object columns stay object: pandas would otherwise infer its own string dtype
+            converted = series if column.type == "datetime" else pd.Series(
+                series.to_numpy(dtype=object), index=frame.index, dtype=object)
         if bad.any():
-            row = bad.idxmax()
-            raise InputError(f"{source}: column {column.name!r} row {row}: expected "
-                             f"{_EXPECTED.get(column.type, column.type)}, got {_plain(values[row])!r}")
-        if column.required and converted.isna().any():
-            row = converted.isna().idxmax()
-            raise InputError(f"{source}: column {column.name!r} row {row}: value is empty")
-        out[column.name] = converted
-    return _cast(out, columns)
+            row = int(np.argmax(bad))
+            raise InputError(f"{source}: column {column.name!r} row {frame.index[row]}: "
+                             f"expected {_EXPECTED.get(column.type, column.type)}"
+                             f"{_RANGE_TEXT.get(column.type, '')}, "
+                             f"got {_clip(repr(_plain(values.iloc[row])))}")
+        if column.required and empty is not None and empty.any():
+            row = int(np.argmax(empty))
+            raise InputError(f"{source}: column {column.name!r} row {frame.index[row]}: "
+                             f"value is empty")
+        data[column.name] = converted
+    return pd.DataFrame(data, index=frame.index)

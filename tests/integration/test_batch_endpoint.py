@@ -13,12 +13,12 @@ from mlops.bench import _serving_model as fixture_model
 from mlops.config import load_config
 from mlops.paths import local_workspace
 from mlops.platform.local.endpoints import champion_model
+from mlops.records import BatchSettings
 from mlops.serving import batch_endpoint
 from mlops.serving.batch import BatchSpec, run_batch
 from mlops.serving.registry import EndpointRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_one_prediction_per_row_and_a_bad_file_keeps_the_others(tmp_path):
@@ -29,9 +29,9 @@ def test_one_prediction_per_row_and_a_bad_file_keeps_the_others(tmp_path):
     _, model_dir = champion_model(workspace, "batch_model", tmp_path / "models")
     spec = batch_endpoint.BatchDeploySpec(
         endpoint="t-batch", deployment="t-batch-dep", model="nyc_taxi", model_name="batch_model",
-        model_version=version, model_dir=model_dir,
-        code_dir=REPO / "mlops" / "nyc_taxi" / "serving" / "batch", mini_batch_size=2,
-        concurrency=2, max_retries=1, retry_timeout=120, output_file_name="predictions.csv")
+        model_version=version, model_dir=model_dir, serving_dir=tmp_path / "no-own-script",
+        settings=BatchSettings(mini_batch_size=2, concurrency=2, max_retries=1,
+                               retry_timeout=120, output_file_name="predictions.csv"))
     batch_endpoint.deploy(registry, spec, say=lambda _: None)
     data = tmp_path / "input"
     fixture_model.write_batch_files(data, files=5, rows_per_file=40)
@@ -50,10 +50,10 @@ def test_one_prediction_per_row_and_a_bad_file_keeps_the_others(tmp_path):
         assert sorted(rows["row_index"]) == list(range(40))
     assert out["prediction"].notna().all()
     errors = json.loads(result.errors_path.read_text())
-    assert [Path(e["file"]).name for e in errors] == ["part-0002.csv"]
+    assert [e["file"] for e in errors] == ["part-0002.csv"]
     assert "'distance'" in errors[0]["error"] and "row 7" in errors[0]["error"]
     assert errors[0]["attempts"] == 2  # first try + MAX_RETRIES
-    assert registry.read("t-batch")["last_job"]["rows"] == 160
+    assert registry.read("t-batch").last_job.rows == 160
 
 
 LIGHT_SCORE = textwrap.dedent('''

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import stat
 import threading
 import time
@@ -50,13 +48,9 @@ def served(tmp_path_factory):
     try:
         yield workspace, entry, names, infos, sample
     finally:
-        registry = EndpointRegistry(workspace.endpoint_registry)
-        record = registry.read(entry.realtime.endpoint_name) or {}
         endpoints.undeploy(workspace, entry)
-        for pid in [record.get("front_pid"), *(d.get("pid") for d in
-                                               record.get("deployments", {}).values())]:
-            if pid:
-                processes.kill_group(pid)  # whatever undeploy could not stop
+        for pid, _ in processes.processes_using(workspace.endpoint_registry):
+            processes.kill_group(pid)  # whatever undeploy could not stop
 
 
 def _record(workspace, entry):
@@ -83,12 +77,12 @@ def test_key_file_is_owner_only(served):
     workspace, entry, *_ = served
     path = Path(workspace.endpoint_registry) / f"{entry.realtime.endpoint_name}.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert _key(workspace, entry) not in json.dumps(_record(workspace, entry))
+    assert _key(workspace, entry) not in json.dumps(_record(workspace, entry).to_dict())
 
 
 def test_request_without_or_with_wrong_key_gets_401(served):
     workspace, entry, *_ = served
-    uri = _record(workspace, entry)["scoring_uri"]
+    uri = _record(workspace, entry).scoring_uri
     body = b'{"input_data": []}'
     assert request(uri, body).status == 401
     assert request(uri, body, key="not-the-key").status == 401
@@ -106,7 +100,7 @@ def test_request_without_or_with_wrong_key_gets_401(served):
 ])
 def test_malformed_body_gets_400_naming_the_problem(served, body, named):
     workspace, entry, *_ = served
-    reply = request(_record(workspace, entry)["scoring_uri"], body, key=_key(workspace, entry))
+    reply = request(_record(workspace, entry).scoring_uri, body, key=_key(workspace, entry))
     assert reply.status == 400, reply.text
     assert named in reply.json()["message"]
 
@@ -136,11 +130,11 @@ def _load(uri: str, key: str, body: bytes, stop: threading.Event, results: list,
 def test_redeploy_under_load_fails_no_request(served):
     workspace, entry, names, _, sample = served
     before = _record(workspace, entry)
-    old = before["deployments"][before["live"]]
+    old = before.live_deployment
     fixture_model.train_and_register(workspace, MODEL_NAME, seed=1, slope=4.0)
     stop, results = threading.Event(), []
     body = sample.read_bytes()
-    threads = [threading.Thread(target=_load, args=(before["scoring_uri"],
+    threads = [threading.Thread(target=_load, args=(before.scoring_uri,
                                                     _key(workspace, entry), body, stop, results))
                for _ in range(4)]
     for thread in threads:
@@ -156,9 +150,9 @@ def test_redeploy_under_load_fails_no_request(served):
     failures = [r for r in results if r[0] != 200]
     assert results and not failures, failures[:5]
     after = _record(workspace, entry)
-    assert after["model_version"] == "2" and after["live"] != before["live"]
-    assert after["scoring_uri"] == before["scoring_uri"]  # stable URI
-    assert not processes.is_alive(old["pid"], old["pid_start"])  # old deployment stopped
+    assert after.model_version == "2" and after.live != before.live
+    assert after.scoring_uri == before.scoring_uri  # stable URI
+    assert not processes.is_alive(old.process.pid, old.process.start)  # old deployment stopped
     assert len({json.dumps(r[1]) for r in results}) == 2  # served v1, then v2
     assert {i.kind: i.model_version for i in infos} == {"online": "2", "batch": "2"}
 
@@ -166,17 +160,17 @@ def test_redeploy_under_load_fails_no_request(served):
 def test_killed_deployment_is_restarted_by_the_front(served):
     workspace, entry, *_ = served
     record = _record(workspace, entry)
-    live = record["deployments"][record["live"]]
-    os.kill(live["pid"], signal.SIGKILL)
-    # The front holds this request until it has restarted the deployment.
-    reply = request(record["scoring_uri"], Path(entry.realtime.test_request_path).read_bytes(),
+    live = record.live_deployment
+    processes.kill_group(live.process.pid)  # the server and its workers
+    # The front holds this request until the keeper has restarted the deployment.
+    reply = request(record.scoring_uri, Path(entry.realtime.test_request_path).read_bytes(),
                     key=_key(workspace, entry), timeout=180)
     assert reply.status == 200, reply.text
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         info = {i.name: i for i in endpoints.list_endpoints(workspace)}[
             entry.realtime.endpoint_name]
-        if info.status == "healthy" and info.extra["deployment_pid"] != live["pid"]:
+        if info.status == "healthy" and info.extra["deployment_pid"] != live.process.pid:
             break
         time.sleep(0.2)
     assert info.status == "healthy" and info.extra["restarts"] >= 1
@@ -197,8 +191,8 @@ def test_undeploy_stops_every_process(tmp_path):
     endpoints.deploy(workspace, entry, RunNames("e", "r", "undeploy_model", "b", "1"),
                      say=lambda _: None)
     record = _record(workspace, entry)
-    pids = [(record["front_pid"], record["front_pid_start"])] + [
-        (d["pid"], d["pid_start"]) for d in record["deployments"].values()]
+    pids = [(record.front.pid, record.front.start), (record.keeper.pid, record.keeper.start)] + [
+        (d.process.pid, d.process.start) for d in record.deployments.values()]
     try:
         removed = endpoints.undeploy(workspace, entry)
         assert any(entry.realtime.endpoint_name in line for line in removed)

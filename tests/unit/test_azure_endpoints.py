@@ -41,11 +41,15 @@ ARM = ("/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningSe
 
 
 def assert_staged(code: str, kind: str) -> None:
-    """The uploaded folder: the model's serving/<kind> files plus the shared validator."""
-    staged, source = Path(code), FIXTURE_MODEL / "serving" / kind
+    """The uploaded folder: the factory's scoring script for <kind> (the fixture model is a
+    plugin without serving files of its own) plus the shared validator."""
+    staged = Path(code)
+    assert not (FIXTURE_MODEL / "serving").exists()
     assert staged.parent.parent.name == "serving-code" and staged.name == kind
-    assert (staged / "score.py").read_bytes() == (source / "score.py").read_bytes()
-    shared = Path(endpoints.__file__).parents[2] / "serving" / "signature_input.py"
+    serving = Path(endpoints.__file__).parents[2] / "serving"
+    factory = serving / "scripts" / f"{kind}_score.py"
+    assert (staged / "score.py").read_bytes() == factory.read_bytes()
+    shared = serving / "signature_input.py"
     assert (staged / "signature_input.py").read_bytes() == shared.read_bytes()
 
 
@@ -123,10 +127,17 @@ def test_batch_deployment_carries_the_batch_config(entry):
     assert rest.retry_settings.max_retries == 2 and rest.compute == "batch-cluster"
 
 
-def test_missing_scoring_script_fails_naming_it(entry, tmp_path):
-    broken = dataclasses.replace(entry, model_dir=tmp_path / "nomodel")
-    with pytest.raises(FactoryError, match=r"serving/online/score\.py"):
-        endpoints.online_deployment(broken, "blue", Model(name="m", version="1"), "e")
+@pytest.mark.parametrize("kind", ["online", "batch"])
+def test_a_model_without_serving_files_uploads_the_factory_script(entry, tmp_path, kind):
+    plain = dataclasses.replace(entry, model_dir=tmp_path / "plugin-model")
+    make = endpoints.online_deployment if kind == "online" else (
+        lambda e, _, m, env: endpoints.batch_deployment(e, m, env))
+    deployment = make(plain, "blue", Model(name="m", version="1"), "e")
+    staged = Path(deployment.code_configuration.code)
+    assert deployment.code_configuration.scoring_script == "score.py"
+    factory = Path(endpoints.__file__).parents[2] / "serving" / "scripts" / f"{kind}_score.py"
+    assert (staged / "score.py").read_bytes() == factory.read_bytes()
+    assert {"signature_input.py", "served_model.py"} <= {p.name for p in staged.iterdir()}
 
 
 @pytest.mark.parametrize(("traffic", "existing", "expected"), [

@@ -1,4 +1,5 @@
-"""The code folder a deployment runs: the model's serving files plus the shared validator."""
+"""The code folder a deployment runs: the factory's scoring script for its kind, the modules it
+imports, and whatever the model keeps in its own serving/<kind> folder (its score.py wins)."""
 
 from __future__ import annotations
 
@@ -9,45 +10,61 @@ import pytest
 from mlops.serving import code_folder
 
 REPO = Path(__file__).resolve().parents[2]
+SERVING = REPO / "mlops" / "serving"
 
 
-@pytest.fixture
-def serving(tmp_path) -> Path:
-    folder = tmp_path / "serving" / "online"
-    (folder / "__pycache__").mkdir(parents=True)
-    (folder / "__pycache__" / "score.cpython-311.pyc").write_bytes(b"stale")
-    (folder / "score.py").write_text("from signature_input import parse_request\n")
-    return folder
-
-
-def test_stage_adds_the_shared_validator_and_replaces_old_content(serving, tmp_path):
+@pytest.mark.parametrize("kind", code_folder.KINDS)
+def test_a_model_without_serving_files_gets_the_factory_script(kind, tmp_path):
     dest = tmp_path / "staged"
     dest.mkdir()
     (dest / "leftover.py").write_text("old deployment")
-    code_folder.stage(serving, dest)
-    assert sorted(p.name for p in dest.iterdir()) == ["score.py", "signature_input.py"]
-    shared = REPO / "mlops" / "serving" / "signature_input.py"
-    assert (dest / "signature_input.py").read_bytes() == shared.read_bytes()
+    code_folder.stage(tmp_path / "model" / "serving" / kind, kind, dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["score.py", "served_model.py",
+                                                      "signature_input.py"]
+    assert (dest / "score.py").read_bytes() == (
+        SERVING / "scripts" / f"{kind}_score.py").read_bytes()
+    assert (dest / "signature_input.py").read_bytes() == (
+        SERVING / "signature_input.py").read_bytes()
 
 
-def test_fingerprint_follows_the_model_files_and_the_shared_module(serving, tmp_path,
-                                                                    monkeypatch):
-    base = code_folder.fingerprint(serving)
-    (serving / "__pycache__" / "other.pyc").write_bytes(b"ignored")
-    assert code_folder.fingerprint(serving) == base
-    (serving / "score.py").write_text("changed = True\n")
-    changed = code_folder.fingerprint(serving)
-    assert changed != base
-    shared = tmp_path / "signature_input.py"
-    shared.write_text("# another validator\n")
-    monkeypatch.setattr(code_folder, "SHARED", (shared,))
-    assert code_folder.fingerprint(serving) != changed
+def test_the_model_s_own_score_py_and_files_win(tmp_path):
+    own = tmp_path / "model" / "serving" / "online"
+    (own / "__pycache__").mkdir(parents=True)
+    (own / "__pycache__" / "score.cpython-311.pyc").write_bytes(b"stale")
+    (own / "score.py").write_text("# the model's own\n")
+    (own / "assets").mkdir()
+    (own / "assets" / "vocab.txt").write_text("a\n")
+    staged = code_folder.stage(own, "online", tmp_path / "staged")
+    assert code_folder.own_script(own)
+    assert (staged / "score.py").read_text() == "# the model's own\n"
+    assert (staged / "assets" / "vocab.txt").is_file()
+    assert (staged / "signature_input.py").is_file() and not (staged / "__pycache__").exists()
 
 
-@pytest.mark.parametrize("kind", ["online", "batch"])
+def test_fingerprint_follows_model_files_and_factory_files(tmp_path, monkeypatch):
+    own = tmp_path / "serving" / "online"
+    own.mkdir(parents=True)
+    base = code_folder.fingerprint(own, "online")
+    assert code_folder.fingerprint(own, "batch") != base
+    (own / "helper.py").write_text("x = 1\n")
+    with_helper = code_folder.fingerprint(own, "online")
+    assert with_helper != base
+    script = tmp_path / "online_score.py"
+    script.write_text("# another factory script\n")
+    monkeypatch.setitem(code_folder.SCRIPTS, "online", script)
+    assert code_folder.fingerprint(own, "online") != with_helper
+
+
+def test_unknown_kind_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="deployment kind 'stream'"):
+        code_folder.stage(tmp_path, "stream", tmp_path / "out")
+
+
 @pytest.mark.parametrize("model", ["nyc_taxi", "london_taxi"])
-def test_every_model_serving_folder_stages_without_its_own_validator_copy(model, kind, tmp_path):
-    source = REPO / "mlops" / model / "serving" / kind
-    assert not (source / "signature_input.py").exists()  # one source: mlops/serving
-    staged = code_folder.stage(source, tmp_path / "code")
-    assert {"score.py", "signature_input.py"} <= {p.name for p in staged.iterdir()}
+def test_no_model_keeps_a_copy_of_the_factory_scripts(model):
+    for kind in code_folder.KINDS:
+        folder = REPO / "mlops" / model / "serving" / kind
+        for name in ("score.py", "signature_input.py", "served_model.py"):
+            copy = folder / name
+            assert not copy.exists() or copy.read_bytes() not in {
+                p.read_bytes() for p in (*code_folder.SCRIPTS.values(), *code_folder.SHARED)}

@@ -21,7 +21,6 @@ from mlops.serving.signature_input import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-MODELS = ("nyc_taxi", "london_taxi")
 COLUMNS = [Column("distance", "double"), Column("passengers", "long"),
            Column("vendor", "string"), Column("flag", "boolean", required=False)]
 ROW = {"distance": 1.5, "passengers": 2, "vendor": "CMT"}
@@ -101,57 +100,104 @@ def test_file_frame_drops_extra_columns_and_names_bad_cells():
     assert frame["distance"].tolist() == [1.5, 2.0]
     with pytest.raises(InputError, match=r"part-1.csv: missing column\(s\) 'vendor'"):
         file_frame(data.drop(columns="vendor"), COLUMNS, "part-1.csv")
-    with pytest.raises(InputError, match="part-1.csv: column 'passengers' row 1: expected an "
-                                         "integer, got 2.5"):
+    with pytest.raises(InputError, match=r"part-1.csv: column 'passengers' row 1: expected an "
+                                         r"integer \(64-bit\), got 2.5"):
         file_frame(data.assign(passengers=[1, 2.5]), COLUMNS, "part-1.csv")
     with pytest.raises(InputError, match="column 'distance' row 0: value is empty"):
         file_frame(data.assign(distance=[None, 1.0]), COLUMNS, "part-1.csv")
 
 
 class _Model:
+    """Stands in for served_model.ServedModel: a regression on distance."""
+
+    task, classes, columns = "regression", None, COLUMNS[:3]
+
     def predict(self, frame):
-        return frame["distance"] * 2
+        return (frame["distance"] * 2).to_numpy(), None
 
 
-def _load_score(model: str, kind: str, tmp_path: Path):
-    """The model's score.py from its staged code folder, as a deployment runs it."""
-    code = code_folder.stage(REPO / "mlops" / model / "serving" / kind, tmp_path / kind)
+def _load_score(kind: str, tmp_path: Path, model_serving: Path | None = None):
+    """The factory's score.py for ``kind`` from a staged code folder, as a deployment runs it."""
+    code = code_folder.stage(model_serving or tmp_path / "no-serving", kind, tmp_path / kind)
     path = code / "score.py"
-    spec = importlib.util.spec_from_file_location(f"score_{model}_{kind}", path)
+    spec = importlib.util.spec_from_file_location(f"score_{kind}_{tmp_path.name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.model, module.columns = _Model(), COLUMNS[:3]
+    module.model = _Model()
     return module
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_online_run_answers_400_or_predictions(model, tmp_path):
-    score = _load_score(model, "online", tmp_path)
+def test_online_run_answers_400_or_predictions(tmp_path):
+    score = _load_score("online", tmp_path)
     bad = score.run('{"input_data": [{"distance": "x", "passengers": 1, "vendor": "a"}]}')
     assert bad.status_code == 400 and "'distance'" in json.loads(bad.get_data())["message"]
     good = score.run(json.dumps({"input_data": [ROW, ROW]}))
     assert good.status_code == 200 and json.loads(good.get_data()) == {"predictions": [3.0, 3.0]}
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_batch_run_returns_one_row_per_input_row(model, tmp_path):
-    score = _load_score(model, "batch", tmp_path)
-    pd.DataFrame([ROW] * 3).to_csv(tmp_path / "a.csv", index=False)
-    pd.DataFrame([ROW] * 2).to_csv(tmp_path / "b.csv", index=False)
-    out = score.run([str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])
-    assert out["source_file"].tolist() == ["a.csv"] * 3 + ["b.csv"] * 2
+def test_batch_run_returns_one_row_per_input_row_named_by_relative_path(tmp_path, monkeypatch):
+    score = _load_score("batch", tmp_path)
+    data = tmp_path / "input"
+    (data / "east").mkdir(parents=True)
+    (data / "west").mkdir()
+    pd.DataFrame([ROW] * 3).to_csv(data / "east" / "a.csv", index=False)
+    pd.DataFrame([ROW] * 2).to_csv(data / "west" / "a.csv", index=False)
+    monkeypatch.setenv("FACTORY_BATCH_INPUT_ROOT", str(data))
+    out = score.run([str(data / "east" / "a.csv"), str(data / "west" / "a.csv")])
+    assert out["source_file"].tolist() == ["east/a.csv"] * 3 + ["west/a.csv"] * 2
     assert out["row_index"].tolist() == [0, 1, 2, 0, 1]
     assert out["prediction"].tolist() == [3.0] * 5
-    (tmp_path / "c.csv").write_text("distance,vendor\n1,a\n")
+    (data / "c.csv").write_text("distance,vendor\n1,a\n")
     with pytest.raises(ValueError, match=r"c.csv: missing column\(s\) 'passengers'"):
-        score.run([str(tmp_path / "c.csv")])
+        score.run([str(data / "c.csv")])
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_find_model_folder_finds_mlmodel_below_model_dir(model, tmp_path):
-    score = _load_score(model, "online", tmp_path)
+def test_find_model_folder_finds_mlmodel_below_model_dir(tmp_path):
+    score = _load_score("online", tmp_path)
     (tmp_path / "name" / "1" / "model").mkdir(parents=True)
     (tmp_path / "name" / "1" / "model" / "MLmodel").write_text("flavors: {}\n")
     assert score.find_model_folder(str(tmp_path)) == str(tmp_path / "name" / "1" / "model")
     with pytest.raises(FileNotFoundError, match="no MLmodel"):
         score.find_model_folder(str(tmp_path / "name" / "1" / "model" / "missing"))
+
+
+# Issue 11, item 7: values a type cannot hold are a 400 naming the field, never a 500 or a
+# prediction from a wrapped-around number.
+@pytest.mark.parametrize(("value", "field", "expected"), [
+    (int("9" * 400), "passengers", "an integer from -9223372036854775808"),
+    (10**30, "passengers", "an integer from"),
+    (1e300, "passengers", "an integer from"),
+    (int("9" * 400), "distance", "a finite number"),
+    (float("inf"), "distance", "a finite number"),
+])
+def test_numbers_out_of_range_name_the_field(value, field, expected):
+    with pytest.raises(InputError) as info:
+        rows_to_frame([{**ROW, field: value}], COLUMNS)
+    message = str(info.value)
+    assert f"input_data[0] field {field!r}: expected {expected}" in message
+    assert len(message) < 300  # a 400-digit number is described, not echoed
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000,
+                                  '{"a":' * 5_000 + "1" + "}" * 5_000,
+                                  '{"input_data": [{"distance": ' + "[" * 50_000 + "]" * 50_000
+                                  + "}]}"])
+def test_deep_nesting_is_a_named_400_not_a_recursion_error(body):
+    with pytest.raises(InputError, match="nests arrays or objects too deeply"):
+        parse_request(body)
+
+
+def test_a_nested_value_in_a_field_is_described_not_dumped():
+    value = [[[[1]]]] * 3
+    with pytest.raises(InputError, match="field 'distance': expected a number, got a list"):
+        rows_to_frame([{**ROW, "distance": value}], COLUMNS)
+
+
+def test_file_values_out_of_range_name_file_column_and_row():
+    data = pd.DataFrame({"distance": [1.0, 2.0], "passengers": [1.0, 1e300], "vendor": ["a", "b"]})
+    with pytest.raises(InputError, match="part-9.csv: column 'passengers' row 1: expected an "
+                                         r"integer \(64-bit\)"):
+        file_frame(data, COLUMNS, "part-9.csv")
+    data = pd.DataFrame({"distance": [float("inf"), 2.0], "passengers": [1, 1], "vendor": ["a", "b"]})
+    with pytest.raises(InputError, match="column 'distance' row 0: expected a number"):
+        file_frame(data, COLUMNS, "part-9.csv")

@@ -27,7 +27,6 @@ from mlops.platform.azure.client import AzureClient, AzureMLError, AzureNotFound
 from mlops.records import EndpointInfo, Workspace
 from mlops.serving import code_folder
 
-SCORING_SCRIPT = "score.py"
 _ALTERNATE = {"blue": "green", "green": "blue"}
 _MODEL_ID = re.compile(r"(?:/models/(?P<n1>[^/]+)/versions/(?P<v1>[^/]+)$)|"
                        r"(?:^azureml:(?P<n2>[^:/]+):(?P<v2>[^:/]+)$)")
@@ -62,15 +61,14 @@ def parse_model_id(model: Any) -> tuple[str, str | None]:
 
 
 def _code(entry: ModelEnvConfig, kind: str) -> Any:
+    """The staged code folder: the factory's scoring script for ``kind`` (or the model's own
+    serving/<kind>/score.py) with the modules it imports."""
     from azure.ai.ml.entities import CodeConfiguration
 
-    folder = entry.model_dir / "serving" / kind
-    if not (folder / SCORING_SCRIPT).is_file():
-        raise FactoryError(f"{folder / SCORING_SCRIPT}: the {kind} scoring script of "
-                           f"{entry.model} does not exist")
     # staged under .factory: azure-ai-ml uploads it later, when the deployment is created
-    staged = code_folder.stage(folder, state_dir() / "serving-code" / entry.model / kind)
-    return CodeConfiguration(code=str(staged), scoring_script=SCORING_SCRIPT)
+    staged = code_folder.stage(entry.model_dir / "serving" / kind, kind,
+                               state_dir() / "serving-code" / entry.model / kind)
+    return CodeConfiguration(code=str(staged), scoring_script=code_folder.SCRIPT_NAME)
 
 
 def online_deployment(entry: ModelEnvConfig, name: str, model: Any, environment: str) -> Any:

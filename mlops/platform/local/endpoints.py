@@ -8,6 +8,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from mlops.config import ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.naming import RunNames
 from mlops.paths import resolve
-from mlops.records import EndpointInfo, Workspace
+from mlops.records import EndpointInfo, EndpointRecord, Workspace
 from mlops.registry_names import CHAMPION_ALIAS
 from mlops.serving import batch_endpoint, online
 from mlops.serving.registry import EndpointRegistry
@@ -80,13 +81,13 @@ def deploy(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *,
     realtime = entry.realtime
     online_record = online.deploy(registry, online.OnlineSpec(
         endpoint=realtime.endpoint_name, model=entry.model, model_name=names.model_name,
-        model_version=version, model_dir=model_dir, code_dir=serving / "online",
+        model_version=version, model_dir=model_dir, serving_dir=serving / "online",
         sample_request=resolve(realtime.test_request_path),
         first_slot=realtime.deployment_name,
         environment=dict(realtime.environment_variables)), force=force, say=say)
     batch_record = batch_endpoint.deploy(registry, batch_endpoint.BatchDeploySpec.from_config(
         entry.batch, model=entry.model, model_name=names.model_name, model_version=version,
-        model_dir=model_dir, code_dir=serving / "batch"), say=say)
+        model_dir=model_dir, serving_dir=serving / "batch"), say=say)
     return [_info(registry, online_record), _info(registry, batch_record)]
 
 
@@ -116,8 +117,8 @@ def invoke(workspace: Workspace, entry: ModelEnvConfig, *,
             predictions = online.check_predictions(reply, sample, name)
         except online.DeploymentError as exc:
             raise FactoryError(str(exc)) from None
-        result["online"] = {"endpoint": name, "scoring_uri": record["scoring_uri"],
-                            "model_version": record.get("model_version"),
+        result["online"] = {"endpoint": name, "scoring_uri": record.scoring_uri,
+                            "model_version": record.model_version,
                             "predictions": predictions}
     batch_name = entry.batch.endpoint_name
     if registry.read(batch_name) is not None:
@@ -157,23 +158,22 @@ def list_endpoints(workspace: Workspace, show_keys: bool = False) -> list[Endpoi
     return infos
 
 
-def _info(registry: EndpointRegistry, record: dict, show_keys: bool = False) -> EndpointInfo:
-    name, kind = record["name"], record.get("kind", "online")
-    if kind == "online":
-        live = record.get("deployments", {}).get(record.get("live"), {})
-        extra = {"model_name": record.get("model_name"), "deployment": record.get("live"),
-                 "port": record.get("port"), "front_pid": record.get("front_pid"),
-                 "deployment_pid": live.get("pid"), "deployment_port": live.get("port"),
-                 "restarts": record.get("restarts", 0)}
-        key = registry.read_key(name) if show_keys else None
+def _info(registry: EndpointRegistry, record: EndpointRecord,
+          show_keys: bool = False) -> EndpointInfo:
+    if record.kind == "online":
+        live = record.live_deployment
+        extra = {"model_name": record.model_name, "deployment": record.live,
+                 "port": record.port, "front_pid": record.front.pid if record.front else None,
+                 "keeper_pid": record.keeper.pid if record.keeper else None,
+                 "deployment_pid": live.process.pid if live and live.process else None,
+                 "deployment_port": live.port if live else None, "restarts": record.restarts}
+        key = registry.read_key(record.name) if show_keys else None
         status = online.endpoint_status(record)
     else:
-        extra = {"model_name": record.get("model_name"),
-                 "deployment": record.get("deployment", {}).get("name"),
-                 "last_job": record.get("last_job")}
+        extra = {"model_name": record.model_name,
+                 "deployment": record.batch.name if record.batch else None,
+                 "last_job": asdict(record.last_job) if record.last_job else None}
         key, status = None, batch_endpoint.status(record)
-    return EndpointInfo(name=name, kind=kind, model=record.get("model", ""),
-                        model_version=record.get("model_version"),
-                        scoring_uri=record.get("scoring_uri", ""), status=status, key=key,
-                        extra=extra)
-
+    return EndpointInfo(name=record.name, kind=record.kind, model=record.model,
+                        model_version=record.model_version, scoring_uri=record.scoring_uri,
+                        status=status, key=key, extra=extra)
