@@ -25,6 +25,7 @@ from factory_steps.registry_names import DIGEST_TAG
 from factory_steps.tasks import Task
 
 DECISION_FILE = "decision.json"
+MODEL_ARTIFACT = "model"  # where the candidate's files go in the step's run
 
 
 class GateError(Exception):
@@ -118,21 +119,17 @@ def champion_metric(client, model_name: str, task: Task, metric: str, frame, fea
 
 def register(client, model_path: Path, run_id: str, model_name: str, decision: dict,
              previous) -> str:
-    """Log the candidate's files into this step's run, register them, make them champion."""
+    """Log the candidate's files into this step's run, register them from there and make them
+    champion. ``runs:/<run>/<path>`` is the registration source Azure ML documents
+    (how-to-manage-models-mlflow, support matrix note 1); mlflow.register_model turns it into
+    the run's artifact location and creates the version (plus the model, the first time)."""
     import mlflow
-    from mlflow.exceptions import MlflowException
 
-    mlflow.log_artifacts(str(model_path), artifact_path="model")
-    try:
-        client.create_registered_model(model_name)
-    except MlflowException as exc:
-        if "RESOURCE_ALREADY_EXISTS" not in str(exc.error_code):
-            raise
-    source = f"{mlflow.get_run(run_id).info.artifact_uri.rstrip('/')}/model"
+    mlflow.log_artifacts(str(model_path), artifact_path=MODEL_ARTIFACT)
     tags = {"gate.passed": str(decision["passed"]), "gate.reason": decision["reason"],
             f"gate.{decision['metric']}": str(decision["candidate"]),
             DIGEST_TAG: decision["model_digest"]}
-    version = client.create_model_version(model_name, source=source, run_id=run_id, tags=tags)
+    version = mlflow.register_model(f"runs:/{run_id}/{MODEL_ARTIFACT}", model_name, tags=tags)
     make_champion(client, model_name, str(version.version), previous)
     return str(version.version)
 

@@ -23,6 +23,7 @@ from mlops.errors import FactoryError
 from mlops.naming import RunNames
 from mlops.platform.azure import approval, endpoints
 from mlops.platform.azure import client as azure_client
+from mlops.platform.azure._assets import CHAMPION_TAG
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "azure"))
 from fake_ml import (  # noqa: E402
@@ -76,8 +77,8 @@ def fake(monkeypatch) -> FakeMLClient:
     fake = FakeMLClient()
     monkeypatch.setattr(azure_client, "_ml_client", lambda workspace: fake)
     fake.models.list.return_value = [
-        Model(name=NAMES.model_name, version="3", tags={"champion": "true"}),
-        Model(name=NAMES.model_name, version="5", tags={"champion": "true"}),
+        Model(name=NAMES.model_name, version="3", tags={CHAMPION_TAG: "true"}),
+        Model(name=NAMES.model_name, version="5", tags={CHAMPION_TAG: "true"}),
         Model(name=NAMES.model_name, version="6", tags={}),  # registered by hand, not champion
     ]
     fake.online_endpoints.invoke.return_value = '{"predictions": [12.5]}'  # sample: one row
@@ -312,7 +313,7 @@ def test_approve_tags_the_champion_version_for_production(entry, fake):
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     fake.models.get.side_effect = lambda name, version: Model(
         name=name, version=version, path=f"azureml://models/{name}/{version}",
-        tags={"champion": "true"})
+        tags={CHAMPION_TAG: "true"})
 
     result = approval.approve(azure_workspace(), entry, NAMES, "alice", now=now)
 
@@ -320,18 +321,25 @@ def test_approve_tags_the_champion_version_for_production(entry, fake):
     sent = fake.models.create_or_update.call_args.args[0]
     assert (sent.name, sent.version) == (NAMES.model_name, "5")  # newest champion, not 6
     assert sent.path == f"azureml://models/{NAMES.model_name}/5"
-    assert sent.tags == {"champion": "true", "stage": "production", "approved_by": "alice",
+    assert sent.tags == {CHAMPION_TAG: "true", "stage": "production", "approved_by": "alice",
                          "approved_build": "4711", "approved_at": "2026-01-02T03:04:05+00:00"}
     assert result == {"model": NAMES.model_name, "version": "5", "stage": "production",
                       "approved_by": "alice", "approved_build": "4711",
                       "approved_at": "2026-01-02T03:04:05+00:00"}
 
 
-def test_without_champion_tags_the_newest_version_is_the_champion(entry, fake):
-    fake.models.list.return_value = [Model(name="m", version=v) for v in ("2", "10", "9")]
-    fake.models.get.side_effect = lambda name, version: Model(name=name, version=version)
-    approval.approve(azure_workspace(), entry, NAMES, "bob")
-    assert fake.models.create_or_update.call_args.args[0].version == "10"
+def test_the_champion_is_the_tag_the_register_step_sets_never_an_untagged_version(entry, fake):
+    """The steps mark the champion with CHAMPION_TAG (Azure ML has no aliases); versions
+    registered by hand, or under the seed's old "champion" tag, are not champions."""
+    fake.models.list.return_value = [Model(name="m", version=v, tags={"champion": "true"})
+                                     for v in ("2", "10", "9")]
+    with pytest.raises(FactoryError, match=rf"has no champion .*3 version\(s\) carry no "
+                                           rf"{CHAMPION_TAG}=true tag"):
+        approval.approve(azure_workspace(), entry, NAMES, "bob")
+    fake.models.list.return_value = []
+    with pytest.raises(FactoryError, match="has no champion .*no registered version"):
+        endpoints.deploy(azure_workspace(), entry, NAMES)
+    fake.models.create_or_update.assert_not_called()
 
 
 def test_a_batch_cluster_that_was_not_provisioned_fails_before_any_call(entry, fake):

@@ -16,7 +16,9 @@ from mlops.config import ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.platform.azure.client import AzureClient, AzureMLError, AzureNotFound, log
 
-CHAMPION_TAG = "champion"  # model version tag the register step sets ("true") with the alias
+# The tag the register step marks the champion with (Azure ML has no registry aliases).
+from mlops.registry_names import CHAMPION_TAG
+
 # Azure ML job status -> the factory's status; anything else is still running.
 TERMINAL = {"Completed": "completed", "Failed": "failed", "Canceled": "cancelled",
             "NotResponding": "failed", "Paused": "failed"}
@@ -50,16 +52,19 @@ def _version_key(model: Any) -> tuple[int, str]:
 
 
 def champion(client: AzureClient, model_name: str) -> Any:
-    """The champion version of MODEL_NAME: the newest version tagged ``champion=true``, else the
-    newest version (the gate registers a version only when it becomes champion)."""
+    """The champion version of MODEL_NAME: the newest version tagged CHAMPION_TAG=true, as the
+    register step finds it (mlops/steps/factory_steps/registry.py). A version registered by
+    hand, untagged, is never taken for the champion."""
     versions = client.models.list(name=model_name)
-    if not versions:
-        raise FactoryError(f"model {model_name} has no registered version in workspace "
-                           f"{client.workspace}; run `nox -s ci_build` first (the gate registers "
-                           "a model only when it passes)")
     tagged = [m for m in versions
               if str((m.tags or {}).get(CHAMPION_TAG, "")).lower() == "true"]
-    return max(tagged or versions, key=_version_key)
+    if not tagged:
+        found = (f"its {len(versions)} version(s) carry no {CHAMPION_TAG}=true tag" if versions
+                 else "it has no registered version")
+        raise FactoryError(f"model {model_name} has no champion in workspace {client.workspace}: "
+                           f"{found}; run `nox -s ci_build` (the register step tags a version "
+                           "champion only when it passes the gate)")
+    return max(tagged, key=_version_key)
 
 
 @contextmanager

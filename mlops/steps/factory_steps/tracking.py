@@ -5,9 +5,15 @@ resumes it. The local runner also sets FACTORY_STEP_METRICS, a file it records i
 run when the step ends: a step that only reports a few numbers then skips importing MLflow and
 opening its store (about 2 s per step).
 
-Azure ML's MLflow server implements only part of MLflow 3's API (no logged-models API, no
-registry aliases; see azureml_mode and registry.py): steps ask ``azureml_mode()`` before using
-anything outside that part.
+Azure ML's MLflow server implements only part of MLflow 3's REST API, so every step keeps to
+what it documents: resuming the job's run and logging params, metrics and tags to it (runs
+get/update/log-batch/log-metric), artifacts (log_artifact(s), log_dict: azureml-mlflow's own
+artifact repository), and the registry calls registered-models create/get and model-versions
+create/get/get-download-uri/set-tag/delete-tag. Never mlflow.<flavor>.log_model (it calls the
+logged-models API, 404 on Azure ML), registry aliases, model-version search or the /api/3.0
+endpoints: where the local platform uses one of those, the step asks ``azureml_mode()`` first
+(registry.py). The endpoint list with its sources, and the stand-in server that enforces it,
+are in tests/integration/test_azureml_mlflow.py; docs/azure.md says why.
 """
 
 from __future__ import annotations
