@@ -51,7 +51,10 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="promote: the environment to promote to")
     parser.add_argument("--env", metavar="ENV",
                         help="the infrastructure environment of config/infra_config.json "
-                             "(default: FACTORY_INFRA_ENV, else dev)")
+                             "(default: FACTORY_INFRA_ENV, else dev); lineage: only this one")
+    parser.add_argument("--version", metavar="N",
+                        help="approve, promote, lineage: this registered version (default: "
+                             "the champion)")
 
 
 def build_parser() -> argparse.ArgumentParser:

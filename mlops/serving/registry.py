@@ -25,6 +25,8 @@ from typing import Any
 from mlops.errors import FactoryError
 
 KEY_BYTES = 32
+# The ports endpoint fronts bind when the workspace names none (its environment's range)
+DEFAULT_PORTS = (20000, 27999)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
@@ -33,8 +35,10 @@ class RegistryError(FactoryError):
 
 
 class EndpointRegistry:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, ports: tuple[int, int] | None = None):
         self.root = Path(root)
+        # each infrastructure environment's fronts stay in its own range (LOCAL_ENDPOINT_PORTS)
+        self.ports = tuple(ports) if ports else DEFAULT_PORTS
 
     # paths
     def record_path(self, name: str) -> Path:

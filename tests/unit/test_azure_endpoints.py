@@ -23,6 +23,7 @@ from mlops.errors import FactoryError
 from mlops.naming import RunNames
 from mlops.platform.azure import approval, endpoints
 from mlops.platform.azure import client as azure_client
+from mlops.steps.factory_steps.versions import CHAMPION_TAG
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "azure"))
 from fake_ml import (  # noqa: E402
@@ -72,8 +73,8 @@ def fake(monkeypatch) -> FakeMLClient:
     fake = FakeMLClient()
     monkeypatch.setattr(azure_client, "_ml_client", lambda workspace: fake)
     fake.models.list.return_value = [
-        Model(name=NAMES.model_name, version="3", tags={"champion": "true"}),
-        Model(name=NAMES.model_name, version="5", tags={"champion": "true"}),
+        Model(name=NAMES.model_name, version="3", tags={CHAMPION_TAG: "true"}),
+        Model(name=NAMES.model_name, version="5", tags={CHAMPION_TAG: "true"}),
         Model(name=NAMES.model_name, version="6", tags={}),  # registered by hand, not champion
     ]
     fake.online_endpoints.invoke.return_value = '{"predictions": [12.5]}'  # sample: one row
@@ -301,7 +302,7 @@ def test_approve_tags_the_champion_version_for_production(entry, fake):
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     fake.models.get.side_effect = lambda name, version: Model(
         name=name, version=version, path=f"azureml://models/{name}/{version}",
-        tags={"champion": "true"})
+        tags={CHAMPION_TAG: "true"})
 
     result = approval.approve(azure_workspace(), entry, NAMES, "alice", now=now)
 
@@ -309,7 +310,7 @@ def test_approve_tags_the_champion_version_for_production(entry, fake):
     sent = fake.models.create_or_update.call_args.args[0]
     assert (sent.name, sent.version) == (NAMES.model_name, "5")  # newest champion, not 6
     assert sent.path == f"azureml://models/{NAMES.model_name}/5"
-    assert sent.tags == {"champion": "true", "stage": "production", "approved_by": "alice",
+    assert sent.tags == {CHAMPION_TAG: "true", "stage": "production", "approved_by": "alice",
                          "approved_build": "4711", "approved_at": "2026-01-02T03:04:05+00:00"}
     assert result == {"model": NAMES.model_name, "version": "5", "stage": "production",
                       "approved_by": "alice", "approved_build": "4711",

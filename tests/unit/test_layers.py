@@ -20,7 +20,7 @@ RANKS = {
     "cdktf_app": 5,
     "mlops.infra": 6,
     "mlops.platform": 7,
-    "mlops.build_report": 8, "mlops.iac_scan": 8,
+    "mlops.build_report": 8, "mlops.iac_scan": 8, "mlops.promotion": 8, "mlops.lineage": 8,
     "mlops.build": 9, "mlops.testkit": 9, "mlops.scaffold": 9,
     "mlops.bench": 10,
     "mlops.commands": 11,

@@ -15,8 +15,10 @@ from typing import Any
 from mlops.config import ModelEnvConfig
 from mlops.errors import FactoryError
 from mlops.platform.azure.client import AzureClient, AzureMLError, AzureNotFound, log
+from mlops.steps.factory_steps.versions import CHAMPION_TAG
 
-CHAMPION_TAG = "champion"  # model version tag the register step sets ("true") with the alias
+# CHAMPION_TAG is what the register step sets ("true") on the champion: Azure ML's MLflow server
+# keeps MLflow model version tags as the model's tags, and implements no registry aliases.
 # Azure ML job status -> the factory's status; anything else is still running.
 TERMINAL = {"Completed": "completed", "Failed": "failed", "Canceled": "cancelled",
             "NotResponding": "failed", "Paused": "failed"}
@@ -50,7 +52,7 @@ def _version_key(model: Any) -> tuple[int, str]:
 
 
 def champion(client: AzureClient, model_name: str) -> Any:
-    """The champion version of MODEL_NAME: the newest version tagged ``champion=true``, else the
+    """The champion version of MODEL_NAME: the newest version tagged CHAMPION_TAG=true, else the
     newest version (the gate registers a version only when it becomes champion)."""
     versions = client.models.list(name=model_name)
     if not versions:
@@ -60,6 +62,15 @@ def champion(client: AzureClient, model_name: str) -> Any:
     tagged = [m for m in versions
               if str((m.tags or {}).get(CHAMPION_TAG, "")).lower() == "true"]
     return max(tagged or versions, key=_version_key)
+
+
+def model_version(client: AzureClient, model: str, model_name: str, version: str) -> Any:
+    """The full registered version (path, flavors, tags); a named error when it is not there."""
+    try:
+        return client.models.get(name=model_name, version=str(version))
+    except AzureNotFound:
+        raise FactoryError(f"{model}: model {model_name} has no version {version} in workspace "
+                           f"{client.workspace}") from None
 
 
 @contextmanager

@@ -8,9 +8,7 @@ platforms, and the alias too where aliases exist, so either way of asking agrees
 from __future__ import annotations
 
 from factory_steps.tracking import azureml_mode
-
-CHAMPION_ALIAS = "champion"
-CHAMPION_TAG = "factory.champion"
+from factory_steps.versions import CHAMPION_ALIAS, CHAMPION_TAG
 
 
 def _tagged_champion(client, model_name: str):
