@@ -317,6 +317,18 @@ def test_approve_tags_the_champion_version_for_production(entry, fake):
                       "approved_at": "2026-01-02T03:04:05+00:00"}
 
 
+def test_approve_takes_the_version_the_gate_published_not_a_newer_champion(entry, fake):
+    fake.models.get.side_effect = lambda name, version: Model(name=name, version=version,
+                                                              tags={})
+    result = approval.approve(azure_workspace(), entry, NAMES, "alice", "3")
+    fake.models.get.assert_called_once_with(name=NAMES.model_name, version="3")
+    assert fake.models.create_or_update.call_args.args[0].version == "3"  # not champion 5
+    assert result["version"] == "3"
+    fake.models.get.side_effect = ResourceNotFoundError("no such version")
+    with pytest.raises(FactoryError, match="has no version 9 in workspace mlw-mlops-mf-001"):
+        approval.approve(azure_workspace(), entry, NAMES, "alice", "9")
+
+
 def test_without_champion_tags_the_newest_version_is_the_champion(entry, fake):
     fake.models.list.return_value = [Model(name="m", version=v) for v in ("2", "10", "9")]
     fake.models.get.side_effect = lambda name, version: Model(name=name, version=version)
