@@ -37,7 +37,7 @@ def synth(config: FactoryConfig, target: str, outdir: Path, *,
         from cdktf_app.devops_stack import AzureDevOpsStack
 
         settings = settings or AzureSettings.resolve(infra)
-        azureml = AzureMLStack(app, "azureml", infra=infra, settings=settings)
+        azureml = AzureMLStack(app, "azureml", infra=infra, settings=settings, config=config)
         devops = AzureDevOpsStack(app, "azure_devops", infra=infra, config=config,
                                   azureml=azureml, settings=settings)
         stacks = [azureml, devops]

@@ -46,7 +46,14 @@ FINISHED_VARIABLE = "FINISHED"
 WAIT_SLICE_MINUTES = 50
 
 
-def nox_call(session: str, model: str | None = None, *extra: str) -> str:
-    """`nox -s <session> -- [<model>] --target azure [extra...]`."""
-    args = [*([model] if model else []), "--target", "azure", *extra]
+# What `nox -s gate` publishes besides the approval's table: the version the CI build
+# registered (empty when none), which the approve job passes on as `--version`.
+VERSION_VARIABLE = "REGISTERED_VERSION"
+
+
+def nox_call(session: str, model: str | None = None, *extra: str, env: str = INFRA_ENV) -> str:
+    """`nox -s <session> -- [<model>] --target azure [extra...] [--env ENV]` (the environment
+    named only when it is not the pipelines' default one)."""
+    args = [*([model] if model else []), "--target", "azure", *extra,
+            *(["--env", env] if env != INFRA_ENV else [])]
     return f"nox -s {session} -- {' '.join(args)}"
