@@ -324,6 +324,8 @@ class Promotion:
                   if k.startswith("source.") and not k.startswith("source.approval.")}
         source["data"] = tuple(d for d in source.get("data", "").split(",") if d)
         top = {k: v for k, v in found.items() if not k.startswith("source.")}
+        # written once the copy has its version number: a copy interrupted before is unfinished
+        top.setdefault("target_version", "")
         try:
             return cls(**{**_known(cls, {**top, "source": None}, what),
                           "schema_version": SCHEMA_VERSION,

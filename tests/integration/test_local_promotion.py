@@ -284,3 +284,38 @@ def test_a_copy_whose_files_changed_is_refused(envs):
     with pytest.raises(DigestMismatch, match="the source artifact .* has digest"):
         _promote(envs, version=version)
     assert _prod_state(envs) == before
+
+
+def test_an_interrupted_promotion_is_finished_by_the_next_one(envs, monkeypatch):
+    """Ctrl-C after the copy is registered but before it is checked and made champion: prod's
+    champion is still the old one, and the next promotion checks and finishes that copy instead
+    of registering a second one."""
+    from mlflow import MlflowClient
+
+    from mlops.platform.local import promotion as local_promotion
+
+    dev, prod = envs["dev"], envs["prod"]
+    version = _register(dev, envs["tmp"], slope=4.5)
+    envs["platforms"]["dev"].approve(envs["entry"], NAMES, "ada", version)
+    client = MlflowClient(prod.mlflow_tracking_uri, prod.mlflow_registry_uri)
+    champion_before = client.get_model_version_by_alias(MODEL_NAME, "champion").version
+    checked = local_promotion._check
+
+    def interrupted(files, approved, what):
+        if what == "the copy":
+            raise KeyboardInterrupt
+        checked(files, approved, what)
+
+    monkeypatch.setattr(local_promotion, "_check", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _promote(envs, version=version)
+    assert client.get_model_version_by_alias(MODEL_NAME, "champion").version == champion_before
+    monkeypatch.setattr(local_promotion, "_check", checked)
+
+    result, _ = _promote(envs, version=version)
+    copies = [v for v in client.search_model_versions(f"name='{MODEL_NAME}'")
+              if v.tags.get("factory.promotion.source.version") == version]
+    assert len(copies) == 1 and str(copies[0].version) == result.promotion.target_version
+    assert copies[0].tags["factory.promotion.target_version"] == str(copies[0].version)
+    assert str(client.get_model_version_by_alias(MODEL_NAME, "champion").version) == \
+        result.promotion.target_version

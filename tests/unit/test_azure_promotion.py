@@ -241,6 +241,26 @@ def test_a_second_promotion_reuses_the_copy_and_shares_nothing(azure):
     azure.fakes[DEV.name].models.share.assert_not_called()
 
 
+def test_a_copy_left_unfinished_is_checked_and_finished_not_uploaded_again(azure):
+    """Interrupted after the upload, before the copy became champion: the next promotion
+    finds it by its lineage tags, checks its files, and finishes it."""
+    _approve(azure)
+    approved = promotion.approved(DEV, "dev", azure.entry, NAMES)
+    unfinished = {k: v for k, v in _promotion(approved).to_tags().items()
+                  if not k.endswith("target_version")}
+    azure.stores[PROD.name].add(Model(name=NAMES.model_name, version="1",
+                                      tags={**unfinished, DIGEST_TAG: approved.digest}),
+                                azure.files)
+    assert lineage.promotions(PROD, NAMES.model_name) == []  # not a promotion yet
+    done = promotion.promote(DEV, PROD, azure.entry, approved, _promotion(approved))
+    assert done.target_version == "1" and list(azure.stores[PROD.name].versions) == ["1"]
+    azure.fakes[DEV.name].models.share.assert_not_called()
+    tags = azure.stores[PROD.name].versions["1"].tags
+    assert tags[CHAMPION_TAG] == "true" and tags["factory.promotion.target_version"] == "1"
+    assert lineage.promotions(PROD, NAMES.model_name) == [dataclasses.replace(
+        done, registry_model=None)]
+
+
 def test_environments_without_a_shared_registry_are_refused(azure):
     _approve(azure)
     approved = promotion.approved(DEV, "dev", azure.entry, NAMES)

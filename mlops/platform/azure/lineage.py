@@ -71,4 +71,5 @@ def promotions(workspace: Workspace, model_name: str, *,
     except AzureMLError:
         return []
     found = [Promotion.from_tags(m.tags, f"{model_name} v{m.version} tags") for m in versions]
-    return sorted((p for p in found if p), key=lambda p: int(p.target_version or 0))
+    # an unfinished copy (interrupted before its version was recorded) is no promotion yet
+    return sorted((p for p in found if p and p.target_version), key=lambda p: int(p.target_version))

@@ -101,4 +101,5 @@ def promotions(workspace: Workspace, model_name: str) -> list[Promotion]:
     except MlflowException:
         return []
     found = [Promotion.from_tags(v.tags, f"{model_name} v{v.version} tags") for v in versions]
-    return sorted((p for p in found if p), key=lambda p: int(p.target_version or 0))
+    # an unfinished copy (interrupted before its version was recorded) is no promotion yet
+    return sorted((p for p in found if p and p.target_version), key=lambda p: int(p.target_version))

@@ -168,10 +168,13 @@ def promote(source: Workspace, target: Workspace, entry: ModelEnvConfig,
                 raise
             client.set_model_version_tag(approved.model_name, version,
                                          f"{Promotion.TAG_PREFIX}target_version", version)
-        else:
+        else:  # promoted before, or interrupted after registering: checked, then finished
             version = str(existing.version)
             _check(download(target, approved.model_name, version, Path(tmp) / "copy"),
                    approved, f"the earlier copy (version {version})")
             promotion = Promotion.from_tags(existing.tags) or promotion
+            if not promotion.target_version:
+                client.set_model_version_tag(approved.model_name, version,
+                                             f"{Promotion.TAG_PREFIX}target_version", version)
     make_champion(client, approved.model_name, version)
     return dataclasses.replace(promotion, target_version=version)
