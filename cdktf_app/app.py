@@ -18,12 +18,14 @@ TARGETS = ("local", "azure")
 
 
 def synth(config: FactoryConfig, target: str, outdir: Path, *,
-          state_root: Path | None = None, settings: AzureSettings | None = None) -> list[str]:
-    """Synthesise the target's stacks into ``outdir``; returns the stack names in apply order.
-    azure needs the subscription and organisation: ``settings``, else config or environment."""
+          state_root: Path | None = None, settings: AzureSettings | None = None,
+          env: str | None = None) -> list[str]:
+    """Synthesise the stacks of ``env``'s (default: the selected infrastructure environment's)
+    ``target`` into ``outdir``; returns the stack names in apply order. azure needs the
+    subscription and organisation: ``settings``, else config or environment."""
     from cdktn import App
 
-    infra = config.infra_env(selected_infra_env())
+    infra = config.infra_env(env or selected_infra_env())
     app = App(outdir=str(outdir), skip_validation=False)
     if target == "local":
         from cdktf_app.local_stack import LocalWorkspaceStack
@@ -35,7 +37,7 @@ def synth(config: FactoryConfig, target: str, outdir: Path, *,
         from cdktf_app.devops_stack import AzureDevOpsStack
 
         settings = settings or AzureSettings.resolve(infra)
-        azureml = AzureMLStack(app, "azureml", infra=infra, settings=settings)
+        azureml = AzureMLStack(app, "azureml", infra=infra, settings=settings, config=config)
         devops = AzureDevOpsStack(app, "azure_devops", infra=infra, config=config,
                                   azureml=azureml, settings=settings)
         stacks = [azureml, devops]

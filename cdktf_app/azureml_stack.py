@@ -6,6 +6,14 @@ Application Insights, container registry (no admin user), the Azure ML workspace
 four, the training and batch compute clusters, the identity the model pipelines run as, and the
 role assignments mlops.identities gives Terraform. Names: mlops.azure_names.
 
+Promotion: the first environment of a promotion chain (one others name in PROMOTE_FROM) also
+creates the Azure ML registry the chain shares. azurerm has no registry resource
+(hashicorp/terraform-provider-azurerm#22565 open, #32613 unmerged), so it is an azapi_resource
+of Microsoft.MachineLearningServices/registries, the body the REST API documents
+(how-to-manage-registries: a region per workspace location, system-created storage and a Premium
+container registry). A promotion target reads its source's workspace (a data source) and grants
+its own model pipelines the roles mlops.identities gives them there and on the registry.
+
 Outputs hold names and ids only: no key, connection string or instrumentation key.
 """
 
@@ -15,10 +23,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from cdktn import TerraformOutput, TerraformStack
+from cdktn import TerraformOutput, TerraformResource, TerraformStack
 from cdktn_provider_azurerm.application_insights import ApplicationInsights
 from cdktn_provider_azurerm.container_registry import ContainerRegistry
 from cdktn_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
+from cdktn_provider_azurerm.data_azurerm_machine_learning_workspace import (
+    DataAzurermMachineLearningWorkspace,
+)
 from cdktn_provider_azurerm.data_azurerm_resource_group import DataAzurermResourceGroup
 from cdktn_provider_azurerm.data_azurerm_subscription import DataAzurermSubscription
 from cdktn_provider_azurerm.key_vault import KeyVault, KeyVaultNetworkAcls
@@ -48,12 +59,15 @@ from cdktn_provider_azurerm.storage_account import (
 from cdktn_provider_azurerm.user_assigned_identity import UserAssignedIdentity
 from constructs import Construct
 
-from cdktf_app._backend import azurerm_backend, state_container_id
+from cdktf_app._backend import azurerm_backend, backend_file, backend_settings, state_container_id
 from mlops import identities
-from mlops.azure_names import AzureNames, AzureSettings
-from mlops.config import InfraConfig
+from mlops.azure_names import AzureNames, AzureSettings, promotion_chain, registry_home
+from mlops.config import FactoryConfig, InfraConfig
+from mlops.errors import FactoryError
 
 SOFT_DELETE_DAYS = 30
+AZAPI_PROVIDER = {"source": "Azure/azapi", "version": ">= 2.0, < 3.0"}
+REGISTRY_API = "Microsoft.MachineLearningServices/registries@2024-04-01"
 
 
 def iso_duration(seconds: int) -> str:
@@ -127,7 +141,8 @@ class AzureMLStack(TerraformStack):
     """All Azure resources of one infrastructure environment (config/infra_config.json)."""
 
     def __init__(self, scope: Construct, stack_id: str, *, infra: InfraConfig,
-                 settings: AzureSettings, backends_dir: Path | None = None):
+                 settings: AzureSettings, backends_dir: Path | None = None,
+                 config: FactoryConfig | None = None):
         super().__init__(scope, stack_id)
         self.infra, self.settings = infra, settings
         self.names = names = AzureNames.of(infra, settings.subscription_id)
@@ -181,8 +196,63 @@ class AzureMLStack(TerraformStack):
         self.pipeline_identity = UserAssignedIdentity(
             self, "pipeline_identity", name=names.pipeline_identity, location=rg.location,
             resource_group_name=rg.name, tags=tags)
+        self.promotion_scopes: dict[str, str] = {}
+        self.registry_name: str | None = None
+        if config is not None:
+            self._promotion(config, tags, backends_dir)
         self._role_assignments()
         self._outputs()
+
+    def _promotion(self, config: FactoryConfig, tags: dict[str, str],
+                   backends_dir: Path | None) -> None:
+        """The shared registry (created here when this environment is its home) and, for a
+        promotion target, the scopes of its grants: the source's workspace and the registry."""
+        home = registry_home(config, self.infra)
+        if home is None:
+            return
+        subscription = self.settings.subscription_id
+        self.registry_name = AzureNames.of(home, subscription).registry
+        if home == self.infra:
+            chain = [e for e in config.infra.values() if promotion_chain(config, e)[-1] == home]
+            locations = list(dict.fromkeys([home.location, *(e.location for e in chain)]))
+            self.registry = self._registry(self.registry_name, locations, tags)
+        source_name = self.infra.promote_from
+        if source_name is None:
+            return
+        source = config.infra_env(source_name)
+        _same_state(self.infra, source, subscription, backends_dir)
+        source_names = AzureNames.of(source, subscription)
+        self.source_workspace = DataAzurermMachineLearningWorkspace(
+            self, "source_workspace", name=source_names.workspace,
+            resource_group_name=source_names.resource_group)
+        self.promotion_scopes = {
+            "source_workspace": self.source_workspace.id,
+            "registry": (f"/subscriptions/{subscription}/resourceGroups/"
+                         f"{home.resource_group_name}/providers/"
+                         f"Microsoft.MachineLearningServices/registries/{self.registry_name}")}
+
+    def _registry(self, name: str, locations: list[str], tags: dict[str, str]
+                  ) -> TerraformResource:
+        self.add_override("terraform.required_providers.azapi", AZAPI_PROVIDER)
+        # azapi authenticates as azurerm does (ARM_* environment, mlops.infra.credentials)
+        self.add_override("provider.azapi", [{"subscription_id": self.settings.subscription_id}])
+        registry = TerraformResource(self, "ml_registry", terraform_resource_type="azapi_resource")
+        registry.add_override("type", REGISTRY_API)
+        registry.add_override("name", name)
+        registry.add_override("parent_id", self.resource_group.id)
+        registry.add_override("location", locations[0])
+        registry.add_override("identity", [{"type": "SystemAssigned"}])
+        registry.add_override("tags", tags)
+        registry.add_override("body", {"properties": {
+            "publicNetworkAccess": "Enabled",
+            "regionDetails": [{
+                "location": location,
+                "storageAccountDetails": [{"systemCreatedStorageAccount": {
+                    "storageAccountType": "Standard_LRS", "storageAccountHnsEnabled": False}}],
+                "acrDetails": [{"systemCreatedAcrAccount": {"acrAccountSku": "Premium"}}],
+            } for location in locations]}})
+        registry.override_logical_id("ml_registry")
+        return registry
 
     def _storage(self, rg: DataAzurermResourceGroup, tags: dict[str, str]) -> StorageAccount:
         return StorageAccount(
@@ -213,8 +283,11 @@ class AzureMLStack(TerraformStack):
             "workspace": self.workspace.id, "storage": self.storage.id,
             "key_vault": self.key_vault.id, "container_registry": self.container_registry.id,
             "state_container": state_container_id(self.backend, self.settings.subscription_id),
+            **self.promotion_scopes,  # promotion targets only
         }
         for grant in identities.grants(by="terraform"):
+            if grant.scope not in scopes:
+                continue
             role = re.sub(r"[^a-z0-9]+", "_", grant.role.lower()).strip("_")
             RoleAssignment(self, f"{grant.identity}_{role}_{grant.scope}",
                            scope=scopes[grant.scope], role_definition_name=grant.role,
@@ -245,6 +318,8 @@ class AzureMLStack(TerraformStack):
             "subscription_id": self.settings.subscription_id,
             "resource_group": self.resource_group.name,
             "endpoint_suffix": self.names.suffix,
+            "endpoint_ports": None,
+            "azureml_registry": self.registry_name,
         }
 
     def pipeline_variables(self) -> dict[str, str]:
@@ -265,6 +340,7 @@ class AzureMLStack(TerraformStack):
             "APPLICATION_INSIGHTS_NAME": self.monitoring.application_insights.name,
             "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
             "AZURE_CLIENT_ID": self.pipeline_identity.client_id,
+            **({"AZUREML_REGISTRY_NAME": self.registry_name} if self.registry_name else {}),
         }
 
     def _outputs(self) -> None:
@@ -284,3 +360,18 @@ class AzureMLStack(TerraformStack):
         }
         for name, value in plain.items():
             TerraformOutput(self, name, value=value)
+
+
+def _same_state(target: InfraConfig, source: InfraConfig, subscription: str,
+                backends_dir: Path | None) -> None:
+    """A promotion target's model pipelines read the source's Terraform outputs with the read
+    access they hold on their own state container: both must keep their state there."""
+    mine = backend_settings(target, subscription, backends_dir)
+    theirs = backend_settings(source, subscription, backends_dir)
+    if state_container_id(mine, subscription) != state_container_id(theirs, subscription):
+        raise FactoryError(
+            f"{backend_file(target.env_name, backends_dir)} and "
+            f"{backend_file(source.env_name, backends_dir)}: {target.env_name} takes models from "
+            f"{source.env_name} (PROMOTE_FROM) and reads its outputs, so both keep their state "
+            "in the same resource group, storage account and container (expected the same "
+            "resource_group_name, container_name and storage account; a different key each)")

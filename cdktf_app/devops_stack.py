@@ -1,4 +1,7 @@
-"""The Azure DevOps stack: service connection, variable group, pipelines and branch policies.
+"""The Azure DevOps stack of one infrastructure environment: its service connection and variable
+group, the build definitions of its pipelines (mlops.cicd.definitions: each pipeline belongs to
+one environment), branch policies, and for a promotion target the Azure DevOps environment its
+CD pipelines deploy to, with an approval check.
 
 No typed CDK bindings exist for the microsoft/azuredevops provider, so the resources live in
 the HCL module terraform/modules/azure_devops; this stack feeds it from config, from the CI
@@ -25,11 +28,18 @@ MODULE_DIR = Path(__file__).resolve().parents[1] / "terraform" / "modules" / "az
 AZUREDEVOPS_PROVIDER = {"source": "microsoft/azuredevops", "version": ">= 1.0, < 2.0"}
 
 
-def pipeline_inputs(config: FactoryConfig) -> dict[str, dict[str, Any]]:
-    """The module's ``pipelines`` input: one entry per generated pipeline YAML."""
+def pipeline_inputs(config: FactoryConfig, env: str) -> dict[str, dict[str, Any]]:
+    """The module's ``pipelines`` input: one entry per generated pipeline YAML of ``env``."""
     return {d.name: {"kind": d.kind, "yml_path": d.azure_path,
                      "path_filters": list(d.path_filters)}
-            for d in definitions_for(config, AZURE)}
+            for d in definitions_for(config, AZURE) if d.env == env}
+
+
+def approval_environment(config: FactoryConfig, env: str) -> str:
+    """The Azure DevOps environment CD pipelines deploy to ("" when ``env`` has none): named
+    after the infrastructure environment, as the generated CD YAML names it."""
+    cd = any(d.kind == "cd" and d.env == env for d in definitions_for(config, AZURE))
+    return env if cd else ""
 
 
 def module_inputs(infra: InfraConfig, config: FactoryConfig,
@@ -60,7 +70,8 @@ def module_inputs(infra: InfraConfig, config: FactoryConfig,
         "pipeline_identity_client_id": azureml.pipeline_identity.client_id,
         "variable_group_name": infra.variable_group_name,
         "variables": variables,
-        "pipelines": pipeline_inputs(config),
+        "pipelines": pipeline_inputs(config, infra.env_name),
+        "approval_environment": approval_environment(config, infra.env_name),
     }
 
 

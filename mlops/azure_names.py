@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mlops.config import INFRA_FILE, InfraConfig
+from mlops.config import INFRA_FILE, FactoryConfig, InfraConfig
 from mlops.errors import FactoryError
 
 SUBSCRIPTION_ENV = "ARM_SUBSCRIPTION_ID"  # what azurerm >= 4 reads (subscription_id is required)
@@ -120,6 +120,9 @@ class AzureNames:
     container_registry: str  # 5-50 letters and digits, global
     pipeline_identity: str  # the model pipelines run as it (Terraform creates it)
     infra_identity: str  # the infrastructure pipeline runs as it (bootstrap creates it)
+    # the Azure ML registry this environment would own as the first of a promotion chain:
+    # 2-32 letters, digits, '-' or '_', unique in the tenant (how-to-manage-registries)
+    registry: str
 
     @classmethod
     def of(cls, infra: InfraConfig, subscription_id: str) -> AzureNames:
@@ -136,4 +139,22 @@ class AzureNames:
             container_registry=f"cr{compact}{suffix}",
             pipeline_identity=f"id-{dashed}-pipelines",
             infra_identity=f"id-{dashed}-infra",
+            registry=f"mlr-{dashed}"[:32 - SUFFIX_LENGTH - 1].rstrip("-") + f"-{suffix}",
         )
+
+
+def promotion_chain(config: FactoryConfig, infra: InfraConfig) -> list[InfraConfig]:
+    """``infra`` and the environments it takes models from, nearest first (PROMOTE_FROM)."""
+    chain = [infra]
+    while chain[-1].promote_from:
+        chain.append(config.infra_env(chain[-1].promote_from))
+    return chain
+
+
+def registry_home(config: FactoryConfig, infra: InfraConfig) -> InfraConfig | None:
+    """The environment whose stack creates the registry ``infra`` shares (the first of its
+    promotion chain), or None when ``infra`` takes part in no promotion."""
+    home = promotion_chain(config, infra)[-1]
+    receives = any(promotion_chain(config, other)[-1] == home and other != home
+                   for other in config.infra.values())
+    return home if receives else None

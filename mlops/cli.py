@@ -64,7 +64,10 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
                         help="print the models the command would act on (JSON) and stop")
     parser.add_argument("--env", metavar="ENV",
                         help="the infrastructure environment of config/infra_config.json "
-                             "(default: FACTORY_INFRA_ENV, else dev)")
+                             "(default: FACTORY_INFRA_ENV, else dev); lineage: only this one")
+    parser.add_argument("--version", metavar="N",
+                        help="approve, promote, lineage: this registered version (default: "
+                             "the champion)")
     parser.add_argument("--soak-minutes", type=float, default=SOAK_DEFAULT, metavar="MINUTES",
                         help=f"bench: length of the serving soak run (default {SOAK_DEFAULT:g})")
 

@@ -31,6 +31,12 @@ SCOPES: dict[str, str | None] = {
     "application_insights": "resource_group",
     "state_resource_group": "subscription",  # the Terraform state (terraform/backends/)
     "state_container": "state_resource_group",
+    # promotion: the environment a target environment takes models from (PROMOTE_FROM), and
+    # the Azure ML registry the environments share (in the first environment's resource group)
+    "source_resource_group": "subscription",
+    "source_workspace": "source_resource_group",
+    "registry_resource_group": "subscription",
+    "registry": "registry_resource_group",
     "devops_project": None,  # Azure DevOps, outside Azure RBAC
 }
 SCOPE_TEXT = {
@@ -39,6 +45,10 @@ SCOPE_TEXT = {
     "key_vault": "workspace key vault", "container_registry": "workspace container registry",
     "application_insights": "Application Insights", "state_resource_group":
         "state resource group", "state_container": "Terraform state container",
+    "source_resource_group": "resource group of the PROMOTE_FROM environment",
+    "source_workspace": "Azure ML workspace of the PROMOTE_FROM environment",
+    "registry_resource_group": "resource group of the shared registry",
+    "registry": "shared Azure ML registry",
     "devops_project": "Azure DevOps project DEVOPS_PROJECT_NAME",
 }
 
@@ -85,6 +95,7 @@ def _matches(pattern: str, action: str) -> bool:
 
 
 _ML = "Microsoft.MachineLearningServices/workspaces"
+_REGISTRY = "Microsoft.MachineLearningServices/registries"
 _BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers"
 ROLES: dict[str, RoleDefinition] = {
     "Owner": RoleDefinition(actions=("*",)),
@@ -117,6 +128,11 @@ ROLES: dict[str, RoleDefinition] = {
                  "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"),
         data_actions=(f"{_BLOBS}/blobs/read",)),
     "AcrPull": RoleDefinition(actions=("Microsoft.ContainerRegistry/registries/pull/read",)),
+    # Registry assets (models, environments, components) but not the registry itself
+    # (how-to-assign-roles: "Can get registries, and read, write and delete assets within them.
+    # Cannot create new registry resources or delete them").
+    "AzureML Registry User": RoleDefinition(actions=(f"{_REGISTRY}/read",
+                                                     f"{_REGISTRY}/assets/*")),
     "Key Vault Administrator": RoleDefinition(
         actions=("Microsoft.Authorization/*/read", "Microsoft.Resources/deployments/*",
                  "Microsoft.Resources/subscriptions/resourceGroups/read",
@@ -214,7 +230,16 @@ GRANTS: tuple[Grant, ...] = (
           "grants the model pipelines read access to the state", "bootstrap"),
     Grant("infra_pipeline", "Project Administrator (Azure DevOps)", "devops_project",
           "manages the model pipelines' service connection, the variable group, the build "
-          "definitions and the branch policies", "bootstrap"),
+          "definitions, the branch policies and the promotion environment's approval check",
+          "bootstrap"),
+    # a promotion target's infrastructure pipeline assigns its model pipelines' roles in the
+    # environment it takes models from and on the shared registry (the two rows below it)
+    Grant("infra_pipeline", "Role Based Access Control Administrator", "source_resource_group",
+          "grants its model pipelines read access to the PROMOTE_FROM environment's workspace "
+          "(promotion targets only)", "bootstrap"),
+    Grant("infra_pipeline", "Role Based Access Control Administrator",
+          "registry_resource_group", "grants its model pipelines the use of the shared "
+          "registry (promotion targets only)", "bootstrap"),
     # the model pipelines: work inside the workspace; never change infrastructure
     Grant("model_pipeline", "AzureML Data Scientist", "workspace",
           "registers data, components, environments and models; submits, follows and cancels "
@@ -224,7 +249,16 @@ GRANTS: tuple[Grant, ...] = (
           "uploads data assets and code snapshots (shared keys are disabled on the account)",
           "terraform"),
     Grant("model_pipeline", "Storage Blob Data Reader", "state_container",
-          "reads the Terraform outputs (the workspace description), nothing else",
+          "reads the Terraform outputs (the workspace description), nothing else; the "
+          "environments share the container, so a promotion target reads its source's too",
+          "terraform"),
+    Grant("model_pipeline", "Reader", "source_workspace",
+          "promotion targets: reads the approved version and its training job in the "
+          "PROMOTE_FROM environment and shares it to the registry (never changes that "
+          "environment)", "terraform"),
+    Grant("model_pipeline", "AzureML Registry User", "registry",
+          "promotion targets: shares the approved version into the registry, reads it back to "
+          "check its digest and deploys from it (assets only, never the registry itself)",
           "terraform"),
     # the workspace's own identity: Azure ML assigns all of these itself
     Grant("workspace", "Contributor", "storage", "manages its datastores' containers",
@@ -294,6 +328,7 @@ OPERATIONS: dict[str, Operation] = dict([
     _op("create the Azure ML workspace", f"{_ML}/write", "resource_group"),
     _op("create storage, key vault and registry", "Microsoft.Storage/storageAccounts/write",
         "resource_group"),
+    _op("create the shared Azure ML registry", f"{_REGISTRY}/write", "resource_group"),
     _op("create compute clusters", f"{_ML}/computes/write", "resource_group"),
     _op("create the model pipelines' identity and its federated credential",
         "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/write",
@@ -326,13 +361,22 @@ OPERATIONS: dict[str, Operation] = dict([
     _op("delete endpoints", f"{_ML}/onlineEndpoints/delete", "workspace"),
     # models.archive / jobs.archive are updates (PUT) of the version or job
     _op("archive models and jobs", f"{_ML}/models/versions/write", "workspace"),
+    # promotion (mlops.platform.azure.promotion): the source is only read; models.share reads
+    # the source workspace (workspaces.get) and creates the asset in the registry
+    _op("read the source environment's workspace", f"{_ML}/read", "source_workspace"),
+    _op("read the source environment's models", f"{_ML}/models/versions/read",
+        "source_workspace"),
+    _op("read the source environment's jobs", f"{_ML}/jobs/read", "source_workspace"),
+    _op("share models into the registry", f"{_REGISTRY}/assets/write", "registry"),
+    _op("read models in the registry", f"{_REGISTRY}/assets/read", "registry"),
 ])
 
 _STATE = ("read the Terraform state",)
 _INFRA_READ = (*_STATE, "write the Terraform state and its lease",
                "read the resource group's resources")
 _INFRA_WRITE = (*_INFRA_READ, "create the Azure ML workspace",
-                "create storage, key vault and registry", "create compute clusters",
+                "create storage, key vault and registry", "create the shared Azure ML registry",
+                "create compute clusters",
                 "create the model pipelines' identity and its federated credential",
                 "assign the stack's roles", "grant read access to the state",
                 "manage Azure DevOps resources")
@@ -359,6 +403,13 @@ SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "endpoints": (*_STATE, "read endpoints", "invoke online endpoints with their key"),
     "undeploy": (*_STATE, "read endpoints", "delete endpoints"),
     "approve": (*_STATE, "read models", "register and tag models"),
+    # run as the target environment's model pipelines (the CD pipeline)
+    "promote": (*_STATE, "read the source environment's workspace",
+                "read the source environment's models", "read the source environment's jobs",
+                "share models into the registry", "read models in the registry", "read models",
+                "register and tag models", *_DEPLOY),
+    "lineage": (*_STATE, "read models", "follow jobs", "download job outputs",
+                "read endpoints"),
     "cancel_job": (*_STATE, "follow jobs", "cancel jobs"),
     "wait_job": (*_STATE, "follow jobs"),
     "cleanup": (*_STATE, "read models", "archive models and jobs"),

@@ -52,6 +52,22 @@ def current_branch(environ: Mapping[str, str] | None = None, cwd: str | None = N
     return _git_branch(cwd) or "local"
 
 
+def current_commit(environ: Mapping[str, str] | None = None, cwd: str | None = None) -> str | None:
+    """The commit being built: Azure DevOps BUILD_SOURCEVERSION, GitHub GITHUB_SHA, else git's
+    HEAD; None outside a git checkout."""
+    env = os.environ if environ is None else environ
+    for var in ("BUILD_SOURCEVERSION", "GITHUB_SHA"):
+        if env.get(var, "").strip():
+            return env[var].strip()
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", commit) else None
+
+
 def current_build_id(environ: Mapping[str, str] | None = None, now: datetime | None = None) -> str:
     """Azure DevOps BUILD_BUILDID, GitHub GITHUB_RUN_ID, else a local timestamp id."""
     env = os.environ if environ is None else environ
@@ -78,6 +94,7 @@ class RunNames:
     model_name: str
     branch: str
     build_id: str
+    commit: str | None = None  # the git commit built (lineage), None when unknown
 
 
 def run_names(entry: ModelEnvConfig, branch: str | None = None,
@@ -91,4 +108,5 @@ def run_names(entry: ModelEnvConfig, branch: str | None = None,
         model_name=_join(entry.model, entry.model_base_name, entry.env, branch),
         branch=branch,
         build_id=build_id,
+        commit=current_commit(),
     )

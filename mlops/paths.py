@@ -56,4 +56,5 @@ def local_workspace(infra: Any, state_root: Path) -> Workspace:
         artifact_root=root / "mlflow" / "artifacts",
         data_store=root / "data",
         endpoint_registry=root / "endpoints",
+        endpoint_ports=tuple(infra.local_endpoint_ports),
     )

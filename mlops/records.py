@@ -1,5 +1,5 @@
 """Records that cross layers: the workspace description, data assets, step and pipeline results,
-the gate decision, endpoints and saved plans.
+the gate decision, endpoints, saved plans, promotions and lineage.
 
 This module is the neutral ground every layer (config users, infra, pipeline, serving,
 platforms, builds, commands, the CDK app) imports; it imports nothing of the factory, so no
@@ -12,6 +12,14 @@ from __future__ import annotations
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from mlops.registry_names import (
+    APPROVED_AT_TAG,
+    APPROVED_BUILD_TAG,
+    APPROVED_BY_TAG,
+    PRODUCTION,
+    STAGE_TAG,
+)
 
 # Version of every record this module writes to disk. A reader meeting a newer one refuses it
 # by name instead of misreading it; an older one is upgraded where the fields allow.
@@ -76,6 +84,10 @@ class Workspace:
     resource_group: str | None = None
     # azure: appended to endpoint names, which Azure wants unique per region (mlops.azure_names)
     endpoint_suffix: str | None = None
+    # local: the ports this environment's endpoint fronts bind (first, last)
+    endpoint_ports: tuple[int, int] | None = None
+    # azure: the Azure ML registry the environments share (promotion goes through it)
+    azureml_registry: str | None = None
 
     _PATHS = ("root", "artifact_root", "data_store", "endpoint_registry")
 
@@ -95,6 +107,13 @@ class Workspace:
         for key in cls._PATHS:
             if data.get(key):
                 data[key] = Path(data[key])
+        ports = data.get("endpoint_ports")
+        if ports is not None:
+            if (not isinstance(ports, list | tuple) or len(ports) != 2
+                    or not all(isinstance(p, int) for p in ports)):
+                raise RecordError(f"terraform output 'workspace': endpoint_ports: expected "
+                                  f"[first, last], found {ports!r}")
+            data["endpoint_ports"] = tuple(ports)
         return cls(**data)
 
     def to_output(self) -> dict[str, Any]:
@@ -102,6 +121,8 @@ class Workspace:
         for key in self._PATHS:
             if data.get(key) is not None:
                 data[key] = str(data[key])
+        if data.get("endpoint_ports") is not None:
+            data["endpoint_ports"] = list(data["endpoint_ports"])
         return data
 
 
@@ -137,6 +158,17 @@ class GateDecision:
     model_version: str | None = None
     threshold: float | None = None
     model_name: str | None = None  # MODEL_NAME the candidate was (or would have been) registered as
+
+    @classmethod
+    def from_decision(cls, decision: dict[str, Any]) -> GateDecision:
+        """From the register step's decision.json (both platforms write the same file)."""
+        version = decision.get("model_version")
+        return cls(passed=bool(decision.get("passed")),
+                   registered=bool(decision.get("registered")),
+                   reason=str(decision.get("reason", "")), metric=str(decision.get("metric", "")),
+                   candidate=decision.get("candidate"), champion=decision.get("champion"),
+                   model_version=None if version is None else str(version),
+                   threshold=decision.get("threshold"), model_name=decision.get("model_name"))
 
 
 @dataclass(frozen=True)
@@ -381,3 +413,133 @@ class CleanupResult:
     kept_versions: tuple[tuple[str, str, str], ...] = ()  # (name, version, why kept)
     removed_experiments: tuple[str, ...] = ()
     dry_run: bool = False
+
+
+# -- approval and promotion --------------------------------------------------------------------
+# Tags on a registered model version, the same on both platforms (names: mlops.registry_names).
+# Approval (the seed's manual approval stage) sets four; a promotion writes Promotion.to_tags()
+# on the copy.
+
+
+@dataclass(frozen=True)
+class Approval:
+    approved_by: str
+    approved_build: str
+    approved_at: str  # ISO 8601
+    stage: str = PRODUCTION
+
+    def to_tags(self) -> dict[str, str]:
+        return {STAGE_TAG: self.stage, APPROVED_BY_TAG: self.approved_by,
+                APPROVED_BUILD_TAG: self.approved_build, APPROVED_AT_TAG: self.approved_at}
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, Any] | None) -> Approval | None:
+        """The approval a version's tags record, or None when it is not approved."""
+        tags = tags or {}
+        if tags.get(STAGE_TAG) != PRODUCTION:
+            return None
+        return cls(str(tags.get(APPROVED_BY_TAG, "")), str(tags.get(APPROVED_BUILD_TAG, "")),
+                   str(tags.get(APPROVED_AT_TAG, "")))
+
+
+@dataclass(frozen=True)
+class ApprovedVersion:
+    """A registered version a promotion may take: approved, with the facts of where it came
+    from (read in the source environment)."""
+
+    env: str  # infrastructure environment
+    workspace: str
+    model: str  # the factory's model (nyc_taxi)
+    model_name: str  # MODEL_NAME it is registered as
+    version: str
+    digest: str  # factory.model_digest recorded at registration
+    approval: Approval
+    run_id: str | None = None  # the pipeline run that trained it (local parent run, azure job)
+    data: tuple[str, ...] = ()  # "name:version" of the data assets it was trained on
+    git_commit: str | None = None
+    build_id: str | None = None  # the CI build that trained it
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """An approved version copied into another environment: written as tags on the copy, read
+    back by lineage."""
+
+    source: ApprovedVersion
+    target_env: str
+    target_workspace: str
+    target_version: str
+    promoted_by: str
+    promoted_at: str  # ISO 8601
+    promotion_build: str  # the CD build (or local run) that promoted it
+    registry_model: str | None = None  # azure: the registry asset the target serves
+    schema_version: int = SCHEMA_VERSION
+
+    TAG_PREFIX = "factory.promotion."
+
+    def to_tags(self) -> dict[str, str]:
+        values = {f"source.{k}": v for k, v in asdict(self.source).items() if k != "approval"}
+        values.update({f"source.approval.{k}": v for k, v in asdict(self.source.approval).items()})
+        values.update({k: v for k, v in asdict(self).items() if k != "source"})
+        values["source.data"] = ",".join(self.source.data)
+        return {f"{self.TAG_PREFIX}{k}": str(v) for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, Any] | None, what: str = "promotion tags"
+                  ) -> Promotion | None:
+        """The promotion a version's tags record; None for a version trained where it is."""
+        found = {k[len(cls.TAG_PREFIX):]: str(v) for k, v in (tags or {}).items()
+                 if k.startswith(cls.TAG_PREFIX)}
+        if not found:
+            return None
+        version = found.get("schema_version", str(SCHEMA_VERSION))
+        _check_version({"schema_version": int(version) if version.isdigit() else version}, what)
+        approval = {k.removeprefix("source.approval."): v for k, v in found.items()
+                    if k.startswith("source.approval.")}
+        source = {k.removeprefix("source."): v for k, v in found.items()
+                  if k.startswith("source.") and not k.startswith("source.approval.")}
+        source["data"] = tuple(d for d in source.get("data", "").split(",") if d)
+        top = {k: v for k, v in found.items() if not k.startswith("source.")}
+        # written once the copy has its version number: a copy interrupted before is unfinished
+        top.setdefault("target_version", "")
+        try:
+            return cls(**{**_known(cls, {**top, "source": None}, what),
+                          "schema_version": SCHEMA_VERSION,
+                          "source": ApprovedVersion(**{
+                              **_known(ApprovedVersion, {**source, "approval": None}, what),
+                              "approval": Approval(**_known(Approval, approval, what))})})
+        except TypeError as exc:
+            raise RecordError(f"{what}: {exc}") from None
+
+
+# -- lineage -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VersionLineage:
+    """Where one registered version in one environment came from, and where it went: data ->
+    pipeline run and steps -> gate -> version and digest -> approval -> promotions -> endpoints."""
+
+    env: str
+    workspace: str
+    target: str
+    model: str
+    model_name: str
+    version: str
+    digest: str | None
+    champion: bool
+    data: tuple[str, ...] = ()  # "name:version"
+    run_id: str | None = None
+    run_name: str | None = None
+    experiment: str | None = None
+    build_id: str | None = None
+    branch: str | None = None
+    git_commit: str | None = None
+    steps: tuple[StepResult, ...] = ()
+    gate: GateDecision | None = None
+    approval: Approval | None = None
+    promoted_from: Promotion | None = None
+    promoted_to: tuple[Promotion, ...] = ()
+    endpoints: tuple[EndpointInfo, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

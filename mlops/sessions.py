@@ -122,9 +122,20 @@ SESSIONS: tuple[Session, ...] = (
             "removes old model versions (never the champion or an approved one) and finished PR "
             "experiments, keeping the newest N (`-- --keep N`, `--check` reports only)",
             tools=TERRAFORM),
-    Session("approve", "Tag each model's champion version for production, recording approver "
-            "and build.",
-            "tags the champion version for production, recording who and which build",
+    Session("approve", "Tag a model version for production (-- MODEL [--version N], default "
+            "the champion), recording approver and build.",
+            "tags a version for production (`-- MODEL --version N`, default the champion), "
+            "recording who and which build", tools=TERRAFORM),
+    Session("promote", "Promote a model's approved version to another environment (-- MODEL "
+            "--from dev --to prod [--version N]); never retrains.",
+            "moves the approved version (default: the champion) to another environment "
+            "(`-- MODEL --from dev --to prod`): the same artifact, digest-checked, registered "
+            "with lineage tags, made champion and deployed; never retrains, refuses an "
+            "unapproved version", tools=TERRAFORM),
+    Session("lineage", "Print where a model's served or registered version came from, in every "
+            "environment (-- MODEL [--env ENV] [--version N] [--json]).",
+            "data → run and steps → gate → version and digest → approval → promotions → "
+            "endpoints, in each environment (`-- MODEL [--env ENV] [--version N] [--json]`)",
             tools=TERRAFORM),
 )
 BY_NAME = {session.name: session for session in SESSIONS}

@@ -4,6 +4,8 @@ these sessions."""
 
 from __future__ import annotations
 
+from mlops.config.loader import DEFAULT_INFRA_ENV
+
 PYTHON_VERSION = "3.11"
 NODE_VERSION = "20"
 # Setup, not work: the only non-nox commands any generated pipeline runs.
@@ -25,7 +27,7 @@ INSTALL_TERRAFORM = (
 # step must come right after its login, not after a multi-minute environment build.
 PREPARE = "nox -s check_config"
 # The pipelines act on the development environment (the seed's *_dev_pipeline, mlops_platform_dev_vg).
-INFRA_ENV = "dev"
+INFRA_ENV = DEFAULT_INFRA_ENV
 # The output variable `pr_build/ci_build --no-wait` publishes (mlops.platform.azure.pipeline).
 JOB_NAME_VARIABLE = "AZUREML_JOB_NAME"
 # What `nox -s gate` publishes for the approval (output variables; lower-case on GitHub):
@@ -46,7 +48,14 @@ FINISHED_VARIABLE = "FINISHED"
 WAIT_SLICE_MINUTES = 50
 
 
-def nox_call(session: str, model: str | None = None, *extra: str) -> str:
-    """`nox -s <session> -- [<model>] --target azure [extra...]`."""
-    args = [*([model] if model else []), "--target", "azure", *extra]
+# What `nox -s gate` publishes besides the approval's table: the version the CI build
+# registered (empty when none), which the approve job passes on as `--version`.
+VERSION_VARIABLE = "REGISTERED_VERSION"
+
+
+def nox_call(session: str, model: str | None = None, *extra: str, env: str = INFRA_ENV) -> str:
+    """`nox -s <session> -- [<model>] --target azure [extra...] [--env ENV]` (the environment
+    named only when it is not the pipelines' default one)."""
+    args = [*([model] if model else []), "--target", "azure", *extra,
+            *(["--env", env] if env != INFRA_ENV else [])]
     return f"nox -s {session} -- {' '.join(args)}"

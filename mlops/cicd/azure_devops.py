@@ -22,7 +22,6 @@ from typing import Any
 from mlops.cicd._paths import trigger_globs
 from mlops.cicd._sessions import (
     APPROVAL_VARIABLES,
-    INFRA_ENV,
     INSTALL_NOX,
     INSTALL_TERRAFORM,
     JOB_NAME_VARIABLE,
@@ -30,15 +29,22 @@ from mlops.cicd._sessions import (
     PREPARE,
     PYTHON_VERSION,
     TERRAFORM_VERSION,
+    VERSION_VARIABLE,
     nox_call,
 )
-from mlops.cicd.definitions import AZURE_DIR, AZURE_SETUP_TEMPLATE, PipelineDefinition
+from mlops.cicd.definitions import (
+    AZURE_DIR,
+    AZURE_SETUP_TEMPLATE,
+    PipelineDefinition,
+    ci_pipeline_name,
+)
 from mlops.config import FactoryConfig, InfraConfig
 
 VM_IMAGE = "ubuntu-latest"
 WAIT_TASK = "AzureMLJobWaitTask@1"
 WAIT_TIMEOUT_MINUTES = 2880  # the extension's wait is capped at two days by Azure DevOps
 APPROVAL_TIMEOUT_MINUTES = 4320
+CI_RESOURCE = "ci"  # the CD pipeline's name for the CI pipeline it follows
 SUBMIT_JOB, WAIT_JOB, GATE_JOB, GATE_STEP = "submit", "wait_for_azureml_job", "gate", "gate"
 BUILD_STAGE = "build"
 # `- template:` paths are relative to the including file (pipelines live in AZURE_DIR).
@@ -53,10 +59,16 @@ COMMENTS = {
            "smoke-test, then manual approval showing the run's metadata.",
            "Needs the Azure Machine Learning extension (ms-air-aiagility.azureml-v2) for",
            "AzureMLJobWaitTask; cancelling the run cancels the Azure ML job (cancel_job)."),
-    "infra": ("Provisions the Azure ML workspace and the Azure DevOps resources from config/, as",
-              "the infrastructure identity (its own service connection; the only pipeline that",
-              "plans and applies)."),
+    "infra": ("Provisions the {env} environment's Azure ML workspace and Azure DevOps resources",
+              "from config/, as its infrastructure identity (its own service connection; the only",
+              "pipeline that plans and applies)."),
     "data": ("Registers every model's data assets (versioned by content) in the Azure ML workspace.",),
+    "cd": ("CD for {model} to {env}: after its CI pipeline succeeds on the development branch (its",
+           "approval included), a deployment job on the Azure DevOps environment '{env}' waits",
+           "for that environment's approval check (the Azure DevOps stack creates both), then",
+           "promotes the approved version from {source}: the same artifact, digest-checked,",
+           "through the shared Azure ML registry; never retrained. It runs as {env}'s model",
+           "pipelines (its own service connection and variable group)."),
     "setup": ("Set-up steps every agent job starts with: checkout, Python, Node.js, Terraform,",
               "nox, then the factory environment (built before any Azure login: a federated",
               "token is valid for minutes, so the first Azure call must follow its login)."),
@@ -158,9 +170,13 @@ def _ci_stages(model: str, infra: InfraConfig) -> list[dict[str, Any]]:
             "instructions": approval_instructions(model),
             "onTimeout": "reject"}}],
     }
-    approve = _agent_job("approve", "Tag the champion for production",
-                         [_nox_step(infra, nox_call("approve", model))],
-                         dependsOn="manual_validation")
+    # the version the build registered (what the approver saw), not whatever is champion now
+    registered = {VERSION_VARIABLE: f"$[ stageDependencies.{BUILD_STAGE}.{GATE_JOB}.outputs"
+                                    f"['{GATE_STEP}.{VERSION_VARIABLE}'] ]"}
+    approve = _agent_job("approve", "Tag the version this run registered for production",
+                         [_nox_step(infra, nox_call("approve", model, "--version",
+                                                    f"$({VERSION_VARIABLE})"))],
+                         dependsOn="manual_validation", variables=registered)
     return [
         {"stage": BUILD_STAGE, "displayName": "Train on dev, wait, gate",
          "jobs": _training_jobs("ci_build", model, infra)},
@@ -169,6 +185,30 @@ def _ci_stages(model: str, infra: InfraConfig) -> list[dict[str, Any]]:
         {"stage": "approval", "displayName": "Manual approval",
          "dependsOn": [BUILD_STAGE, "deploy"], "jobs": [validation, approve]},
     ]
+
+
+def _cd_document(definition: PipelineDefinition, infra: InfraConfig) -> dict[str, Any]:
+    """Triggered by the model's CI pipeline completing on the development branch; one
+    deployment job on the target's Azure DevOps environment (its approval check gates it)."""
+    model, env = definition.model, definition.env
+    steps = [{"template": SETUP_REF},
+             _nox_step(infra, nox_call("promote", model, "--from", str(definition.source_env),
+                                       "--to", env)),
+             _nox_step(infra, nox_call("lineage", model, env=env))]
+    deployment = {
+        "deployment": "promote", "displayName": f"Promote {model} to {env}",
+        "environment": env, "pool": {"vmImage": VM_IMAGE},
+        "strategy": {"runOnce": {"deploy": {"steps": steps}}},
+    }
+    return {
+        "trigger": "none", "pr": "none",
+        "resources": {"pipelines": [{
+            "pipeline": CI_RESOURCE, "source": ci_pipeline_name(model),
+            "trigger": {"branches": {"include": [infra.development_branch]}}}]},
+        "variables": [{"group": infra.variable_group_name}],
+        "stages": [{"stage": "promote", "displayName": f"Promote {model} from "
+                    f"{definition.source_env} to {env}", "jobs": [deployment]}],
+    }
 
 
 def _infra_env(infra: InfraConfig) -> dict[str, str] | None:
@@ -184,7 +224,9 @@ def _infra_env(infra: InfraConfig) -> dict[str, str] | None:
 
 def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, Any]:
     """The pipeline document for one definition."""
-    infra = config.infra_env(INFRA_ENV)
+    infra = config.infra_env(definition.env)
+    if definition.kind == "cd":
+        return _cd_document(definition, infra)
     doc: dict[str, Any] = {**_triggers(definition, infra),
                            "variables": [{"group": infra.variable_group_name}]}
     model = definition.model
@@ -194,7 +236,7 @@ def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, A
         doc["jobs"] = _training_jobs("pr_build", model, infra)
     elif definition.kind == "infra":
         doc["jobs"] = [_agent_job("provision", "Provision the infrastructure", [_nox_step(
-            infra, nox_call("provision"), env=_infra_env(infra),
+            infra, nox_call("provision", env=definition.env), env=_infra_env(infra),
             connection=infra.infra_svc_connection)])]
     elif definition.kind == "data":
         doc["jobs"] = [_agent_job("register_data", "Register data assets",
@@ -205,4 +247,5 @@ def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, A
 
 
 def comments(definition: PipelineDefinition) -> tuple[str, ...]:
-    return tuple(line.format(model=definition.model) for line in COMMENTS[definition.kind])
+    return tuple(line.format(model=definition.model, env=definition.env,
+                             source=definition.source_env) for line in COMMENTS[definition.kind])

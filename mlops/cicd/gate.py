@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlops.cicd._sessions import APPROVAL_VARIABLES, JOB_URL_VARIABLE
+from mlops.cicd._sessions import APPROVAL_VARIABLES, JOB_URL_VARIABLE, VERSION_VARIABLE
 from mlops.records import GateDecision, PipelineResult
 
 # Environment -> what its gate must say: "passed" (threshold met) or "registered" (new champion).
@@ -78,6 +78,14 @@ def approval_values(result: PipelineResult) -> dict[str, str]:
         JOB_URL_VARIABLE: str(result.outputs.get("studio_url") or result.run_id),
     }
     return values
+
+
+def published(result: PipelineResult) -> dict[str, str]:
+    """Everything `nox -s gate` publishes: the approval's values, and the version the build
+    registered (empty when none) for the approve job's --version."""
+    gate = result.gate
+    version = gate.model_version if gate and gate.registered and gate.model_version else ""
+    return {**approval_values(result), VERSION_VARIABLE: version}
 
 
 def markdown(result: PipelineResult, decided: Verdict) -> str:

@@ -14,6 +14,10 @@ outputs. Cancelling the run signals the running step; an `if: cancelled()` step 
 The approval is the `production` environment: give it required reviewers in the repository's
 settings (Settings > Environments); the approve job waits for them, showing the gate job's
 summary on the run page and the Azure ML job as the environment's URL.
+A CD workflow per model and promotion target follows the CI workflow (`workflow_run`, when it
+succeeded) or runs by hand; its job waits on the same `production` environment's reviewers,
+then promotes. It logs in as the target environment's identity: each environment other than
+dev has its own client id secrets, suffixed with the environment (AZURE_CLIENT_ID_PROD).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from mlops.cicd._sessions import (
     PREPARE,
     PYTHON_VERSION,
     TERRAFORM_VERSION,
+    VERSION_VARIABLE,
     WAIT_SLICE_MINUTES,
     nox_call,
 )
@@ -40,6 +45,7 @@ from mlops.cicd.definitions import (
     GITHUB_SETUP_ACTION,
     MODEL_PR_WORKFLOW,
     PipelineDefinition,
+    ci_pipeline_name,
 )
 from mlops.config import FactoryConfig
 from mlops.identities import identity
@@ -72,11 +78,17 @@ COMMENTS = {
            "new champion was registered), deploy and smoke-test, then approval through the",
            "'" + APPROVAL_ENVIRONMENT + "' environment (configure required reviewers on it).",
            "Cancelling cancels the Azure ML job."),
-    "infra": ("Provisions the Azure ML workspace and the Azure DevOps resources from config/.",),
+    "infra": ("Provisions the {env} environment's Azure ML workspace and Azure DevOps resources",
+              "from config/."),
     "data": ("Registers every model's data assets (versioned by content) in the Azure ML workspace.",),
+    "cd": ("CD for {model} to {env}: after its CI workflow succeeded (or by hand), waits for the",
+           "'" + APPROVAL_ENVIRONMENT + "' environment's required reviewers, then promotes the",
+           "approved version from {source} (the same artifact, digest-checked, through the shared",
+           "Azure ML registry; never retrained), logged in as {env}'s model pipelines.",),
 }
 LOGIN_NOTE = ("Azure login is OIDC (federated credential, no client secret): repository secrets",
               "AZURE_CLIENT_ID (model pipelines) or AZURE_INFRA_CLIENT_ID (infrastructure),",
+              "suffixed _<ENV> for an environment other than dev (AZURE_CLIENT_ID_PROD),",
               "AZURE_TENANT_ID and AZURE_SUBSCRIPTION_ID name the identity.")
 SETUP_COMMENTS = ("Set-up steps every job runs after checkout: Python, Node.js, Terraform, nox,",
                   "then the factory environment (built before any Azure login: a federated token",
@@ -104,28 +116,32 @@ def _secret(name: str) -> str:
     return "${{ secrets." + name + " }}"
 
 
-def _client_id_secret(kind: str) -> str:
-    """The repository secret naming the identity a workflow logs in as (mlops.identities)."""
+def client_id_secret(kind: str, env: str = INFRA_ENV) -> str:
+    """The repository secret naming the identity a workflow logs in as (mlops.identities): the
+    development environment's as the table names it, another environment's suffixed."""
     key = "infra_pipeline" if kind == "infra" else "model_pipeline"
-    return str(identity(key).github_client_id_secret)
+    base = str(identity(key).github_client_id_secret)
+    return base if env == INFRA_ENV else f"{base}_{env.upper()}"
 
 
-def _login(kind: str, **extra: Any) -> dict[str, Any]:
+def _login(kind: str, env: str = INFRA_ENV, **extra: Any) -> dict[str, Any]:
     return {"name": "Azure login (OIDC)", **extra, "uses": AZURE_LOGIN, "with": {
-        "client-id": _secret(_client_id_secret(kind)),
+        "client-id": _secret(client_id_secret(kind, env)),
         "tenant-id": "${{ secrets.AZURE_TENANT_ID }}",
         "subscription-id": "${{ secrets.AZURE_SUBSCRIPTION_ID }}"}}
 
 
-def _job_env(kind: str) -> dict[str, str]:
+def _job_env(kind: str, env: str = INFRA_ENV) -> dict[str, str]:
     """Terraform reads the identity and the subscription from the environment (the OIDC token
     itself comes from the runner, see mlops.infra.credentials)."""
-    env = {"AZURE_CLIENT_ID": _secret(_client_id_secret(kind)),
-           "AZURE_TENANT_ID": "${{ secrets.AZURE_TENANT_ID }}",
-           "ARM_SUBSCRIPTION_ID": "${{ secrets.AZURE_SUBSCRIPTION_ID }}"}
+    values = {"AZURE_CLIENT_ID": _secret(client_id_secret(kind, env)),
+              "AZURE_TENANT_ID": "${{ secrets.AZURE_TENANT_ID }}",
+              "ARM_SUBSCRIPTION_ID": "${{ secrets.AZURE_SUBSCRIPTION_ID }}"}
     if kind == "infra":
-        env["AZDO_ORG_SERVICE_URL"] = _secret("AZDO_ORG_SERVICE_URL")
-    return env
+        values["AZDO_ORG_SERVICE_URL"] = _secret("AZDO_ORG_SERVICE_URL")
+    if env != INFRA_ENV:
+        values["FACTORY_INFRA_ENV"] = env
+    return values
 
 
 def _nox_step(command: str, **extra: Any) -> dict[str, Any]:
@@ -133,10 +149,12 @@ def _nox_step(command: str, **extra: Any) -> dict[str, Any]:
 
 
 def _job(kind: str, name: str, steps: list[dict[str, Any]], *, login: bool = True,
-         env: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+         env: dict[str, str] | None = None, infra_env: str = INFRA_ENV,
+         **extra: Any) -> dict[str, Any]:
     setup = [{"uses": CHECKOUT, "with": {"persist-credentials": False}}, {"uses": SETUP_REF}]
-    return {"name": name, **extra, "runs-on": RUNNER, "env": {**_job_env(kind), **(env or {})},
-            "steps": [*setup, *([_login(kind)] if login else []), *steps]}
+    return {"name": name, **extra, "runs-on": RUNNER,
+            "env": {**_job_env(kind, infra_env), **(env or {})},
+            "steps": [*setup, *([_login(kind, infra_env)] if login else []), *steps]}
 
 
 def _cancel_steps(kind: str, model: str, job_name: str) -> list[dict[str, Any]]:
@@ -175,7 +193,7 @@ def _training_jobs(kind: str, session: str, model: str) -> dict[str, Any]:
         *_cancel_steps(kind, model, published)],
         login=False, needs="submit", env={JOB_NAME_VARIABLE: published},
         outputs={name.lower(): f"${{{{ steps.gate.outputs.{name.lower()} }}}}"
-                 for name in APPROVAL_VARIABLES},
+                 for name in (*APPROVAL_VARIABLES, VERSION_VARIABLE)},
         **{"timeout-minutes": JOB_TIMEOUT_MINUTES})
     return {"submit": submit, "gate": gate}
 
@@ -215,25 +233,44 @@ def _jobs(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, An
             "deploy": _job("ci", "Deploy batch and online endpoints, smoke-test", [
                 _nox_step(nox_call("deploy", model)), _nox_step(nox_call("invoke", model))],
                 needs="gate"),
-            "approve": _job("ci", "Tag the champion for production",
-                            [_nox_step(nox_call("approve", model))], needs=["gate", "deploy"],
-                            environment={"name": APPROVAL_ENVIRONMENT, "url": job_url}),
+            # the version the build registered (what the reviewers saw), not today's champion
+            "approve": _job("ci", "Tag the version this run registered for production", [
+                _nox_step(nox_call("approve", model, "--version", "${{ needs.gate.outputs."
+                                   f"{VERSION_VARIABLE.lower()} }}}}"))],
+                needs=["gate", "deploy"],
+                environment={"name": APPROVAL_ENVIRONMENT, "url": job_url}),
         }
+    if definition.kind == "cd":
+        env, source = definition.env, str(definition.source_env)
+        return {"promote": _job(
+            "cd", f"Promote {model} from {source} to {env}", [
+                _nox_step(nox_call("promote", model, "--from", source, "--to", env)),
+                _nox_step(nox_call("lineage", model, env=env))],
+            infra_env=env, environment={"name": APPROVAL_ENVIRONMENT},
+            **{"if": "github.event_name == 'workflow_dispatch' || "
+                     "github.event.workflow_run.conclusion == 'success'"})}
     if definition.kind == "infra":
         return {"provision": _job("infra", "Provision the infrastructure",
-                                  [_nox_step(nox_call("provision"))])}
+                                  [_nox_step(nox_call("provision", env=definition.env))],
+                                  infra_env=definition.env)}
     if definition.kind == "data":
         return {"register_data": _job("data", "Register data assets",
                                       [_nox_step(nox_call("register_data"))])}
     raise ValueError(f"unknown pipeline kind {definition.kind!r}")
 
 
-def _triggers(definition: PipelineDefinition, branch: str) -> dict[str, Any]:
+def _triggers(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, Any]:
+    branch = config.infra_env(definition.env).development_branch
     if definition.kind == "pr_model":  # called by the changed-models workflow, once per model
         return {"workflow_call": {"inputs": {"model": {"type": "string", "required": True,
                                                        "description": "the model to build"}}}}
     if definition.kind == "pr_changed":  # every pull request: the workflow picks the models
         return {"pull_request": {"branches": [branch]}, "workflow_dispatch": {}}
+    if definition.kind == "cd":  # after the model's CI workflow, on the branch CI builds
+        ci_branch = config.infra_env(INFRA_ENV).development_branch
+        return {"workflow_run": {"workflows": [ci_pipeline_name(str(definition.model))],
+                                 "types": ["completed"], "branches": [ci_branch]},
+                "workflow_dispatch": {}}
     event = "pull_request" if definition.kind == "pr" else "push"
     return {event: {"branches": [branch], "paths": trigger_globs(definition.path_filters)},
             "workflow_dispatch": {}}
@@ -241,10 +278,9 @@ def _triggers(definition: PipelineDefinition, branch: str) -> dict[str, Any]:
 
 def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, Any]:
     """The workflow document for one definition."""
-    branch = config.infra_env(INFRA_ENV).development_branch
     document = {
         "name": definition.name,
-        "on": _triggers(definition, branch),
+        "on": _triggers(definition, config),
         "permissions": {"contents": "read", "id-token": "write"},
         "concurrency": {"group": "${{ github.workflow }}-${{ github.ref }}",
                         "cancel-in-progress": True},
@@ -252,9 +288,12 @@ def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, A
     }
     if definition.kind == "pr_model":  # the caller's concurrency group covers its runs
         del document["concurrency"]
+    if definition.kind == "cd":  # never two promotions at once, none cancelled half-way
+        document["concurrency"] = {"group": "${{ github.workflow }}", "cancel-in-progress": False}
     return document
 
 
 def comments(definition: PipelineDefinition) -> tuple[str, ...]:
-    return tuple(line.format(model=definition.model)
+    return tuple(line.format(model=definition.model, env=definition.env,
+                             source=definition.source_env)
                  for line in (*COMMENTS[definition.kind], *LOGIN_NOTE))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from argparse import Namespace
 
-from mlops.config import FactoryConfig
+from mlops.config import DEPLOY_ENVIRONMENT, FactoryConfig
 
-DEPLOY_ENV = "dev"  # the champion lives on the dev environment's MODEL_NAME
+DEPLOY_ENV = DEPLOY_ENVIRONMENT  # the champion lives on the dev environment's MODEL_NAME
 
 
 def run(args: Namespace, config: FactoryConfig) -> int:

@@ -29,7 +29,7 @@ def run(args: Namespace, config: FactoryConfig) -> int:
         result = pipeline.finished_job(workspace, config.entry(model, INFRA_ENV), job_name)
         failure = "" if result.status == "completed" else pipeline.failure(result)
         decided = gate.verdict(result, failure)
-        outputs.publish(gate.approval_values(result))
+        outputs.publish(gate.published(result))
         outputs.summary(gate.markdown(result, decided), f"{model}_gate")
         print(decided.message, flush=True)
         if not decided.ok:

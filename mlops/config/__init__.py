@@ -3,6 +3,7 @@
 from mlops.config._fields import ConfigError, Problem
 from mlops.config.loader import (
     DEFAULT_INFRA_ENV,
+    DEPLOY_ENVIRONMENT,
     INFRA_FILE,
     MODEL_FILE,
     REQUIRED_ENVIRONMENTS,
@@ -20,7 +21,8 @@ from mlops.config.model import (
 )
 
 __all__ = [
-    "BatchConfig", "ConfigError", "DataConfig", "Dataset", "DEFAULT_INFRA_ENV", "FactoryConfig",
+    "BatchConfig", "ConfigError", "DataConfig", "Dataset", "DEFAULT_INFRA_ENV",
+    "DEPLOY_ENVIRONMENT", "FactoryConfig",
     "INFRA_FILE", "InfraConfig", "MODEL_FILE", "ModelEnvConfig", "Problem", "REQUIRED_ENVIRONMENTS",
     "RealtimeConfig", "load_config", "selected_infra_env",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from mlops.config._fields import ConfigError, Fields, Problem, each_entry, read_json
 from mlops.config.model import (
     DATA_PURPOSES,
+    DEFAULT_ENDPOINT_PORTS,
     BatchConfig,
     DataConfig,
     Dataset,
@@ -27,7 +28,13 @@ MODEL_FILE = "config/model_config.json"
 # Environments every model's pipelines use (PR build on pr, CI build on dev).
 PR_ENV, CI_ENV = "pr", "dev"
 REQUIRED_ENVIRONMENTS = (PR_ENV, CI_ENV)
+# The entry whose MODEL_NAME the CI build registers and deploys, and that approval, promotion
+# and lineage act on (its batch and realtime configs name the endpoints in every environment).
+DEPLOY_ENVIRONMENT = CI_ENV
 DEFAULT_INFRA_ENV = "dev"
+ENV_NAME_PATTERN = r"[a-z][a-z0-9]{1,15}"  # an environment name (infrastructure or model)
+PORT_RANGE_TEXT = "a port range \"FIRST-LAST\" within 1024-65535, at least 200 ports wide"
+MIN_PORT_RANGE = 200  # a front scans this many ports from its name's place in the range
 
 MODEL_NAME_PATTERN = r"[a-z][a-z0-9_]{1,30}"  # a model folder under mlops/
 AZURE_ML_ENDPOINT = r"[A-Za-z][A-Za-z0-9-]{2,31}"
@@ -54,8 +61,9 @@ def load_config(root: Path | None = None, infra_env: str | None = None) -> Facto
         problems.append(Problem(INFRA_FILE, None, None,
                                 f"no infrastructure environment {infra_env!r} (FACTORY_INFRA_ENV); "
                                 f"found {', '.join(sorted(infra))}"))
-    elif infra:
-        _check_batch_clusters(entries, infra[infra_env], root, problems)
+    if infra:
+        _check_environments(infra, problems)
+        _check_batch_clusters(entries, list(infra.values()), root, problems)
     _check_environment_coverage(declared, problems)
     _check_endpoint_names(entries, root, problems)
     if problems:
@@ -122,6 +130,9 @@ def _load_infra(root: Path, problems: list[Problem]) -> dict[str, InfraConfig]:
                 "DEVOPS_ORGANIZATION_URL", pattern=DEVOPS_ORG_URL, default=None,
                 expected="an Azure DevOps organisation URL, https://dev.azure.com/<org>"),
             azure_rm_infra_svc_connection=f.string("AZURE_RM_INFRA_SVC_CONNECTION", default=None),
+            promote_from=f.string("PROMOTE_FROM", pattern=ENV_NAME_PATTERN, default=None,
+                                  expected="the name of another environment of this file"),
+            local_endpoint_ports=_port_range(f, "LOCAL_ENDPOINT_PORTS"),
         )
         f.check_unknown()
         if (cfg["azure_rm_infra_svc_connection"] is not None
@@ -136,6 +147,53 @@ def _load_infra(root: Path, problems: list[Problem]) -> dict[str, InfraConfig]:
         if len(problems) == before:
             result[env_name] = InfraConfig(**cfg)
     return result
+
+
+def _port_range(f: Fields, key: str) -> tuple[int, int] | None:
+    text = f.string(key, pattern=r"\d{4,5}-\d{4,5}", expected=PORT_RANGE_TEXT, default=None)
+    if text is None:
+        return DEFAULT_ENDPOINT_PORTS if key not in f.data else None
+    first, last = (int(part) for part in text.split("-"))
+    if not 1024 <= first < last <= 65535 or last - first + 1 < MIN_PORT_RANGE:
+        f.problem(key, f"expected {PORT_RANGE_TEXT}, found {text!r}")
+        return None
+    return first, last
+
+
+def _check_environments(infra: dict[str, InfraConfig], problems: list[Problem]) -> None:
+    """Each environment is its own workspace: its own names and its own endpoint ports; a
+    promotion source names another environment, and promotions never go round in a circle."""
+    seen: dict[str, str] = {}
+    for env in infra.values():
+        other = seen.setdefault(env.workspace_name, env.env_name)
+        if other != env.env_name:
+            problems.append(Problem(INFRA_FILE, env.env_name, "VERSION", (
+                f"expected a workspace name of its own: NAMESPACE, PROJECTCODE and VERSION give "
+                f"{env.workspace_name!r}, the same as environment {other!r}")))
+    ranges = sorted((env.local_endpoint_ports, env.env_name) for env in infra.values())
+    for (first, name), (second, other) in zip(ranges, ranges[1:], strict=False):
+        if second[0] <= first[1]:
+            problems.append(Problem(INFRA_FILE, other, "LOCAL_ENDPOINT_PORTS", (
+                f"expected ports of its own: {second[0]}-{second[1]} overlaps {name}'s "
+                f"{first[0]}-{first[1]} (the default is {DEFAULT_ENDPOINT_PORTS[0]}-"
+                f"{DEFAULT_ENDPOINT_PORTS[1]}; give each environment its own range)")))
+    for env in infra.values():
+        source = env.promote_from
+        if source is None:
+            continue
+        if source == env.env_name or source not in infra:
+            known = ", ".join(sorted(set(infra) - {env.env_name})) or "none"
+            problems.append(Problem(INFRA_FILE, env.env_name, "PROMOTE_FROM", (
+                f"expected another environment of this file ({known}), found {source!r}")))
+            continue
+        chain = [env.env_name]
+        while source is not None and source not in chain:
+            chain.append(source)
+            source = infra[source].promote_from if source in infra else None
+        if source is not None:
+            problems.append(Problem(INFRA_FILE, env.env_name, "PROMOTE_FROM", (
+                f"expected promotions to start somewhere: {' <- '.join([*chain, source])} "
+                f"goes round in a circle")))
 
 
 # ---------------------------------------------------------------- model_config.json
@@ -161,7 +219,7 @@ def _load_models(root: Path, problems: list[Problem]
         f = Fields(problems, MODEL_FILE, label, item)
         model = f.string("ML_MODEL_CONFIG_NAME", pattern=MODEL_NAME_PATTERN,
                          expected="a model folder name: lower-case letters, digits, '_'")
-        env = f.string("ENV_NAME", pattern=r"[a-z][a-z0-9]{1,15}",
+        env = f.string("ENV_NAME", pattern=ENV_NAME_PATTERN,
                        expected="an environment name: lower-case letters and digits")
         model_dir = root / "mlops" / model if model else None
         plugin = _plugin(model_dir, root, plugins, problems) if model_dir else None
@@ -308,18 +366,23 @@ def _load_data(path: Path, root: Path, problems: list[Problem]) -> DataConfig | 
 
 # ---------------------------------------------------------------- cross-file checks
 
-def _check_batch_clusters(entries: dict[tuple[str, str], ModelEnvConfig], infra: InfraConfig,
-                          root: Path, problems: list[Problem]) -> None:
+def _check_batch_clusters(entries: dict[tuple[str, str], ModelEnvConfig],
+                          infra: list[InfraConfig], root: Path, problems: list[Problem]) -> None:
+    """Every batch config names the batch cluster of every infrastructure environment (a
+    promotion deploys the same endpoints in each)."""
     seen: set[Path] = set()
     for entry in entries.values():
         if entry.batch.file in seen:
             continue
         seen.add(entry.batch.file)
-        if entry.batch.batch_cluster_name != infra.batch_cluster_name:
+        wrong = [env for env in infra if entry.batch.batch_cluster_name != env.batch_cluster_name]
+        if wrong:
+            wanted = sorted({env.batch_cluster_name for env in wrong})
             problems.append(Problem(
                 _relative(entry.batch.file, root), None, "BATCH_CLUSTER_NAME",
-                f"expected {infra.batch_cluster_name!r} to match BATCH_CLUSTER_NAME of "
-                f"{INFRA_FILE} ({infra.env_name}), found {entry.batch.batch_cluster_name!r}"))
+                f"expected {' or '.join(map(repr, wanted))} to match BATCH_CLUSTER_NAME of "
+                f"{INFRA_FILE} ({', '.join(env.env_name for env in wrong)}), found "
+                f"{entry.batch.batch_cluster_name!r}"))
 
 
 def _check_environment_coverage(declared: set[tuple[str, str]], problems: list[Problem]) -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 DATA_PURPOSES = ("pr_data", "training_data", "batch_test_data")
+# Local endpoint fronts bind ports in this range unless LOCAL_ENDPOINT_PORTS gives another
+DEFAULT_ENDPOINT_PORTS = (20000, 27999)
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class InfraConfig:
     devops_organization_url: str | None = None  # else AZDO_ORG_SERVICE_URL
     # The infrastructure pipeline's own, privileged service connection (bootstrap creates it)
     azure_rm_infra_svc_connection: str | None = None
+    # The environment whose approved models this one receives (`nox -s promote`), or None
+    promote_from: str | None = None
+    # Local platform: the ports this environment's endpoint fronts bind (first, last)
+    local_endpoint_ports: tuple[int, int] = DEFAULT_ENDPOINT_PORTS
 
     @property
     def infra_svc_connection(self) -> str:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops import identities
-from mlops.azure_names import AzureNames, AzureSettings
+from mlops.azure_names import AzureNames, AzureSettings, registry_home
 from mlops.config import FactoryConfig, InfraConfig
 from mlops.config.loader import selected_infra_env
 from mlops.errors import FactoryError
@@ -111,6 +111,9 @@ class Plan:
     settings: AzureSettings
     names: AzureNames
     backend: dict[str, str]
+    # a promotion target's source environment and the home of the registry it shares
+    source: InfraConfig | None = None
+    registry_home: InfraConfig | None = None
 
     @classmethod
     def of(cls, config: FactoryConfig, settings: AzureSettings | None = None) -> Plan:
@@ -118,20 +121,30 @@ class Plan:
 
         infra = config.infra_env(selected_infra_env())
         settings = settings or AzureSettings.resolve(infra, purpose="bootstrap Azure")
+        source = config.infra_env(infra.promote_from) if infra.promote_from else None
         return cls(infra, settings, AzureNames.of(infra, settings.subscription_id),
-                   backend_settings(infra, settings.subscription_id))
+                   backend_settings(infra, settings.subscription_id), source,
+                   registry_home(config, infra) if source else None)
 
     @property
     def scopes(self) -> dict[str, str]:
+        """Scope -> ARM id of every scope this environment's grants can name (a promotion
+        target's include its source's resource group and the registry's)."""
         from cdktf_app._backend import state_container_id
 
         sub = f"/subscriptions/{self.settings.subscription_id}"
-        return {"subscription": sub,
-                "resource_group": f"{sub}/resourceGroups/{self.infra.resource_group_name}",
-                "state_resource_group":
-                    f"{sub}/resourceGroups/{self.backend['resource_group_name']}",
-                "state_container": state_container_id(self.backend,
-                                                      self.settings.subscription_id)}
+        scopes = {"subscription": sub,
+                  "resource_group": f"{sub}/resourceGroups/{self.infra.resource_group_name}",
+                  "state_resource_group":
+                      f"{sub}/resourceGroups/{self.backend['resource_group_name']}",
+                  "state_container": state_container_id(self.backend,
+                                                        self.settings.subscription_id)}
+        if self.source is not None and self.registry_home is not None:
+            scopes["source_resource_group"] = \
+                f"{sub}/resourceGroups/{self.source.resource_group_name}"
+            scopes["registry_resource_group"] = \
+                f"{sub}/resourceGroups/{self.registry_home.resource_group_name}"
+        return scopes
 
     @property
     def entitlements_url(self) -> str:
@@ -192,6 +205,8 @@ def bootstrap(config: FactoryConfig, *, az: AzCli | None = None,
     for grant in identities.grants(by="bootstrap"):
         if not identities.ROLES[grant.role].azure_rbac:
             continue  # Azure DevOps: below
+        if grant.scope not in plan.scopes:
+            continue  # a promotion target's grant, and this environment is none
         principal, kind = principals[grant.identity]
         az("role", "assignment", "create", "--assignee-object-id", principal,
            "--assignee-principal-type", kind, "--role", grant.role,

@@ -1,4 +1,10 @@
-"""Where infrastructure files live, all under the ignored .factory/ folder."""
+"""Where infrastructure files live, all under the ignored .factory/ folder.
+
+Each infrastructure environment has its own layout: synthesised stacks, saved plans, Terraform
+state, locks and (locally) the workspace itself. The default environment (dev) keeps the
+folders it always had, directly under .factory/; every other one lives under
+.factory/envs/<env>/ with the same structure, so two environments never share a state file.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlops.config.loader import DEFAULT_INFRA_ENV, selected_infra_env
 from mlops.paths import local_state_file, state_dir
 from mlops.terraform.runner import DEFAULT_LOCK_TIMEOUT
 
@@ -14,11 +21,15 @@ LOCK_TIMEOUT_ENV = "FACTORY_TF_LOCK_TIMEOUT"  # e.g. "60s", "0s"; Terraform's de
 
 @dataclass(frozen=True)
 class Layout:
-    root: Path  # .factory/
+    root: Path  # the environment's state root: .factory/ (dev) or .factory/envs/<env>/
+    env: str = DEFAULT_INFRA_ENV
 
     @classmethod
-    def of(cls, factory_root: Path | None = None) -> Layout:
-        return cls(state_dir(factory_root))
+    def of(cls, factory_root: Path | None = None, env: str | None = None) -> Layout:
+        """The layout of ``env`` (default: the selected one, FACTORY_INFRA_ENV or dev)."""
+        env = env or selected_infra_env()
+        base = state_dir(factory_root)
+        return cls(base if env == DEFAULT_INFRA_ENV else base / "envs" / env, env)
 
     @property
     def synth_dir(self) -> Path:

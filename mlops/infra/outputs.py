@@ -30,10 +30,12 @@ def _provision_hint(target: str) -> str:
     return AZURE_HINT if target == "azure" else "run `nox -s provision`"
 
 
-def workspace_for(config: FactoryConfig, target: str, *, layout: Layout | None = None
-                  ) -> Workspace:
-    """The workspace model sessions work in. local: provisioned on demand first; azure: read
-    from the Terraform outputs only, never planned or applied."""
+def workspace_for(config: FactoryConfig, target: str, *, env: str | None = None,
+                  layout: Layout | None = None) -> Workspace:
+    """The workspace model sessions work in, of infrastructure environment ``env`` (default:
+    the selected one). local: provisioned on demand first; azure: read from the Terraform
+    outputs only, never planned or applied."""
+    layout = layout or Layout.of(config.root, env)
     if target == "local":
         from mlops.infra.lifecycle import provision
 
@@ -41,11 +43,12 @@ def workspace_for(config: FactoryConfig, target: str, *, layout: Layout | None =
     return read_workspace(config, target, layout=layout)
 
 
-def read_workspace(config: FactoryConfig, target: str, *, layout: Layout | None = None
-                   ) -> Workspace:
+def read_workspace(config: FactoryConfig, target: str, *, env: str | None = None,
+                   layout: Layout | None = None) -> Workspace:
+    """The provisioned workspace of ``env`` from its Terraform outputs; never provisions."""
     from mlops.infra.terraform_dir import terraform_for
 
-    layout = layout or Layout.of(config.root)
+    layout = layout or Layout.of(config.root, env)
     stack = _STACK[target]
     state = None
     if target == "local":
@@ -77,13 +80,13 @@ def read_workspace(config: FactoryConfig, target: str, *, layout: Layout | None 
     return workspace
 
 
-def reader_config(config: FactoryConfig) -> dict:
+def reader_config(config: FactoryConfig, env: str | None = None) -> dict:
     """The backend-only configuration of the azureml stack's state: no provider, no resource."""
     from cdktf_app._backend import backend_settings, state_key
     from mlops.azure_names import AzureSettings
     from mlops.config.loader import selected_infra_env
 
-    infra = config.infra_env(selected_infra_env())
+    infra = config.infra_env(env or selected_infra_env())
     subscription = AzureSettings.resolve(infra, organization=False,
                                          purpose="read the azure workspace").subscription_id
     values = backend_settings(infra, subscription)
@@ -103,7 +106,7 @@ def azure_outputs_reader(config: FactoryConfig, layout: Layout) -> Terraform:
     data_dir = layout.root / "terraform" / "azureml-outputs"
     folder.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(reader_config(config), indent=2, sort_keys=True)
+    text = json.dumps(reader_config(config, layout.env), indent=2, sort_keys=True)
     main = folder / "main.tf.json"
     if not main.is_file() or main.read_text() != text:
         main.write_text(text)

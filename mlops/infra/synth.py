@@ -136,21 +136,22 @@ def file_hashes(config: FactoryConfig) -> dict[str, str]:
     return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in input_files(config)}
 
 
-def azure_settings(config: FactoryConfig, target: str) -> AzureSettings | None:
+def azure_settings(config: FactoryConfig, target: str,
+                   env: str | None = None) -> AzureSettings | None:
     """The subscription and organisation the azure stacks need (config or environment); a
     missing one fails here, before node or Terraform start."""
     if target != "azure":
         return None
-    return AzureSettings.resolve(config.infra_env(selected_infra_env()))
+    return AzureSettings.resolve(config.infra_env(env or selected_infra_env()))
 
 
 def input_hash(config: FactoryConfig, target: str, layout: Layout,
                files: dict[str, str] | None = None,
                settings: AzureSettings | None = None) -> str:
     files = file_hashes(config) if files is None else files
-    settings = settings or azure_settings(config, target)
+    settings = settings or azure_settings(config, target, layout.env)
     return hashlib.sha256(json.dumps({
-        "target": target, "env": selected_infra_env(), "python": sys.executable,
+        "target": target, "env": layout.env, "python": sys.executable,
         "root": str(config.root), "state": str(layout.root), "files": files,
         "azure": [settings.subscription_id, settings.organization_url] if settings else None},
         sort_keys=True).encode()).hexdigest()
@@ -180,7 +181,7 @@ def synth(config: FactoryConfig, target: str, *, force: bool = False,
     environment (iac_scan passes placeholders: it only scans)."""
     layout = layout or Layout.of(config.root)
     started = time.monotonic()
-    settings = settings or azure_settings(config, target)
+    settings = settings or azure_settings(config, target, layout.env)
     files = file_hashes(config)
     digest = input_hash(config, target, layout, files, settings)
     record = read_record(target, layout)
@@ -200,7 +201,8 @@ def synth(config: FactoryConfig, target: str, *, force: bool = False,
         from cdktf_app.app import synth as synth_app
 
         try:
-            names = synth_app(config, target, tmp, state_root=layout.root, settings=settings)
+            names = synth_app(config, target, tmp, state_root=layout.root, settings=settings,
+                              env=layout.env)
         except FactoryError:
             raise
         except ImportError as exc:

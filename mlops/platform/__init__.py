@@ -8,15 +8,31 @@ from mlops.records import TARGETS, Workspace
 
 
 def local_platform(workspace: Workspace) -> Platform:
-    from mlops.platform.local import approval, cleanup, data, endpoints, pipeline
+    from mlops.platform.local import (
+        approval,
+        cleanup,
+        data,
+        endpoints,
+        lineage,
+        pipeline,
+        promotion,
+    )
 
-    return Platform(workspace, data, pipeline, endpoints, approval, cleanup)
+    return Platform(workspace, data, pipeline, endpoints, approval, cleanup, promotion, lineage)
 
 
 def azure_platform(workspace: Workspace) -> Platform:
-    from mlops.platform.azure import approval, cleanup, data, endpoints, pipeline
+    from mlops.platform.azure import (
+        approval,
+        cleanup,
+        data,
+        endpoints,
+        lineage,
+        pipeline,
+        promotion,
+    )
 
-    return Platform(workspace, data, pipeline, endpoints, approval, cleanup)
+    return Platform(workspace, data, pipeline, endpoints, approval, cleanup, promotion, lineage)
 
 
 def platform_for(workspace: Workspace) -> Platform:
@@ -28,11 +44,12 @@ def platform_for(workspace: Workspace) -> Platform:
     raise ValueError(f"unknown target {workspace.target!r}; expected one of {', '.join(TARGETS)}")
 
 
-def get_platform(target: str, config) -> Platform:
-    """The platform for --target, bound to its workspace: local provisions on demand, azure only
-    reads the Terraform outputs (the infrastructure pipeline provisions it)."""
+def get_platform(target: str, config, env: str | None = None) -> Platform:
+    """The platform for --target, bound to the workspace of infrastructure environment ``env``
+    (default: the selected one): local provisions on demand, azure only reads the Terraform
+    outputs (the infrastructure pipeline provisions it)."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGETS)}")
     from mlops.infra import workspace_for
 
-    return platform_for(workspace_for(config, target))
+    return platform_for(workspace_for(config, target, env=env))

@@ -14,7 +14,16 @@ from typing import Any, Protocol
 
 from mlops.config import ModelEnvConfig
 from mlops.naming import RunNames
-from mlops.records import CleanupResult, DataAsset, EndpointInfo, PipelineResult, Workspace
+from mlops.records import (
+    ApprovedVersion,
+    CleanupResult,
+    DataAsset,
+    EndpointInfo,
+    PipelineResult,
+    Promotion,
+    VersionLineage,
+    Workspace,
+)
 
 
 class DataOps(Protocol):
@@ -40,7 +49,30 @@ class EndpointOps(Protocol):
 
 class ApprovalOps(Protocol):
     def approve(self, workspace: Workspace, entry: ModelEnvConfig, names: RunNames,
-                approver: str) -> dict[str, Any]: ...
+                approver: str, version: str | None = None) -> dict[str, Any]: ...
+
+
+class PromotionOps(Protocol):
+    """Moving an approved version, the same artifact, from one environment's workspace to
+    another's: never retrained. ``approved`` reads the source only (and refuses an unapproved
+    version); ``promote`` copies, checks the digest, registers with lineage tags and makes the
+    copy the target's champion (deploying is the target platform's EndpointOps)."""
+
+    def approved(self, workspace: Workspace, env: str, entry: ModelEnvConfig, names: RunNames,
+                 version: str | None = None) -> ApprovedVersion: ...
+
+    def promote(self, source: Workspace, target: Workspace, entry: ModelEnvConfig,
+                approved: ApprovedVersion, promotion: Promotion) -> Promotion: ...
+
+
+class LineageOps(Protocol):
+    """Where a registered version came from (data, run, steps, gate, digest, approval, the
+    promotion that brought it) and the promotions recorded in a workspace."""
+
+    def lineage(self, workspace: Workspace, env: str, entry: ModelEnvConfig, names: RunNames,
+                version: str | None = None) -> VersionLineage: ...
+
+    def promotions(self, workspace: Workspace, model_name: str) -> list[Promotion]: ...
 
 
 class CleanupOps(Protocol):
@@ -51,7 +83,8 @@ class CleanupOps(Protocol):
 # capability -> its protocol (the conformance test walks this)
 CAPABILITIES: dict[str, type] = {"data": DataOps, "pipeline": PipelineOps,
                                  "endpoints": EndpointOps, "approval": ApprovalOps,
-                                 "cleanup": CleanupOps}
+                                 "cleanup": CleanupOps, "promotion": PromotionOps,
+                                 "lineage": LineageOps}
 
 
 @dataclass(frozen=True)
@@ -64,6 +97,8 @@ class Platform:
     endpoint_ops: EndpointOps
     approval_ops: ApprovalOps
     cleanup_ops: CleanupOps
+    promotion_ops: PromotionOps
+    lineage_ops: LineageOps
 
     @property
     def target(self) -> str:
@@ -88,8 +123,25 @@ class Platform:
     def endpoints(self, show_keys: bool = False) -> list[EndpointInfo]:
         return self.endpoint_ops.list_endpoints(self.workspace, show_keys=show_keys)
 
-    def approve(self, entry: ModelEnvConfig, names: RunNames, approver: str) -> dict[str, Any]:
-        return self.approval_ops.approve(self.workspace, entry, names, approver)
+    def approve(self, entry: ModelEnvConfig, names: RunNames, approver: str,
+                version: str | None = None) -> dict[str, Any]:
+        return self.approval_ops.approve(self.workspace, entry, names, approver, version)
+
+    def approved(self, env: str, entry: ModelEnvConfig, names: RunNames,
+                 version: str | None = None) -> ApprovedVersion:
+        return self.promotion_ops.approved(self.workspace, env, entry, names, version)
+
+    def promote(self, target: Workspace, entry: ModelEnvConfig, approved: ApprovedVersion,
+                promotion: Promotion) -> Promotion:
+        """Copy ``approved`` from this platform's workspace into ``target``."""
+        return self.promotion_ops.promote(self.workspace, target, entry, approved, promotion)
+
+    def lineage(self, env: str, entry: ModelEnvConfig, names: RunNames,
+                version: str | None = None) -> VersionLineage:
+        return self.lineage_ops.lineage(self.workspace, env, entry, names, version)
+
+    def promotions(self, model_name: str) -> list[Promotion]:
+        return self.lineage_ops.promotions(self.workspace, model_name)
 
     def cleanup(self, entries: list[ModelEnvConfig], keep: int,
                 dry_run: bool = False) -> CleanupResult:

@@ -268,7 +268,7 @@ def _start_endpoint(registry: EndpointRegistry, name: str, record: EndpointRecor
     """Bind the stable port and start the keeper, which starts the front. A front or keeper
     nobody recorded (its starter died while starting it) would hold the port: stopped first."""
     supervision.kill_role_processes(registry, name)
-    sock = _bind_stable_port(name, record.port)
+    sock = _bind_stable_port(name, record.port, registry.ports)
     try:
         port = sock.getsockname()[1]
         registry.update(name, lambda r: replace(r, port=port, scoring_uri=scoring_uri(port),
@@ -292,21 +292,35 @@ def _start_endpoint(registry: EndpointRegistry, name: str, record: EndpointRecor
     return registry.read(name)
 
 
-def _bind_stable_port(name: str, recorded: int | None):
-    """The endpoint keeps its port across deploys; the first one derives it from the name."""
+PORT_SCAN = 200  # ports tried from the name's place in the range
+
+
+def stable_ports(name: str, ports: tuple[int, int]) -> list[int]:
+    """The ports an endpoint's front tries, in order: from the name's place in the
+    environment's range, wrapping inside it (so two environments' fronts never meet)."""
+    first, last = ports
+    size = last - first + 1
+    base = int(hashlib.sha256(name.encode()).hexdigest(), 16) % size
+    return [first + (base + i) % size for i in range(min(PORT_SCAN, size))]
+
+
+def _bind_stable_port(name: str, recorded: int | None, ports: tuple[int, int]):
+    """The endpoint keeps its port across deploys; the first one derives it from the name,
+    inside its environment's range."""
     if recorded:
         try:
             return processes.listen_socket(recorded)
         except OSError as exc:
             raise DeploymentError(f"{name}: its scoring port {recorded} is taken by another "
                                   f"process ({exc}); free it or undeploy {name}") from None
-    base = 20000 + int(hashlib.sha256(name.encode()).hexdigest(), 16) % 8000
-    for port in range(base, base + 200):
+    candidates = stable_ports(name, ports)
+    for port in candidates:
         try:
             return processes.listen_socket(port)
         except OSError:
             continue
-    raise DeploymentError(f"{name}: no free port in {base}..{base + 199} on 127.0.0.1")
+    raise DeploymentError(f"{name}: no free port among {len(candidates)} tried in "
+                          f"{ports[0]}-{ports[1]} on 127.0.0.1")
 
 
 def endpoint_status(record: EndpointRecord) -> str:

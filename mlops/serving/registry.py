@@ -33,6 +33,8 @@ from mlops.serving.settings import DEPLOY_LOCK_TIMEOUT_S, RECORD_LOCK_TIMEOUT_S
 KEY_BYTES = 32
 # Endpoint names follow Azure ML's rule (config/loader.py): the same names work on both targets.
 _NAME = re.compile(rf"^{AZURE_ML_ENDPOINT}$")
+# The ports endpoint fronts bind when the workspace names none (its environment's range)
+DEFAULT_PORTS = (20000, 27999)
 
 
 class RegistryError(FactoryError):
@@ -40,8 +42,10 @@ class RegistryError(FactoryError):
 
 
 class EndpointRegistry:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, ports: tuple[int, int] | None = None):
         self.root = Path(root)
+        # each infrastructure environment's fronts stay in its own range (LOCAL_ENDPOINT_PORTS)
+        self.ports = tuple(ports) if ports else DEFAULT_PORTS
 
     # paths
     def record_path(self, name: str) -> Path:

@@ -12,7 +12,6 @@ can be checked to be the same artifact.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 from factory_steps import contract, fail, modelio, write_atomic
 from factory_steps import metrics as task_metrics
 from factory_steps.registry import champion, champion_uri, make_champion
-from factory_steps.registry_names import DIGEST_TAG
+from factory_steps.registry_names import DIGEST_TAG, model_digest
 from factory_steps.tasks import Task
 
 DECISION_FILE = "decision.json"
@@ -65,15 +64,6 @@ def decide(task: Task, metric: str, threshold: float, candidate: float | None,
                           f"{champion_value:.4f} on the same test data"
                           + ("" if better else "; champion kept"))
     return decision
-
-
-def model_digest(folder: Path) -> str:
-    """sha256 over the model folder's files (relative path + content, in path order)."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        digest.update(file.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 def read_test_data(folder: Path, features: list[str], target: str):

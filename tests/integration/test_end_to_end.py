@@ -1,6 +1,8 @@
 """The README's main command on a fresh copy of the repository: `nox -s ci_build` provisions,
 builds, registers, deploys and smoke-tests both models on the local platform; then the
-endpoints are listed, invoked over real HTTP, and removed."""
+endpoints are listed, invoked over real HTTP, and removed. On the same build (one ci_build for
+the module): approval, promotion of nyc_taxi from dev to prod (refused before the approval,
+without touching prod) and its lineage in both environments."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from mlops._repo_copy import fresh_copy
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +39,16 @@ def clone(tmp_path_factory):
                         f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
         return result
 
-    yield root, nox
-    nox("-s", "undeploy", check=False)
+    build = nox("-s", "ci_build", "--", "nyc_taxi", "london_taxi")
+    try:
+        yield root, nox, build
+    finally:
+        nox("-s", "undeploy", check=False)
+        nox("-s", "undeploy", "--", "--env", "prod", check=False)
 
 
 def test_ci_build_then_endpoints_invoke_and_auth(clone):
-    root, nox = clone
-    build = nox("-s", "ci_build", "--", "nyc_taxi", "london_taxi")
+    root, nox, build = clone
     output = build.stdout + build.stderr
     assert "Session ci_build was successful" in output
 
@@ -74,6 +79,59 @@ def test_ci_build_then_endpoints_invoke_and_auth(clone):
     status, body = _post(online["scoring_uri"], request, key=key)
     assert status == 200 and len(json.loads(body)["predictions"]) >= 1
     assert _post(online["scoring_uri"], b'{"input_data": 5}', key=key)[0] == 400
+
+
+def test_approve_promote_to_prod_and_lineage_in_both_environments(clone):
+    """The done-when of promotion on a fresh clone: ci_build, approve, promote serves in prod
+    the same artifact (digest) as dev's champion, with lineage tags; lineage shows both."""
+    root, nox, _ = clone
+    prod_state = root / ".factory" / "envs" / "prod"
+    refused = nox("-s", "promote", "--", "nyc_taxi", "--from", "dev", "--to", "prod",
+                  check=False)
+    assert refused.returncode != 0
+    assert "is not approved for production; nothing was promoted" in refused.stderr + \
+        refused.stdout
+    assert "nox -s approve -- nyc_taxi --version 1" in refused.stderr + refused.stdout
+    assert not prod_state.exists()  # prod was not even provisioned
+
+    nox("-s", "approve", "--", "nyc_taxi")
+    promoted = nox("-s", "promote", "--", "nyc_taxi", "--from", "dev", "--to", "prod")
+    assert "Session promote was successful" in promoted.stdout + promoted.stderr
+
+    found = _json_object(nox("-s", "lineage", "--", "nyc_taxi", "--json").stdout)
+    dev, prod = (e["lineage"] for e in found["environments"])
+    assert [e["env"] for e in found["environments"]] == ["dev", "prod"]
+    assert dev["digest"] and prod["digest"] == dev["digest"]  # the same artifact
+    assert prod["promoted_from"]["source"]["version"] == dev["version"] and prod["champion"]
+    assert prod["promoted_from"]["source"]["data"] == dev["data"] != []
+    assert [s["name"] for s in dev["steps"]] == ["prep", "transform", "train", "predict",
+                                                 "score", "register"]
+    assert dev["gate"]["registered"] and dev["approval"]["stage"] == "production"
+    assert [p["target_env"] for p in dev["promoted_to"]] == ["prod"]
+    assert {e["kind"] for e in prod["endpoints"]} == {"online", "batch"}
+    text = nox("-s", "lineage", "--", "nyc_taxi").stdout
+    assert "dev · workspace mlw-mlops-mf-001" in text
+    assert "prod · workspace mlw-mlops-mf-101" in text
+
+    # prod answers on its own port with its own key, exactly as dev's champion does
+    request = (root / "mlops/nyc_taxi/sample-data/sample-request.json").read_bytes()
+    answers = {}
+    for env in ("dev", "prod"):
+        listed = _json_block(nox("-s", "endpoints", "--", "nyc_taxi", "--json", "--show-keys",
+                                 "--env", env).stdout)
+        online = next(e for e in listed if e["kind"] == "online")
+        assert online["model_version"] == (dev if env == "dev" else prod)["version"]
+        status, body = _post(online["scoring_uri"], request, key=online["key"])
+        assert status == 200
+        answers[env] = (online["scoring_uri"], json.loads(body)["predictions"])
+    assert answers["dev"][0] != answers["prod"][0]
+    assert answers["dev"][1] == answers["prod"][1]
+
+
+def _json_object(stdout: str):
+    """The JSON object printed by `lineage --json` (nox adds its own lines around it)."""
+    start = stdout.index("{")
+    return json.loads(stdout[start:stdout.rindex("}") + 1])
 
 
 def _json_block(stdout: str):

@@ -23,7 +23,7 @@ from mlops.errors import FactoryError
 from mlops.naming import RunNames
 from mlops.platform.azure import approval, endpoints
 from mlops.platform.azure import client as azure_client
-from mlops.platform.azure._assets import CHAMPION_TAG
+from mlops.registry_names import CHAMPION_TAG
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "azure"))
 from fake_ml import (  # noqa: E402
@@ -340,6 +340,18 @@ def test_the_champion_is_the_tag_the_register_step_sets_never_an_untagged_versio
     with pytest.raises(FactoryError, match="has no champion .*no registered version"):
         endpoints.deploy(azure_workspace(), entry, NAMES)
     fake.models.create_or_update.assert_not_called()
+
+
+def test_approve_takes_the_version_the_gate_published_not_a_newer_champion(entry, fake):
+    fake.models.get.side_effect = lambda name, version: Model(name=name, version=version,
+                                                              tags={})
+    result = approval.approve(azure_workspace(), entry, NAMES, "alice", "3")
+    fake.models.get.assert_called_once_with(name=NAMES.model_name, version="3")
+    assert fake.models.create_or_update.call_args.args[0].version == "3"  # not champion 5
+    assert result["version"] == "3"
+    fake.models.get.side_effect = ResourceNotFoundError("no such version")
+    with pytest.raises(FactoryError, match="has no version 9 in workspace mlw-mlops-mf-001"):
+        approval.approve(azure_workspace(), entry, NAMES, "alice", "9")
 
 
 def test_a_batch_cluster_that_was_not_provisioned_fails_before_any_call(entry, fake):

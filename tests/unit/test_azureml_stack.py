@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,8 @@ def test_every_resource_the_platform_needs(stack):
         "azurerm_log_analytics_workspace", "azurerm_application_insights",
         "azurerm_container_registry", "azurerm_machine_learning_workspace",
         "azurerm_machine_learning_compute_cluster", "azurerm_user_assigned_identity",
-        "azurerm_role_assignment"}
+        "azurerm_role_assignment",
+        "azapi_resource"}  # dev is the first of the promotion chain: it holds the registry
     # The resource group is the bootstrap's: destroying the stack must not take it (and the
     # infrastructure pipeline's role assignments on it) away.
     assert set(stack["data"]) == {"azurerm_client_config", "azurerm_subscription",
@@ -196,11 +198,14 @@ def _scope(scope: str, subscription: str) -> str:
             }[scope]
 
 
+PROMOTION_SCOPES = ("source_workspace", "registry")  # a promotion target's grants only
+
+
 def test_role_assignments_are_exactly_the_identity_tables_terraform_rows(stack, subscription):
     synthesised = {(a["role_definition_name"], a["scope"], a["principal_id"])
                    for a in stack["resource"]["azurerm_role_assignment"].values()}
     table = {(g.role, _scope(g.scope, subscription), _principal(g.identity))
-             for g in identities.grants(by="terraform")}
+             for g in identities.grants(by="terraform") if g.scope not in PROMOTION_SCOPES}
     assert synthesised == table  # both ways: nothing missing, nothing extra
     assert all(a["principal_type"] == "ServicePrincipal"
                for a in stack["resource"]["azurerm_role_assignment"].values())
@@ -300,3 +305,74 @@ def test_secret_check_catches_a_leak(stack):
 
 def test_no_path_of_this_checkout_leaks_into_the_stack(stack):
     assert str(Path(__file__).resolve().parents[2]) not in json.dumps(stack)
+
+
+# -- promotion ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def prod_stack(tmp_path_factory, azure_settings) -> dict:
+    from cdktf_app.app import synth
+
+    outdir = tmp_path_factory.mktemp("cdktf-azure-prod")
+    synth(load_config(), "azure", outdir, settings=azure_settings, env="prod")
+    return json.loads((outdir / "stacks" / "azureml" / "cdk.tf.json").read_text())
+
+
+def test_the_first_environment_holds_the_registry_its_targets_share(stack, prod_stack, config,
+                                                                    subscription):
+    """azurerm has no registry resource (hashicorp/terraform-provider-azurerm#22565): an
+    azapi_resource with the body the REST API documents (how-to-manage-registries: each region
+    a workspace is in, system-created storage and a Premium container registry)."""
+    name, registry = _one(stack, "azapi_resource")
+    home = AzureNames.of(config.infra_env("dev"), subscription)
+    assert registry["type"].startswith("Microsoft.MachineLearningServices/registries@")
+    assert registry["name"] == home.registry
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{1,31}", registry["name"])  # 2-32 characters
+    assert registry["parent_id"] == "${data.azurerm_resource_group.resource_group.id}"
+    [region] = registry["body"]["properties"]["regionDetails"]  # dev and prod: westeurope
+    assert region["location"] == config.infra_env("prod").location
+    assert region["acrDetails"] == [{"systemCreatedAcrAccount": {"acrAccountSku": "Premium"}}]
+    assert stack["terraform"]["required_providers"]["azapi"]["source"] == "Azure/azapi"
+    assert "azapi_resource" not in prod_stack["resource"]  # one registry, shared
+    for doc in (stack, prod_stack):
+        assert doc["output"]["workspace"]["value"]["azureml_registry"] == home.registry
+
+
+def test_a_promotion_target_grants_its_pipelines_the_source_read_and_the_registry(
+        prod_stack, config, subscription):
+    dev = AzureNames.of(config.infra_env("dev"), subscription)
+    source = prod_stack["data"]["azurerm_machine_learning_workspace"]["source_workspace"]
+    assert (source["name"], source["resource_group_name"]) == (dev.workspace,
+                                                                dev.resource_group)
+    made = {(a["role_definition_name"], a["scope"])
+            for a in prod_stack["resource"]["azurerm_role_assignment"].values()
+            if a["principal_id"] == _principal("model_pipeline")}
+    registry = (f"/subscriptions/{subscription}/resourceGroups/{dev.resource_group}/providers/"
+                f"Microsoft.MachineLearningServices/registries/{dev.registry}")
+    assert ("Reader", "${data.azurerm_machine_learning_workspace.source_workspace.id}") in made
+    assert ("AzureML Registry User", registry) in made
+    wanted = {(g.role, g.scope) for g in identities.grants(by="terraform",
+                                                           identity_key="model_pipeline")}
+    assert len(made) == len(wanted)  # every model pipeline grant, the promotion ones included
+    assert prod_stack["output"]["workspace"]["value"]["name"] == \
+        "${azurerm_machine_learning_workspace.ml_workspace.name}"
+
+
+def test_a_target_keeping_its_state_elsewhere_is_refused_naming_both_files(
+        tmp_path, config, azure_settings):
+    """prod's pipelines read dev's outputs with their read access on their own state
+    container: both environments' backend files must name the same container."""
+    from cdktn import App
+
+    from cdktf_app._backend import BACKENDS_DIR
+    from cdktf_app.azureml_stack import AzureMLStack
+
+    backends = tmp_path / "backends"
+    shutil.copytree(BACKENDS_DIR, backends)
+    prod_file = backends / "prod.azurerm.tfbackend"
+    prod_file.write_text(prod_file.read_text().replace('"tfstate"', '"prodstate"'))
+    with pytest.raises(FactoryError) as info:
+        AzureMLStack(App(outdir=str(tmp_path / "out")), "azureml",
+                     infra=config.infra_env("prod"), settings=azure_settings,
+                     backends_dir=backends, config=config)
+    assert str(prod_file) in str(info.value) and "dev.azurerm.tfbackend" in str(info.value)
+    assert "same resource group, storage account and container" in str(info.value)

@@ -4,8 +4,6 @@ shape the service returns, the commands run through the CLI entry point."""
 
 from __future__ import annotations
 
-import functools
-import importlib
 import sys
 from pathlib import Path
 
@@ -13,49 +11,22 @@ import pytest
 
 from mlops.cli import main
 from mlops.commands import _azure_job
-from mlops.config import load_config
-from mlops.naming import RunNames
 from mlops.platform.azure import client as azure_client
 from mlops.platform.azure import pipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "azure"))
-from fake_ml import FakeMLClient, azure_workspace, job, write_output  # noqa: E402
-
-JOB = "quiet_lemon_42"
-STUDIO = f"https://ml.azure.com/runs/{JOB}"
-STEPS = ("prep", "transform", "train", "predict", "score", "register")
-# Azure ML reads a data input back as the ARM id it resolved azureml:<name>:<version> to.
-RAW_DATA_ID = ("azureml:/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/"
-               "rg-mlops-mf-001/providers/Microsoft.MachineLearningServices/workspaces/"
-               "mlw-mlops-mf-001/data/nyc_taxi_training/versions/feedfacecafebeef")
-METRICS = {"r2": 0.93, "rmse": 2.9, "mae": 1.8, "mse": 8.41}
-
-
-@functools.cache  # loading the pipeline YAML takes seconds; the job is only read
-def parent_job(status: str, env: str = "dev", model: str = "nyc_taxi"):
-    """The pipeline job as jobs.get returns it: the model's real pipeline YAML, submitted, and
-    parsed back from the REST object (status, studio link and resolved inputs as the service
-    sends them)."""
-    entry = load_config().entry(model, env)
-    names = RunNames(f"{model}_experiment_{env}_develop", f"{model}_run_{env}_977",
-                     f"{model}_model_{env}_develop", "develop", "977")
-    built = pipeline.build_pipeline_job(entry, names, compute="cpu-cluster",
-                                        environment="azureml:env:1", raw_data=RAW_DATA_ID)
-    rest = built._to_rest_object()
-    rest.name = JOB
-    rest.properties.status = status
-    models = importlib.import_module(type(rest.properties).__module__)
-    rest.properties.services = {"Studio": models.JobService(endpoint=STUDIO)}
-    return type(built)._from_rest_object(rest)
-
-
-def children(status: str = "Completed", failed: str | None = None,
-             steps: tuple[str, ...] = STEPS) -> list:
-    """Child jobs; after a failed step the rest are cancelled (continue_on_step_failure off)."""
-    after = STEPS.index(failed) if failed else len(STEPS)
-    return [job(f"child_{s}", ("Failed" if i == after else "Canceled") if i >= after else status,
-                display_name=s, properties={"azureml.isreused": "false"})
-            for i, s in enumerate(STEPS) if s in steps]
+from fake_ml import FakeMLClient, azure_workspace  # noqa: E402
+from pipeline_jobs import (  # noqa: E402
+    JOB,
+    KEPT,
+    MISSED,
+    REGISTERED,
+    STEPS,
+    STUDIO,
+    children,
+    finished,
+    parent_job,
+)
 
 
 @pytest.fixture
@@ -70,39 +41,6 @@ def fake(monkeypatch, tmp_path) -> FakeMLClient:
     monkeypatch.setattr(azure_client, "_ml_client", lambda workspace: fake)
     monkeypatch.setattr(_azure_job, "workspace", lambda config: azure_workspace())
     return fake
-
-
-def finished(fake: FakeMLClient, decision: dict | None, status: str = "Completed",
-             env: str = "dev", failed_step: str | None = None,
-             steps: tuple[str, ...] = STEPS) -> None:
-    fake.jobs.get.side_effect = lambda name: parent_job(status, env)
-    fake.jobs.list.return_value = children(failed=failed_step, steps=steps)
-
-    def download(name, *, download_path, output_name=None, **_):
-        if output_name is None:  # a failed step's logs
-            logs = Path(download_path) / "artifacts" / "user_logs"
-            logs.mkdir(parents=True)
-            (logs / "std_log.txt").write_text(f"Traceback...\nValueError: {name} broke")
-        elif (name, output_name) == ("child_score", "score_report"):
-            write_output(download_path, output_name, "metrics.json", METRICS)
-        elif (name, output_name) == ("child_register", "registration") and decision:
-            write_output(download_path, output_name, "decision.json", decision)
-        else:
-            raise AssertionError(f"unexpected download {name} {output_name}")
-
-    fake.jobs.download.side_effect = download
-
-
-REGISTERED = {"passed": True, "registered": True, "metric": "r2", "threshold": 0.8,
-              "candidate": 0.93, "champion": 0.91, "model_version": 7,
-              "model_name": "nyc_taxi_model_dev_develop",
-              "reason": "candidate r2 0.9300 passes the threshold (>= 0.8) and beats the "
-                        "champion's 0.9100 on the same test data"}
-KEPT = {**REGISTERED, "registered": False, "model_version": None, "candidate": 0.85,
-        "reason": "candidate r2 0.8500 passes the threshold (>= 0.8) and does not beat the "
-                  "champion's 0.9100 on the same test data; champion kept"}
-MISSED = {**KEPT, "passed": False, "candidate": 0.42,
-          "reason": "candidate r2 0.4200 fails the threshold (>= 0.8); not registered"}
 
 
 def test_a_registered_candidate_passes_and_its_metadata_is_published(fake, monkeypatch,

@@ -17,6 +17,7 @@ from mlops.cicd._sessions import (
     INSTALL_TERRAFORM,
     JOB_NAME_VARIABLE,
     PREPARE,
+    VERSION_VARIABLE,
 )
 from mlops.cicd.definitions import AZURE, AZURE_SETUP_TEMPLATE, definitions_for
 from mlops.cicd.generate import render_all
@@ -70,7 +71,15 @@ def _stages(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _jobs(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    return [job for stage in _stages(doc) for job in stage["jobs"]]
+    """Every job, a deployment job as {job: <name>, steps: <its strategy's steps>, ...}."""
+    jobs = []
+    for stage in _stages(doc):
+        for job in stage["jobs"]:
+            if "deployment" in job:
+                job = {**job, "job": job["deployment"],
+                       "steps": job["strategy"]["runOnce"]["deploy"]["steps"]}
+            jobs.append(job)
+    return jobs
 
 
 def _by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -90,17 +99,21 @@ def _depends(item: dict[str, Any]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def test_one_file_per_definition_with_the_variable_group(config, documents):
-    infra = config.infra_env("dev")
+def test_one_file_per_definition_with_its_environments_variable_group(config, documents):
     assert set(documents) == {d.name for d in definitions_for(config, AZURE)}
-    for name, doc in documents.items():
-        assert doc["variables"] == [{"group": infra.variable_group_name}], name
-        assert infra.variable_group_name == "mlops_platform_dev_vg"
+    for definition in definitions_for(config, AZURE):
+        group = config.infra_env(definition.env).variable_group_name
+        assert documents[definition.name]["variables"] == [{"group": group}], definition.name
+    assert config.infra_env("dev").variable_group_name == "mlops_platform_dev_vg"
+    envs = {d.env for d in definitions_for(config, AZURE)}
+    assert envs == set(config.infra)  # every environment has pipelines (its infra one at least)
 
 
 def test_path_filters_and_branch_equal_the_definitions(config, documents):
     branch = config.infra_env("dev").development_branch
     for definition in definitions_for(config, AZURE):
+        if definition.kind == "cd":  # triggered by its CI pipeline, not by paths
+            continue
         doc = documents[definition.name]
         trigger = doc["pr"] if definition.kind == "pr" else doc["trigger"]
         assert trigger["paths"]["include"] == trigger_globs(definition.path_filters)
@@ -132,10 +145,11 @@ def test_setup_lives_once_in_the_step_template_every_agent_job_starts_with(files
 
 
 def test_every_working_step_is_a_nox_session_under_the_service_connection(config, documents):
-    infra = config.infra_env("dev")
-    for name, doc in documents.items():
+    for definition in definitions_for(config, AZURE):
+        name, doc = definition.name, documents[definition.name]
+        infra = config.infra_env(definition.env)  # each environment's own connections
         # the infrastructure pipeline has its own, privileged connection; no other uses it
-        connection = (infra.infra_svc_connection if name.startswith("infra_")
+        connection = (infra.infra_svc_connection if definition.kind == "infra"
                       else infra.azure_rm_svc_connection)
         for job in _jobs(doc):
             for step in job["steps"][0 if _is_server(job) else 1:]:
@@ -262,7 +276,12 @@ def test_the_approval_shows_what_the_gate_published(documents):
         assert validation["variables"][name] == (
             f"$[ stageDependencies.build.gate.outputs['gate.{name}'] ]")
     assert approve["dependsOn"] == validation["job"]
-    assert _nox_calls(approve) == ["nox -s approve -- nyc_taxi --target azure"]
+    # the version this run registered, as the gate published it: not whatever is champion when
+    # the approval comes (a later build may have registered a newer one meanwhile)
+    assert approve["variables"] == {VERSION_VARIABLE: (
+        f"$[ stageDependencies.build.gate.outputs['gate.{VERSION_VARIABLE}'] ]")}
+    assert _nox_calls(approve) == [
+        f"nox -s approve -- nyc_taxi --target azure --version $({VERSION_VARIABLE})"]
 
 
 @pytest.mark.parametrize("pipeline", ["london_taxi_pr_dev_pipeline", "nyc_taxi_ci_dev_pipeline"])
@@ -281,8 +300,41 @@ def test_cancelled_run_cancels_the_azure_ml_job(documents, pipeline):
 def test_infra_and_data_pipelines_call_their_session(documents):
     assert [_nox_calls(j) for j in _jobs(documents["infra_provision_pipeline"])] == [
         ["nox -s provision -- --target azure"]]
+    assert [_nox_calls(j) for j in _jobs(documents["infra_provision_prod_pipeline"])] == [
+        ["nox -s provision -- --target azure --env prod"]]
     assert [_nox_calls(j) for j in _jobs(documents["data_registration_pipeline"])] == [
         ["nox -s register_data -- --target azure"]]
+
+
+def test_cd_follows_the_ci_pipeline_and_deploys_on_the_approved_environment(config, documents):
+    """A pipeline resource trigger runs the CD pipeline when the CI pipeline completes
+    successfully on the branch (learn.microsoft.com/azure/devops/pipelines/process/
+    pipeline-triggers); a deployment job targeting an environment waits for the environment's
+    checks, the approval included (.../process/approvals), which the Azure DevOps stack puts on
+    the environment of this name."""
+    from cdktf_app.devops_stack import approval_environment
+
+    cds = [d for d in definitions_for(config, AZURE) if d.kind == "cd"]
+    assert {(d.model, d.env, d.source_env) for d in cds} == {
+        (model, "prod", "dev") for model in config.model_names}
+    for definition in cds:
+        doc, infra = documents[definition.name], config.infra_env(definition.env)
+        assert (doc["trigger"], doc["pr"]) == ("none", "none")
+        [resource] = doc["resources"]["pipelines"]
+        assert resource["source"] == f"{definition.model}_ci_dev_pipeline"
+        assert resource["trigger"] == {"branches": {"include": [infra.development_branch]}}
+        [stage] = doc["stages"]
+        [job] = stage["jobs"]
+        assert job["deployment"] == "promote"
+        assert job["environment"] == approval_environment(config, definition.env) == "prod"
+        steps = job["strategy"]["runOnce"]["deploy"]["steps"]
+        assert steps[0] == {"template": "templates/setup.yml"}  # its checkout included
+        model = definition.model
+        assert [s["inputs"]["inlineScript"] for s in steps[1:]] == [
+            f"nox -s promote -- {model} --target azure --from dev --to prod",
+            f"nox -s lineage -- {model} --target azure --env prod"]
+        assert {s["inputs"]["azureSubscription"] for s in steps[1:]} == {
+            infra.azure_rm_svc_connection}  # prod's model pipelines, not dev's
 
 
 def test_generated_yaml_has_no_anchors(files):

@@ -17,6 +17,7 @@ from mlops.cicd._sessions import (
     INSTALL_NOX,
     JOB_NAME_VARIABLE,
     PREPARE,
+    VERSION_VARIABLE,
     WAIT_SLICE_MINUTES,
 )
 from mlops.cicd.definitions import GITHUB, GITHUB_SETUP_ACTION, definitions_for
@@ -68,6 +69,8 @@ def _step_jobs(workflow: dict[str, Any]):
 def test_triggers_use_the_definitions_filters_and_development_branch(config, workflows):
     branch = config.infra_env("dev").development_branch
     for definition in definitions_for(config, GITHUB):
+        if definition.kind == "cd":  # after its CI workflow (below), not on paths
+            continue
         on = workflows[definition.name]["on"]
         if definition.kind == "pr_model":  # only ever called, once per changed model
             assert set(on) == {"workflow_call"}
@@ -86,7 +89,8 @@ def test_oidc_permissions_and_cancel_in_progress(workflows):
         assert workflow["name"] == name
         assert workflow["permissions"] == {"contents": "read", "id-token": "write"}
         if "workflow_call" not in workflow["on"]:  # a called workflow runs in its caller's group
-            assert workflow["concurrency"]["cancel-in-progress"] is True
+            # a promotion half done is never cancelled by the next one: they queue
+            assert workflow["concurrency"]["cancel-in-progress"] is ("_cd_" not in name)
         for job in workflow["jobs"].values():
             assert "permissions" not in job  # nothing widens the read-only default
 
@@ -240,7 +244,7 @@ def test_builds_submit_then_the_gate_job_reads_the_published_job(workflows, pipe
     [gate_step] = [s for s in gate["steps"] if s.get("id") == "gate"]
     assert gate_step["run"] == f"nox -s gate -- {model} --target azure"
     assert gate["outputs"] == {name.lower(): f"${{{{ steps.gate.outputs.{name.lower()} }}}}"
-                               for name in APPROVAL_VARIABLES}
+                               for name in (*APPROVAL_VARIABLES, VERSION_VARIABLE)}
 
 
 def test_deploy_needs_the_gate_and_the_approval_shows_its_metadata(workflows):
@@ -249,7 +253,9 @@ def test_deploy_needs_the_gate_and_the_approval_shows_its_metadata(workflows):
     calls = {job_id: [_nox(s) for s in job["steps"] if _nox(s)] for job_id, job in jobs.items()}
     assert calls["deploy"] == ["nox -s deploy -- nyc_taxi --target azure",
                                "nox -s invoke -- nyc_taxi --target azure"]
-    assert calls["approve"] == ["nox -s approve -- nyc_taxi --target azure"]
+    # the version this run registered (what the reviewers saw), not a newer champion
+    assert calls["approve"] == ["nox -s approve -- nyc_taxi --target azure --version "
+                                "${{ needs.gate.outputs.registered_version }}"]
     # a failed gate skips deploy and approve: no `if:` overrides the implied success()
     assert jobs["deploy"]["needs"] == "gate" and "if" not in jobs["deploy"]
     assert jobs["approve"]["needs"] == ["gate", "deploy"] and "if" not in jobs["approve"]
@@ -266,6 +272,10 @@ def test_infra_and_data_workflows_call_their_session(workflows):
                 if _nox(s)]
 
     assert calls("infra_provision_pipeline") == ["nox -s provision -- --target azure"]
+    assert calls("infra_provision_prod_pipeline") == [
+        "nox -s provision -- --target azure --env prod"]
+    prod = workflows["infra_provision_prod_pipeline"]["jobs"]["provision"]
+    assert prod["env"]["AZURE_CLIENT_ID"] == "${{ secrets.AZURE_INFRA_CLIENT_ID_PROD }}"
     assert calls("data_registration_pipeline") == ["nox -s register_data -- --target azure"]
 
 
@@ -284,3 +294,28 @@ def test_pull_requests_build_exactly_the_models_the_change_touches(config, workf
     assert build["with"] == {"model": "${{ matrix.model }}"} and build["secrets"] == "inherit"
     assert build["if"] == "needs.changes.outputs.models != '[]'"  # nothing touched: no build
     assert not [name for name in workflows if name.endswith("_pr_dev_pipeline")]
+
+
+def test_cd_follows_a_successful_ci_run_and_waits_for_the_production_reviewers(config,
+                                                                              workflows):
+    """workflow_run fires when the CI workflow completes, whatever its conclusion, so the job
+    checks it (docs.github.com, "Events that trigger workflows": workflow_run, "Running a
+    workflow based on the conclusion of another workflow"); a job referencing an environment
+    waits for its required reviewers (docs.github.com, "Deployments and environments")."""
+    branch = config.infra_env("dev").development_branch  # the branch CI builds
+    for model in config.model_names:
+        workflow = workflows[f"{model}_cd_prod_pipeline"]
+        assert workflow["on"] == {"workflow_run": {
+            "workflows": [f"{model}_ci_dev_pipeline"], "types": ["completed"],
+            "branches": [branch]}, "workflow_dispatch": {}}
+        [job] = workflow["jobs"].values()
+        assert job["environment"] == {"name": "production"}
+        assert job["if"] == ("github.event_name == 'workflow_dispatch' || "
+                             "github.event.workflow_run.conclusion == 'success'")
+        assert [_nox(s) for s in job["steps"] if _nox(s)] == [
+            f"nox -s promote -- {model} --target azure --from dev --to prod",
+            f"nox -s lineage -- {model} --target azure --env prod"]
+        # prod's model pipelines: their own client id, not dev's
+        login = next(s for s in job["steps"] if _is_login(s))
+        assert login["with"]["client-id"] == "${{ secrets.AZURE_CLIENT_ID_PROD }}"
+        assert job["env"]["AZURE_CLIENT_ID"] == "${{ secrets.AZURE_CLIENT_ID_PROD }}"

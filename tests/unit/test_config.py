@@ -165,9 +165,58 @@ def test_duplicate_entry_and_bad_top_level(config_root, edit_json):
 
 def test_unknown_infra_environment(config_root):
     with pytest.raises(ConfigError) as info:
-        load_config(config_root, infra_env="prod")
-    assert str(info.value.problems[0]) == (
-        "config/infra_config.json: no infrastructure environment 'prod' (FACTORY_INFRA_ENV); found dev")
+        load_config(config_root, infra_env="qa")
+    assert str(info.value.problems[0]) == ("config/infra_config.json: no infrastructure "
+                                           "environment 'qa' (FACTORY_INFRA_ENV); found dev, prod")
+
+
+def test_every_environment_is_a_workspace_of_its_own(config_root):
+    config = load_config(config_root)
+    dev, prod = config.infra_env("dev"), config.infra_env("prod")
+    assert dev.workspace_name != prod.workspace_name
+    assert prod.promote_from == "dev" and dev.promote_from is None
+    assert dev.local_endpoint_ports[1] < prod.local_endpoint_ports[0]  # ports never overlap
+
+
+def test_environments_must_not_share_a_workspace_name_or_ports(config_root, edit_json):
+    def clash(data):
+        data["prod"].update(VERSION=data["dev"]["VERSION"])
+        del data["prod"]["LOCAL_ENDPOINT_PORTS"], data["dev"]["LOCAL_ENDPOINT_PORTS"]
+
+    edit_json("config/infra_config.json", clash)
+    assert _messages(config_root) == [
+        "config/infra_config.json: prod: VERSION: expected a workspace name of its own: "
+        "NAMESPACE, PROJECTCODE and VERSION give 'mlw-mlops-mf-001', the same as environment "
+        "'dev'",
+        "config/infra_config.json: prod: LOCAL_ENDPOINT_PORTS: expected ports of its own: "
+        "20000-27999 overlaps dev's 20000-27999 (the default is 20000-27999; give each "
+        "environment its own range)"]
+
+
+@pytest.mark.parametrize("ports", ["24000-24100", "80-2000", "30000-20000", "ports"])
+def test_a_bad_port_range_is_named(config_root, edit_json, ports):
+    edit_json("config/infra_config.json", lambda d: d["prod"].update(LOCAL_ENDPOINT_PORTS=ports))
+    (message,) = _messages(config_root)
+    assert message.startswith("config/infra_config.json: prod: LOCAL_ENDPOINT_PORTS: expected a "
+                              "port range \"FIRST-LAST\" within 1024-65535, at least 200 ports "
+                              "wide")
+    assert repr(ports) in message
+
+
+@pytest.mark.parametrize("source, problem", [
+    ("prod", "expected another environment of this file (dev), found 'prod'"),
+    ("qa", "expected another environment of this file (dev), found 'qa'"),
+])
+def test_promote_from_names_another_environment(config_root, edit_json, source, problem):
+    edit_json("config/infra_config.json", lambda d: d["prod"].update(PROMOTE_FROM=source))
+    assert _messages(config_root) == [f"config/infra_config.json: prod: PROMOTE_FROM: {problem}"]
+
+
+def test_promotions_never_go_round_in_a_circle(config_root, edit_json):
+    edit_json("config/infra_config.json", lambda d: d["dev"].update(PROMOTE_FROM="prod"))
+    messages = _messages(config_root)
+    assert "config/infra_config.json: dev: PROMOTE_FROM: expected promotions to start " \
+           "somewhere: dev <- prod <- dev goes round in a circle" in messages
 
 
 def test_training_params_are_checked_against_the_models_estimator(config_root, edit_json):

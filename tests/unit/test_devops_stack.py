@@ -148,11 +148,17 @@ def test_service_connection_inputs_reference_the_azureml_stack(stack, azureml, m
         "${data.azurerm_subscription.subscription.display_name}"
 
 
-def test_one_build_definition_per_generated_pipeline_yaml(config, module, main_tf):
-    definitions = definitions_for(config, AZURE)
+def test_one_build_definition_per_generated_pipeline_yaml_of_the_environment(config, module,
+                                                                            main_tf):
+    """Each environment's stack creates the build definitions of its own pipelines: two
+    environments never both claim one (a definition name is unique in the project)."""
+    definitions = [d for d in definitions_for(config, AZURE) if d.env == "dev"]
     assert module["pipelines"] == {
         d.name: {"kind": d.kind, "yml_path": d.azure_path, "path_filters": list(d.path_filters)}
         for d in definitions}
+    assert "infra_provision_prod_pipeline" not in module["pipelines"]
+    assert not [d for d in definitions if d.kind == "cd"]
+    assert module["approval_environment"] == ""  # dev takes no promotions
     build = _resource(main_tf, "azuredevops_build_definition", "pipeline")
     assert build["for_each"] == "${var.pipelines}"
     assert build["name"] == "${each.key}"
@@ -178,6 +184,32 @@ def test_branch_policies_use_each_pr_pipelines_path_filters(config, module, main
     assert settings["build_definition_id"] == \
         "${azuredevops_build_definition.pipeline[each.key].id}"
     assert settings["scope"][0]["repository_ref"] == "${local.branch_ref}"
+
+
+def test_a_promotion_target_gets_its_cd_pipelines_and_an_approved_environment(
+        config, azure_settings, tmp_path, main_tf):
+    """prod's stack: its infrastructure and CD pipelines, and the Azure DevOps environment its
+    CD deployment jobs name, with an approval check by the approvers group (azuredevops
+    provider: azuredevops_environment, azuredevops_check_approval with target_resource_type
+    "environment"; a pipeline must be authorised for an environment before it can use it)."""
+    from cdktf_app.app import synth
+
+    synth(config, "azure", tmp_path, settings=azure_settings, env="prod")
+    prod = json.loads((tmp_path / "stacks" / "azure_devops" / "cdk.tf.json").read_text())
+    inputs = prod["module"]["azure_devops"]
+    assert set(inputs["pipelines"]) == {"infra_provision_prod_pipeline", *(
+        f"{m}_cd_prod_pipeline" for m in config.model_names)}
+    assert inputs["approval_environment"] == "prod"
+    assert inputs["service_connection_name"] == config.infra_env("prod").azure_rm_svc_connection
+    assert inputs["variable_group_name"] == "mlops_platform_prod_vg"
+    check = _resource(main_tf, "azuredevops_check_approval", "promotion")
+    assert check["target_resource_type"] == '"environment"'
+    assert "azuredevops_environment.promotion" in check["target_resource_id"]
+    assert check["requester_can_approve"] is False
+    authorization = _resource(main_tf, "azuredevops_pipeline_authorization",
+                              "promotion_environment")
+    assert authorization["type"] == '"environment"'
+    assert authorization["for_each"] == "${local.promotions == {} ? {} : local.cd_pipelines}"
 
 
 def test_service_connection_uses_workload_identity_federation_without_secret(main_tf):

@@ -53,17 +53,31 @@ def _chain(session: str, requires: dict[str, list[str]]) -> list[str]:
 
 
 def _connection_identities(config) -> dict[str, str]:
-    infra = config.infra_env("dev")
-    by_key = {"AZURE_RM_SVC_CONNECTION": infra.azure_rm_svc_connection,
-              "AZURE_RM_INFRA_SVC_CONNECTION": infra.infra_svc_connection}
-    return {by_key[i.service_connection_key]: i.key for i in IDENTITIES
-            if i.service_connection_key}
+    """Service connection name -> identity kind, for every environment (each has its own)."""
+    found = {}
+    for infra in config.infra.values():
+        by_key = {"AZURE_RM_SVC_CONNECTION": infra.azure_rm_svc_connection,
+                  "AZURE_RM_INFRA_SVC_CONNECTION": infra.infra_svc_connection}
+        found.update({by_key[i.service_connection_key]: i.key for i in IDENTITIES
+                      if i.service_connection_key})
+    return found
+
+
+def _secret_identities(config) -> dict[str, str]:
+    """GitHub client id secret -> identity kind, for every environment."""
+    from mlops.cicd.github import client_id_secret
+
+    return {client_id_secret(kind, env): key for env in config.infra
+            for kind, key in (("infra", "infra_pipeline"), ("ci", "model_pipeline"))}
 
 
 def _azure_devops_jobs(path: str, doc: dict, connections, requires) -> list[JobRun]:
     jobs = doc.get("jobs") or [j for stage in doc.get("stages", []) for j in stage["jobs"]]
     runs = []
     for job in jobs:
+        if "deployment" in job:  # a deployment job's steps are its strategy's
+            job = {**job, "job": job["deployment"],
+                   "steps": job["strategy"]["runOnce"]["deploy"]["steps"]}
         for step in job.get("steps", []):
             inputs = step.get("inputs", {})
             connection = inputs.get("azureSubscription") or inputs.get("serviceConnection")
@@ -98,7 +112,7 @@ def _github_jobs(path: str, doc: dict, secrets, requires) -> list[JobRun]:
 def ci_jobs(requires) -> list[JobRun]:
     config = load_config()
     connections = _connection_identities(config)
-    secrets = {i.github_client_id_secret: i.key for i in IDENTITIES if i.github_client_id_secret}
+    secrets = _secret_identities(config)
     runs = []
     for path, text in render_all(config).items():
         doc = yaml.safe_load(text)
@@ -184,6 +198,42 @@ def test_every_ci_job_identity_may_do_what_its_sessions_do(ci_jobs):
     assert any("provision" in run.sessions for run in ci_jobs)
     assert any("AzureMLJobWaitTask@1" in run.tasks for run in ci_jobs)
     assert check_jobs(ci_jobs) == [], "\n".join(map(str, check_jobs(ci_jobs)))
+
+
+def test_the_cd_jobs_promote_as_the_target_environments_model_pipelines(ci_jobs):
+    promoting = [run for run in ci_jobs if "promote" in run.sessions]
+    assert len(promoting) == 2 * len(load_config().model_names)  # Azure DevOps and GitHub
+    assert {run.identity for run in promoting} == {"model_pipeline"}
+    assert check_jobs(promoting) == []
+
+
+def test_promotion_needs_the_source_read_and_the_registry_grants():
+    """Without its Reader on the source workspace, or its AzureML Registry User on the
+    registry, a promotion target's model pipelines could not promote: the check names both."""
+    run = JobRun("cd", "model_pipeline", ["promote"])
+    kept = identities.GRANTS
+    try:
+        identities.GRANTS = tuple(g for g in kept if g.scope not in ("source_workspace",
+                                                                       "registry"))
+        missing = {m.operation for m in check_jobs([run])}
+    finally:
+        identities.GRANTS = kept
+    assert missing == {"read the source environment's workspace",
+                       "read the source environment's models",
+                       "read the source environment's jobs",
+                       "share models into the registry", "read models in the registry"}
+
+
+def test_the_registry_user_works_with_assets_but_cannot_create_a_registry():
+    # "Can get registries, and read, write and delete assets within them. Cannot create new
+    # registry resources or delete them." (how-to-assign-roles, AzureML Registry User)
+    role, registry = ROLES["AzureML Registry User"], "Microsoft.MachineLearningServices/registries"
+    assert role.allows(f"{registry}/assets/write") and role.allows(f"{registry}/read")
+    assert not role.allows(f"{registry}/write") and not role.allows(f"{registry}/delete")
+    # a source workspace's Reader reads models and jobs but changes nothing there
+    reader, ml = ROLES["Reader"], "Microsoft.MachineLearningServices/workspaces"
+    assert reader.allows(f"{ml}/models/versions/read") and reader.allows(f"{ml}/jobs/read")
+    assert not reader.allows(f"{ml}/models/versions/write")
 
 
 def test_only_the_infrastructure_pipeline_changes_infrastructure(ci_jobs):

@@ -104,12 +104,32 @@ def test_role_assignments_are_the_identity_tables_bootstrap_rows(config):
             made.add((principals[c[c.index("--assignee-object-id") + 1]],
                       c[c.index("--role") + 1], scopes[c[c.index("--scope") + 1]]))
     table = {(g.identity, g.role, g.scope) for g in identities.grants(by="bootstrap")
-             if identities.ROLES[g.role].azure_rbac}
+             if identities.ROLES[g.role].azure_rbac and g.scope in plan.scopes}
     assert made == table
+    assert "source_resource_group" not in plan.scopes  # dev takes models from nowhere
     assert ("infra_pipeline", "Contributor", "resource_group") in made
     assert plan.scopes["state_container"].endswith(
         f"/storageAccounts/{plan.backend['storage_account_name']}/blobServices/default/"
         f"containers/{plan.backend['container_name']}")
+
+
+def test_a_promotion_targets_infrastructure_identity_may_grant_in_its_source(config,
+                                                                         monkeypatch):
+    """prod's infrastructure pipeline assigns its model pipelines' roles on dev's workspace and
+    on the registry in dev's resource group: the bootstrap lets it, there and nowhere else."""
+    monkeypatch.setenv("FACTORY_INFRA_ENV", "prod")
+    plan, commands, *_ = _run(config)
+    dev = config.infra_env("dev")
+    assert plan.infra.env_name == "prod" and plan.source == dev == plan.registry_home
+    rbac = [c for c in commands if c[1:4] == ["role", "assignment", "create"]
+            and c[c.index("--role") + 1] == "Role Based Access Control Administrator"]
+    scopes = {c[c.index("--scope") + 1] for c in rbac}
+    dev_group = f"/subscriptions/{SETTINGS.subscription_id}/resourceGroups/" \
+                f"{dev.resource_group_name}"
+    assert dev_group in scopes
+    assert all(c[c.index("--assignee-object-id") + 1] == "infra-principal" for c in rbac)
+    identity = next(c for c in commands if c[1:3] == ["identity", "create"])
+    assert identity[identity.index("--name") + 1] == "id-mlops-mf-101-infra"
 
 
 def test_the_infra_service_connection_uses_workload_identity_federation(config):

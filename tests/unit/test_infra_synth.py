@@ -18,8 +18,8 @@ from mlops.infra.synth import SynthError, synth
 def fake_app(monkeypatch):
     calls = []
 
-    def fake_synth(config, target, outdir, *, state_root=None, settings=None):
-        calls.append(target)
+    def fake_synth(config, target, outdir, *, state_root=None, settings=None, env=None):
+        calls.append(target if env in (None, "dev") else f"{target}@{env}")
         stack = outdir / "stacks" / "local"
         stack.mkdir(parents=True)
         doc = {"resource": {"terraform_data": {"a": {}, "b": {}}}, "module": {"m": {}}}
@@ -76,6 +76,28 @@ def test_app_failure_is_one_message_and_keeps_the_previous_synth(config_root, mo
     layout = Layout.of(config_root)
     assert (layout.stack_dir("local") / "cdk.tf.json").is_file()
     assert not list(layout.synth_dir.glob(".tmp-*"))
+
+
+def test_each_environment_synthesises_into_its_own_layout(config_root, monkeypatch, fake_app):
+    """dev keeps .factory/; prod gets .factory/envs/prod/ (stacks, plans, state, locks): one
+    environment's synth never replaces another's, and each is skipped on its own hash."""
+    monkeypatch.setenv("FACTORY_ROOT", str(config_root))
+    config = load_config(config_root)
+    dev, prod = Layout.of(config_root, "dev"), Layout.of(config_root, "prod")
+    assert dev.root == config_root / ".factory"
+    assert prod.root == config_root / ".factory" / "envs" / "prod"
+    assert len({dev.local_state(), prod.local_state()}) == 2
+    assert len({dev.lock_file("local"), prod.lock_file("local")}) == 2
+
+    synth(config, "local", layout=dev)
+    synth(config, "local", layout=prod)
+    assert fake_app == ["local", "local@prod"]
+    assert (dev.stack_dir("local") / "cdk.tf.json").is_file()
+    assert (prod.stack_dir("local") / "cdk.tf.json").is_file()
+    assert synth(config, "local", layout=dev).skipped
+    assert synth(config, "local", layout=prod).skipped
+    monkeypatch.setenv("FACTORY_INFRA_ENV", "prod")  # what --env prod sets
+    assert Layout.of(config_root) == prod
 
 
 def test_the_synth_key_covers_what_the_stacks_import_and_nothing_else(tmp_path):

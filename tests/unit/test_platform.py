@@ -13,19 +13,25 @@ from mlops.platform.azure import approval as azure_approval
 from mlops.platform.azure import cleanup as azure_cleanup
 from mlops.platform.azure import data as azure_data
 from mlops.platform.azure import endpoints as azure_endpoints
+from mlops.platform.azure import lineage as azure_lineage
 from mlops.platform.azure import pipeline as azure_pipeline
+from mlops.platform.azure import promotion as azure_promotion
 from mlops.platform.base import CAPABILITIES, Platform
 from mlops.platform.local import approval as local_approval
 from mlops.platform.local import cleanup as local_cleanup
 from mlops.platform.local import data as local_data
 from mlops.platform.local import endpoints as local_endpoints
+from mlops.platform.local import lineage as local_lineage
 from mlops.platform.local import pipeline as local_pipeline
+from mlops.platform.local import promotion as local_promotion
 
 IMPLEMENTATIONS = {
     "local": {"data": local_data, "pipeline": local_pipeline, "endpoints": local_endpoints,
-              "approval": local_approval, "cleanup": local_cleanup},
+              "approval": local_approval, "cleanup": local_cleanup,
+              "promotion": local_promotion, "lineage": local_lineage},
     "azure": {"data": azure_data, "pipeline": azure_pipeline, "endpoints": azure_endpoints,
-              "approval": azure_approval, "cleanup": azure_cleanup},
+              "approval": azure_approval, "cleanup": azure_cleanup,
+              "promotion": azure_promotion, "lineage": azure_lineage},
 }
 
 
@@ -62,9 +68,10 @@ def test_the_wiring_binds_the_targets_own_modules(target: str):
     platform = platforms.platform_for(workspace)
     modules = IMPLEMENTATIONS[target]
     assert (platform.data_ops, platform.pipeline_ops, platform.endpoint_ops,
-            platform.approval_ops, platform.cleanup_ops) == (
+            platform.approval_ops, platform.cleanup_ops, platform.promotion_ops,
+            platform.lineage_ops) == (
         modules["data"], modules["pipeline"], modules["endpoints"], modules["approval"],
-        modules["cleanup"])
+        modules["cleanup"], modules["promotion"], modules["lineage"])
 
 
 def test_the_facade_passes_the_workspace_first():
@@ -75,19 +82,27 @@ def test_the_facade_passes_the_workspace_first():
             return lambda *a, **k: calls.append((name, a, k)) or name
 
     rec = Recorder()
-    platform = Platform("the-workspace", rec, rec, rec, rec, rec)
+    platform = Platform("the-workspace", rec, rec, rec, rec, rec, rec, rec)
     assert platform.register_data("entry") == "register_data"
     assert platform.run_pipeline("entry", "names", wait=False) == "run_pipeline"
     assert platform.deploy("entry", "names") == "deploy"
     assert platform.endpoints(show_keys=True) == "list_endpoints"
-    assert platform.approve("entry", "names", "me") == "approve"
+    assert platform.approve("entry", "names", "me", "7") == "approve"
+    assert platform.approved("dev", "entry", "names", "7") == "approved"
+    assert platform.promote("target-ws", "entry", "approved", "promotion") == "promote"
+    assert platform.lineage("prod", "entry", "names") == "lineage"
+    assert platform.promotions("model-name") == "promotions"
     assert platform.cleanup(["entry"], 3, dry_run=True) == "cleanup"
     assert calls == [
         ("register_data", ("the-workspace", "entry"), {}),
         ("run_pipeline", ("the-workspace", "entry", "names"), {"wait": False}),
         ("deploy", ("the-workspace", "entry", "names"), {}),
         ("list_endpoints", ("the-workspace",), {"show_keys": True}),
-        ("approve", ("the-workspace", "entry", "names", "me"), {}),
+        ("approve", ("the-workspace", "entry", "names", "me", "7"), {}),
+        ("approved", ("the-workspace", "dev", "entry", "names", "7"), {}),
+        ("promote", ("the-workspace", "target-ws", "entry", "approved", "promotion"), {}),
+        ("lineage", ("the-workspace", "prod", "entry", "names", None), {}),
+        ("promotions", ("the-workspace", "model-name"), {}),
         ("cleanup", ("the-workspace", ["entry"], 3), {"dry_run": True}),
     ]
 
@@ -101,7 +116,8 @@ def test_get_platform_reads_the_targets_workspace(monkeypatch):
 
     seen = []
     monkeypatch.setattr(mlops.infra, "workspace_for",
-                        lambda config, target: seen.append(target) or FakeWorkspace(target))
+                        lambda config, target, env=None: seen.append(target)
+                        or FakeWorkspace(target))
     assert platforms.get_platform("azure", "config").workspace.target == "azure"
     assert platforms.get_platform("local", "config").workspace.target == "local"
     assert seen == ["azure", "local"]

@@ -67,6 +67,15 @@ def champion(client: AzureClient, model_name: str) -> Any:
     return max(tagged, key=_version_key)
 
 
+def model_version(client: AzureClient, model: str, model_name: str, version: str) -> Any:
+    """The full registered version (path, flavors, tags); a named error when it is not there."""
+    try:
+        return client.models.get(name=model_name, version=str(version))
+    except AzureNotFound:
+        raise FactoryError(f"{model}: model {model_name} has no version {version} in workspace "
+                           f"{client.workspace}") from None
+
+
 @contextmanager
 def cancel_on_interrupt(client: AzureClient, job_name: Callable[[], str | None]) -> Iterator[None]:
     """Ctrl-C (and SIGTERM, which CI agents send on cancel) cancels the Azure ML job, then the

@@ -183,6 +183,27 @@ def _ml_client(workspace: Workspace) -> Any:
                     workspace_name=workspace.name)
 
 
+def _registry_ml_client(workspace: Workspace) -> Any:
+    """The network boundary for the Azure ML registry the environments share (no request yet):
+    assets in a registry are addressed by its name, not by a workspace."""
+    from azure.ai.ml import MLClient
+
+    return MLClient(_credential(), subscription_id=workspace.subscription_id,
+                    registry_name=workspace.azureml_registry)
+
+
+def connect_registry(workspace: Workspace) -> AzureClient:
+    """The client for the shared registry named in the workspace description."""
+    if not workspace.azureml_registry:
+        raise FactoryError(f"terraform output 'workspace' of {workspace.name} names no Azure ML "
+                           "registry (azureml_registry): the environment takes part in no "
+                           "promotion; set PROMOTE_FROM in config/infra_config.json and run the "
+                           "infrastructure pipeline")
+    label = f"{workspace.azureml_registry} (registry)"
+    with translated("connect", label):
+        return AzureClient(_registry_ml_client(workspace), label)
+
+
 def connect(workspace: Workspace) -> AzureClient:
     """The client for the provisioned Azure workspace; missing coordinates fail clearly."""
     if workspace.target != "azure":

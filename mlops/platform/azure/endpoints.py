@@ -24,9 +24,10 @@ from mlops.paths import state_dir
 from mlops.pipeline.hashing import tree_files
 from mlops.platform.azure import _assets, data
 from mlops.platform.azure.client import AzureClient, AzureMLError, AzureNotFound, connect, log
-from mlops.records import EndpointInfo, Workspace
+from mlops.records import EndpointInfo, Promotion, Workspace
 from mlops.serving import code_folder
 
+REGISTRY_MODEL_TAG = f"{Promotion.TAG_PREFIX}registry_model"
 _ALTERNATE = {"blue": "green", "green": "blue"}
 _MODEL_ID = re.compile(r"(?:/models/(?P<n1>[^/]+)/versions/(?P<v1>[^/]+)$)|"
                        r"(?:^azureml:(?P<n2>[^:/]+):(?P<v2>[^:/]+)$)")
@@ -48,7 +49,10 @@ def next_deployment_name(configured: str, traffic: dict[str, int], existing: lis
 
 
 def _model_ref(model: Any) -> str:
-    return f"azureml:{model.name}:{model.version}"
+    """What a deployment serves: a promoted version is served from the registry asset it was
+    copied from (the workspace copy records it), any other from the workspace."""
+    registry_model = (model.tags or {}).get(REGISTRY_MODEL_TAG)
+    return registry_model or f"azureml:{model.name}:{model.version}"
 
 
 def parse_model_id(model: Any) -> tuple[str, str | None]:
@@ -303,14 +307,22 @@ def _count_rows(path: Path) -> int:
         return sum(1 for line in handle if line.strip())
 
 
+def deployed_model(deployment: Any) -> tuple[str, str | None]:
+    """(model name, workspace version) a deployment serves: the version the factory tagged it
+    with (a promoted version is served from the registry, whose version numbers are the source
+    workspace's), else the one in its model reference."""
+    name, version = parse_model_id(deployment.model)
+    tagged = (getattr(deployment, "tags", None) or {}).get("model_version")
+    return name, str(tagged) if tagged else version
+
+
 def _live_model(client: AzureClient, endpoint: Any) -> tuple[str, str | None]:
     """(model name, version) of the deployment taking most of an online endpoint's traffic."""
     traffic = {k: v for k, v in (endpoint.traffic or {}).items() if v}
     if not traffic:
         return "", None
     live = max(traffic, key=traffic.get)
-    return parse_model_id(client.online_deployments.get(name=live,
-                                                        endpoint_name=endpoint.name).model)
+    return deployed_model(client.online_deployments.get(name=live, endpoint_name=endpoint.name))
 
 
 def invoke(workspace: Workspace, entry: ModelEnvConfig, *, client: AzureClient | None = None,
@@ -372,8 +384,8 @@ def list_endpoints(workspace: Workspace, show_keys: bool = False, *,
         deployment = _default_deployment(endpoint)
         model, version = ("", None)
         if deployment:
-            model, version = parse_model_id(client.batch_deployments.get(
-                name=deployment, endpoint_name=endpoint.name).model)
+            model, version = deployed_model(client.batch_deployments.get(
+                name=deployment, endpoint_name=endpoint.name))
         found.append(EndpointInfo(
             name=endpoint.name, kind="batch", model=_factory_model(endpoint, model),
             model_version=version, scoring_uri=endpoint.scoring_uri or "",

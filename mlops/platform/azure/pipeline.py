@@ -103,7 +103,8 @@ def build_pipeline_job(entry: ModelEnvConfig, names: RunNames, *, compute: str,
     job.display_name = names.display_name
     job.settings.default_compute = compute
     job.tags = {**(job.tags or {}), "model": entry.model, "env": entry.env,
-                "branch": names.branch, "build_id": names.build_id}
+                "branch": names.branch, "build_id": names.build_id,
+                **({"git_commit": names.commit} if names.commit else {})}
     job.inputs.raw_data = Input(type="uri_folder", path=raw_data)
     job.inputs.model_name = names.model_name
     job.inputs.gate_metric = entry.gate_metric
@@ -134,7 +135,7 @@ def asset_ref(path: Any) -> str | None:
     return f"{match['name']}:{match['version']}" if match else None
 
 
-def _data_assets(job: Any) -> dict[str, str]:
+def data_assets(job: Any) -> dict[str, str]:
     """Pipeline input -> the data asset a job was bound to."""
     found = {}
     for key, value in dict(job.inputs or {}).items():
@@ -240,18 +241,6 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return value
 
 
-def _gate(decision: dict[str, Any]) -> GateDecision:
-    return GateDecision(passed=bool(decision.get("passed")),
-                        registered=bool(decision.get("registered")),
-                        reason=str(decision.get("reason", "")),
-                        metric=str(decision.get("metric", "")),
-                        candidate=decision.get("candidate"), champion=decision.get("champion"),
-                        model_version=(None if decision.get("model_version") is None
-                                       else str(decision["model_version"])),
-                        threshold=decision.get("threshold"),
-                        model_name=decision.get("model_name"))
-
-
 def _collect(client: AzureClient, job: Any, children: dict[str, Any]
              ) -> tuple[dict[str, float], GateDecision | None, dict[str, Path | str]]:
     """Metrics and gate decision from the finished steps' outputs (missing when a step did not
@@ -269,7 +258,8 @@ def _collect(client: AzureClient, job: Any, children: dict[str, Any]
     if register is not None and register.status == "Completed":
         folder = _download(client, register, GATE_OUTPUT, target)
         outputs[GATE_OUTPUT] = folder
-        gate = _gate(_read_json(folder / GATE_FILE, f"job {job.name} step {GATE_STEP}"))
+        gate = GateDecision.from_decision(
+            _read_json(folder / GATE_FILE, f"job {job.name} step {GATE_STEP}"))
     return metrics, gate, outputs
 
 
@@ -389,7 +379,7 @@ def finished_job(workspace: Workspace, entry: ModelEnvConfig, job_name: str, *,
                            "read once it has finished (the CI waits for it first)")
     base = dict(model=entry.model, env=tags.get("env") or entry.env,
                 experiment_name=job.experiment_name or "", display_name=job.display_name or "",
-                run_id=job.name, data=_data_assets(job))
+                run_id=job.name, data=data_assets(job))
     result = _result(client, job, load_pipeline(pipeline_path(entry)), base)
     log(f"{entry.model} ({result.env}): job {job_name} {result.status}")
     return result

@@ -32,7 +32,7 @@ def registry_of(workspace: Workspace) -> EndpointRegistry:
     if workspace.endpoint_registry is None:
         raise FactoryError(f"workspace {workspace.name} has no local endpoint registry "
                            f"(target {workspace.target}); run `nox -s provision`")
-    return EndpointRegistry(workspace.endpoint_registry)
+    return EndpointRegistry(workspace.endpoint_registry, workspace.endpoint_ports)
 
 
 def champion_model(workspace: Workspace, model_name: str, cache: Path) -> tuple[str, Path]:

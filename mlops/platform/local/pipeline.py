@@ -74,7 +74,8 @@ def run_pipeline(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *
         parent_tags={"factory.model": entry.model, "factory.env": entry.env,
                      "factory.branch": names.branch, "factory.build_id": names.build_id,
                      "factory.model_name": names.model_name,
-                     "factory.data": str(inputs["raw_data"])})
+                     "factory.data": str(inputs["raw_data"]),
+                     **({"factory.git_commit": names.commit} if names.commit else {})})
     run = execute(spec, settings, inputs)
     metrics: dict[str, float] = {}
     gate = None

@@ -3,6 +3,8 @@ locals {
   pr_pipelines    = { for name, p in var.pipelines : name => p if p.kind == "pr" }
   infra_pipelines = { for name, p in var.pipelines : name => p if p.kind == "infra" }
   model_pipelines = { for name, p in var.pipelines : name => p if p.kind != "infra" }
+  cd_pipelines    = { for name, p in var.pipelines : name => p if p.kind == "cd" }
+  promotions      = var.approval_environment == "" ? {} : { (var.approval_environment) = true }
 }
 
 data "azuredevops_project" "this" {
@@ -130,4 +132,42 @@ resource "azuredevops_branch_policy_build_validation" "pr" {
       match_type     = "Exact"
     }
   }
+}
+
+# Promotion target: the environment its CD pipelines' deployment jobs run on, and the approval
+# check that holds each deployment until a member of the approvers group approves it.
+resource "azuredevops_environment" "promotion" {
+  for_each = local.promotions
+
+  project_id  = data.azuredevops_project.this.id
+  name        = each.key
+  description = "Model Factory: promotions into ${each.key} (managed by Terraform)"
+}
+
+data "azuredevops_group" "approvers" {
+  for_each = local.promotions
+
+  project_id = data.azuredevops_project.this.id
+  name       = var.approvers_group
+}
+
+resource "azuredevops_check_approval" "promotion" {
+  for_each = local.promotions
+
+  project_id            = data.azuredevops_project.this.id
+  target_resource_type  = "environment"
+  target_resource_id    = azuredevops_environment.promotion[each.key].id
+  approvers             = [data.azuredevops_group.approvers[each.key].origin_id]
+  requester_can_approve = false
+  instructions          = "Promote the approved model version into ${each.key}: the same artifact, digest-checked, with its lineage (nox -s promote)."
+  timeout               = 4320
+}
+
+resource "azuredevops_pipeline_authorization" "promotion_environment" {
+  for_each = local.promotions == {} ? {} : local.cd_pipelines
+
+  project_id  = data.azuredevops_project.this.id
+  resource_id = azuredevops_environment.promotion[var.approval_environment].id
+  type        = "environment"
+  pipeline_id = azuredevops_build_definition.pipeline[each.key].id
 }

@@ -17,3 +17,7 @@ output "build_definition_ids" {
 output "branch_policy_ids" {
   value = { for name, p in azuredevops_branch_policy_build_validation.pr : name => p.id }
 }
+
+output "promotion_environment_id" {
+  value = { for name, e in azuredevops_environment.promotion : name => e.id }
+}

@@ -63,7 +63,7 @@ variable "variables" {
 
 variable "pipelines" {
   type = map(object({
-    kind         = string       # infra | data | pr | ci
+    kind         = string       # infra | data | pr | ci | cd
     yml_path     = string       # e.g. .azure-pipelines/nyc_taxi_pr_dev_pipeline.yml
     path_filters = list(string) # repository paths; pr pipelines get a build-validation policy
   }))
@@ -74,4 +74,16 @@ variable "pipelines_folder" {
   type        = string
   default     = "\\model-factory"
   description = "Folder of the build definitions in Azure Pipelines."
+}
+
+variable "approval_environment" {
+  type        = string
+  default     = ""
+  description = "Azure DevOps environment the CD pipelines of this environment deploy to, with an approval check (\"\" = none: the environment takes no promotions)."
+}
+
+variable "approvers_group" {
+  type        = string
+  default     = "Project Administrators"
+  description = "Project group whose members approve a deployment to approval_environment."
 }
