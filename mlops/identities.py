@@ -324,6 +324,8 @@ OPERATIONS: dict[str, Operation] = dict([
     # how-to-authenticate-batch-endpoint: invoking creates a job under the caller's identity
     _op("invoke batch endpoints", f"{_ML}/batchEndpoints/deployments/jobs/write", "workspace"),
     _op("delete endpoints", f"{_ML}/onlineEndpoints/delete", "workspace"),
+    # how-to-monitor-model-performance: a monitor is a schedule (MonitorSchedule)
+    _op("schedule model monitoring", f"{_ML}/schedules/write", "workspace"),
 ])
 
 _STATE = ("read the Terraform state",)
@@ -360,11 +362,14 @@ SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "cancel_job": (*_STATE, "follow jobs", "cancel jobs"),
     "wait_job": (*_STATE, "follow jobs"),
     "gate": (*_STATE, "follow jobs", "download job outputs", "read models"),
+    # registers the reference features (content-versioned) and the monitor schedule
+    "monitor": (*_STATE, "read models", "read endpoints", "read datastores",
+                "upload data and code", "register data assets", "schedule model monitoring"),
 }
 # Sessions that never call Azure as a CI identity: they read files or synthesise, or (bootstrap)
 # run once as the administrator, whose rights docs/azure.md lists.
 SESSIONS_WITHOUT_AZURE = ("check_config", "lint", "tests", "bench", "synth", "iac_scan",
-                          "pipelines", "docs", "new_model", "bootstrap")
+                          "pipelines", "docs", "new_model", "bootstrap", "ui")
 # Pipeline tasks that act on Azure themselves (not through a nox session).
 TASK_OPERATIONS: dict[str, tuple[str, ...]] = {
     "AzureMLJobWaitTask@1": ("follow jobs",),

@@ -8,15 +8,15 @@ from mlops.records import TARGETS, Workspace
 
 
 def local_platform(workspace: Workspace) -> Platform:
-    from mlops.platform.local import approval, data, endpoints, pipeline
+    from mlops.platform.local import approval, data, endpoints, monitoring, pipeline
 
-    return Platform(workspace, data, pipeline, endpoints, approval)
+    return Platform(workspace, data, pipeline, endpoints, approval, monitoring)
 
 
 def azure_platform(workspace: Workspace) -> Platform:
-    from mlops.platform.azure import approval, data, endpoints, pipeline
+    from mlops.platform.azure import approval, data, endpoints, monitoring, pipeline
 
-    return Platform(workspace, data, pipeline, endpoints, approval)
+    return Platform(workspace, data, pipeline, endpoints, approval, monitoring)
 
 
 def platform_for(workspace: Workspace) -> Platform:

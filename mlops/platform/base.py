@@ -10,11 +10,12 @@ its protocol's functions with the same parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from mlops.config import ModelEnvConfig
 from mlops.naming import RunNames
-from mlops.records import DataAsset, EndpointInfo, PipelineResult, Workspace
+from mlops.records import DataAsset, EndpointInfo, MonitorRecord, PipelineResult, Workspace
 
 
 class DataOps(Protocol):
@@ -43,9 +44,15 @@ class ApprovalOps(Protocol):
                 approver: str) -> dict[str, Any]: ...
 
 
+class MonitoringOps(Protocol):
+    def monitor(self, workspace: Workspace, entry: ModelEnvConfig, names: RunNames,
+                reports: Path, env: str) -> MonitorRecord: ...
+
+
 # capability -> its protocol (the conformance test walks this)
 CAPABILITIES: dict[str, type] = {"data": DataOps, "pipeline": PipelineOps,
-                                 "endpoints": EndpointOps, "approval": ApprovalOps}
+                                 "endpoints": EndpointOps, "approval": ApprovalOps,
+                                 "monitoring": MonitoringOps}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class Platform:
     pipeline_ops: PipelineOps
     endpoint_ops: EndpointOps
     approval_ops: ApprovalOps
+    monitoring_ops: MonitoringOps
 
     @property
     def target(self) -> str:
@@ -83,3 +91,7 @@ class Platform:
 
     def approve(self, entry: ModelEnvConfig, names: RunNames, approver: str) -> dict[str, Any]:
         return self.approval_ops.approve(self.workspace, entry, names, approver)
+
+    def monitor(self, entry: ModelEnvConfig, names: RunNames, reports: Path,
+                env: str) -> MonitorRecord:
+        return self.monitoring_ops.monitor(self.workspace, entry, names, reports, env)

@@ -60,8 +60,9 @@ def test_the_wiring_binds_the_targets_own_modules(target: str):
     platform = platforms.platform_for(workspace)
     modules = IMPLEMENTATIONS[target]
     assert (platform.data_ops, platform.pipeline_ops, platform.endpoint_ops,
-            platform.approval_ops) == (modules["data"], modules["pipeline"],
-                                       modules["endpoints"], modules["approval"])
+            platform.approval_ops, platform.monitoring_ops) == (
+        modules["data"], modules["pipeline"], modules["endpoints"], modules["approval"],
+        modules["monitoring"])
 
 
 def test_the_facade_passes_the_workspace_first():
@@ -72,18 +73,20 @@ def test_the_facade_passes_the_workspace_first():
             return lambda *a, **k: calls.append((name, a, k)) or name
 
     rec = Recorder()
-    platform = Platform("the-workspace", rec, rec, rec, rec)
+    platform = Platform("the-workspace", rec, rec, rec, rec, rec)
     assert platform.register_data("entry") == "register_data"
     assert platform.run_pipeline("entry", "names", wait=False) == "run_pipeline"
     assert platform.deploy("entry", "names") == "deploy"
     assert platform.endpoints(show_keys=True) == "list_endpoints"
     assert platform.approve("entry", "names", "me") == "approve"
+    assert platform.monitor("entry", "names", "reports", "dev") == "monitor"
     assert calls == [
         ("register_data", ("the-workspace", "entry"), {}),
         ("run_pipeline", ("the-workspace", "entry", "names"), {"wait": False}),
         ("deploy", ("the-workspace", "entry", "names"), {}),
         ("list_endpoints", ("the-workspace",), {"show_keys": True}),
         ("approve", ("the-workspace", "entry", "names", "me"), {}),
+        ("monitor", ("the-workspace", "entry", "names", "reports", "dev"), {}),
     ]
 
 
