@@ -12,18 +12,20 @@ import mlops.platform as platforms
 from mlops.platform.azure import approval as azure_approval
 from mlops.platform.azure import data as azure_data
 from mlops.platform.azure import endpoints as azure_endpoints
+from mlops.platform.azure import monitoring as azure_monitoring
 from mlops.platform.azure import pipeline as azure_pipeline
 from mlops.platform.base import CAPABILITIES, Platform
 from mlops.platform.local import approval as local_approval
 from mlops.platform.local import data as local_data
 from mlops.platform.local import endpoints as local_endpoints
+from mlops.platform.local import monitoring as local_monitoring
 from mlops.platform.local import pipeline as local_pipeline
 
 IMPLEMENTATIONS = {
     "local": {"data": local_data, "pipeline": local_pipeline, "endpoints": local_endpoints,
-              "approval": local_approval},
+              "approval": local_approval, "monitoring": local_monitoring},
     "azure": {"data": azure_data, "pipeline": azure_pipeline, "endpoints": azure_endpoints,
-              "approval": azure_approval},
+              "approval": azure_approval, "monitoring": azure_monitoring},
 }
 
 
