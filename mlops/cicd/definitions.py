@@ -18,9 +18,10 @@ GITHUB_SETUP_ACTION = ".github/actions/setup/action.yml"
 @dataclass(frozen=True)
 class PipelineDefinition:
     name: str  # file stem, e.g. "nyc_taxi_pr_dev_pipeline"
-    kind: str  # "infra" | "data" | "pr" | "ci"
+    kind: str  # "infra" | "data" | "pr" | "ci" | "monitor"
     model: str | None
     path_filters: tuple[str, ...]  # PR triggers and branch-policy filters
+    schedule: str | None = None  # cron (UTC) of a scheduled pipeline: monitor runs
 
     @property
     def azure_path(self) -> str:
@@ -42,4 +43,7 @@ def pipeline_definitions(config: FactoryConfig) -> list[PipelineDefinition]:
         filters = config.entry(model, "pr").path_filters
         result.append(PipelineDefinition(f"{model}_pr_dev_pipeline", "pr", model, filters))
         result.append(PipelineDefinition(f"{model}_ci_dev_pipeline", "ci", model, filters))
+        # the deployed model's monitoring, on its MONITOR_CRON (the entry `nox -s deploy` serves)
+        result.append(PipelineDefinition(f"{model}_monitor_dev_pipeline", "monitor", model,
+                                         filters, config.entry(model, "dev").monitor_cron))
     return result

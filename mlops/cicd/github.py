@@ -62,6 +62,8 @@ COMMENTS = {
            "Cancelling cancels the Azure ML job."),
     "infra": ("Provisions the Azure ML workspace and the Azure DevOps resources from config/.",),
     "data": ("Registers every model's data assets (versioned by content) in the Azure ML workspace.",),
+    "monitor": ("Scheduled monitoring of {model} (MONITOR_CRON, UTC; GitHub runs schedules on the",
+                "default branch): keeps Azure ML model monitoring of its online endpoint configured.",),
 }
 LOGIN_NOTE = ("Azure login is OIDC (federated credential, no client secret): repository secrets",
               "AZURE_CLIENT_ID (model pipelines) or AZURE_INFRA_CLIENT_ID (infrastructure),",
@@ -189,6 +191,9 @@ def _jobs(definition: PipelineDefinition) -> dict[str, Any]:
     if definition.kind == "data":
         return {"register_data": _job("data", "Register data assets",
                                       [_nox_step(nox_call("register_data"))])}
+    if definition.kind == "monitor":
+        return {"monitor": _job("monitor", "Configure model monitoring",
+                                [_nox_step(nox_call("monitor", model))])}
     raise ValueError(f"unknown pipeline kind {definition.kind!r}")
 
 
@@ -196,10 +201,12 @@ def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, A
     """The workflow document for one definition."""
     branch = config.infra_env(INFRA_ENV).development_branch
     event = "pull_request" if definition.kind == "pr" else "push"
+    triggers = ({"schedule": [{"cron": definition.schedule}]} if definition.kind == "monitor"
+                else {event: {"branches": [branch],
+                              "paths": trigger_globs(definition.path_filters)}})
     return {
         "name": definition.name,
-        "on": {event: {"branches": [branch], "paths": trigger_globs(definition.path_filters)},
-               "workflow_dispatch": {}},
+        "on": {**triggers, "workflow_dispatch": {}},
         "permissions": {"contents": "read", "id-token": "write"},
         "concurrency": {"group": "${{ github.workflow }}-${{ github.ref }}",
                         "cancel-in-progress": True},

@@ -25,8 +25,9 @@ def test_write_creates_every_file_then_is_a_no_op(config_root):
     config = load_config(config_root)
     first = generate.write(config, config_root)
     assert sorted(first.missing) == sorted(generate.render_all(config))
-    # infra + data + every model x (pr, ci), on both systems, plus each system's shared set-up
-    assert len(first.missing) == 2 * (2 + 2 * len(config.model_names)) + 2
+    # infra + data + every model x (pr, ci, monitor), on both systems, plus each system's
+    # shared set-up
+    assert len(first.missing) == 2 * (2 + 3 * len(config.model_names)) + 2
     assert {".azure-pipelines/templates/setup.yml", ".github/actions/setup/action.yml"} <= set(
         first.missing)
     assert _tree(config_root) == generate.render_all(config)
@@ -58,8 +59,10 @@ def test_removed_model_loses_its_generated_files_but_hand_written_ones_stay(conf
     drift = generate.write(load_config(config_root), config_root)
     assert sorted(drift.stale) == [
         ".azure-pipelines/london_taxi_ci_dev_pipeline.yml",
+        ".azure-pipelines/london_taxi_monitor_dev_pipeline.yml",
         ".azure-pipelines/london_taxi_pr_dev_pipeline.yml",
         ".github/workflows/london_taxi_ci_dev_pipeline.yml",
+        ".github/workflows/london_taxi_monitor_dev_pipeline.yml",
         ".github/workflows/london_taxi_pr_dev_pipeline.yml"]
     assert not list(config_root.rglob("london_taxi_*_pipeline.yml"))
     assert own.exists()

@@ -64,6 +64,10 @@ def test_triggers_use_the_definitions_filters_and_development_branch(config, wor
     branch = config.infra_env("dev").development_branch
     for definition in pipeline_definitions(config):
         on = workflows[definition.name]["on"]
+        if definition.kind == "monitor":  # GitHub runs schedules on the default branch
+            assert on == {"schedule": [{"cron": definition.schedule}], "workflow_dispatch": {}}
+            assert definition.schedule == config.entry(definition.model, "dev").monitor_cron
+            continue
         event = "pull_request" if definition.kind == "pr" else "push"
         assert set(on) == {event, "workflow_dispatch"}, definition.name
         assert on[event]["branches"] == [branch]
