@@ -64,8 +64,8 @@ def wait_ready(url: str, alive: Callable[[], bool], timeout: float = READY_TIMEO
 
 
 def report_links(reports: Path) -> list[str]:
-    """file:// links of the HTML and markdown reports (drift, build), newest first."""
-    found = [p for p in reports.glob("*") if p.suffix in (".html", ".md") and p.is_file()]
+    """file:// links of the HTML reports (drift, build), newest first."""
+    found = [p for p in reports.glob("*.html") if p.is_file()]
     return [p.resolve().as_uri() for p in sorted(found, key=lambda p: -p.stat().st_mtime)]
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from mlops import build_report
 from mlops.bench import _serving_model as fixture_model
+from mlops.build_report import BuildReport
 from mlops.config import load_config
 from mlops.paths import local_workspace
 from mlops.serving.client import request
@@ -35,8 +37,13 @@ def ui(tmp_path):
     workspace = local_workspace(load_config().infra_env("dev"), tmp_path / "state")
     fixture_model.train_and_register(workspace, MODEL)
     reports = tmp_path / "reports"
-    reports.mkdir()
-    (reports / "nyc_taxi_monitor_dev.html").write_text("<html>drift</html>")
+    build_report.write(BuildReport(
+        model="nyc_taxi", env="pr", target="local", status="passed", experiment=EXPERIMENT,
+        metrics={"r2": 0.9123, "rmse": 2.5}, steps=[{"name": "train", "status": "completed",
+                                                    "reused": False, "seconds": 3.2}],
+        gate={"passed": True, "registered": True, "reason": "beats the champion <&>",
+              "metric": "r2", "candidate": 0.9123, "champion": None, "model_version": "1"}),
+        reports)
     proc = subprocess.Popen([sys.executable, "-c", SERVE, json.dumps(workspace.to_output()),
                              str(reports)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -58,9 +65,15 @@ def ui(tmp_path):
 
 def test_ui_lists_the_experiment_and_the_registered_model(ui):
     url, proc, lines = ui
-    # the reports are linked next to the URL
-    while not any("nyc_taxi_monitor_dev.html" in line for line in lines):
+    # the reports are linked next to the URL, and the build report reads in a browser
+    while not any("nyc_taxi_pr.html" in line for line in lines):
         lines.append(proc.stdout.readline())
+    link = next(re.search(r"(file://\S+)", line).group(1) for line in lines
+                if "nyc_taxi_pr.html" in line)
+    page = browser.dom(link)
+    assert "nyc_taxi · pr · passed" in page and "0.9123" in page
+    assert "beats the champion &lt;&amp;&gt;" in page  # escaped, not markup
+    browser.screenshot(link, "build_report", size="900,600")
     assert request(url + "/health").status == 200
     experiments = browser.dom(url + "/#/experiments")
     assert EXPERIMENT in experiments
