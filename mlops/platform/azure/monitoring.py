@@ -101,6 +101,16 @@ def reference_asset(client: AzureClient, entry: ModelEnvConfig) -> tuple[str, pd
     return f"azureml:{name}:{version}", features
 
 
+def rest_feature_types(feature_kinds: dict[str, str]) -> dict[str, str]:
+    """The factory's column kinds as the service's enum spells them: the SDK passes the override
+    through as given, and the REST API's MonitoringFeatureDataType is "Numerical" or
+    "Categorical" (the SDK's own MonitorFeatureDataType is lower-case)."""
+    from azure.ai.ml._restclient.arm_ml_service.models import MonitoringFeatureDataType
+
+    values = {t.value.lower(): t.value for t in MonitoringFeatureDataType}
+    return {column: values[kind] for column, kind in feature_kinds.items()}
+
+
 def monitor_schedule(entry: ModelEnvConfig, endpoint: str, deployment: str, reference: str,
                      feature_kinds: dict[str, str]) -> Any:
     """The MonitorSchedule (no network)."""
@@ -131,7 +141,7 @@ def monitor_schedule(entry: ModelEnvConfig, endpoint: str, deployment: str, refe
         reference_data=ReferenceData(input_data=Input(type="mltable", path=reference),
                                      data_context=MonitorDatasetContext.TRAINING),
         features=list(feature_kinds),
-        feature_type_override=dict(feature_kinds),
+        feature_type_override=rest_feature_types(feature_kinds),
         metric_thresholds=DataDriftMetricThreshold(
             numerical=NumericalDriftMetrics(normalized_wasserstein_distance=threshold),
             categorical=CategoricalDriftMetrics(jensen_shannon_distance=threshold)),
