@@ -59,7 +59,8 @@ def main(argv=None) -> int:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    spec = json.loads(open(args.spec, encoding="utf-8").read())
+    with open(args.spec, encoding="utf-8") as handle:
+        spec = json.load(handle)
     numerical, categorical = list(spec["numerical"]), list(spec["categorical"])
     columns = numerical + categorical
     threshold = float(spec["threshold"])

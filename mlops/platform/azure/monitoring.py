@@ -30,7 +30,6 @@ from mlops.errors import FactoryError
 from mlops.monitoring import drift
 from mlops.monitoring.reference import reference_features
 from mlops.naming import RunNames
-from mlops.paths import state_dir
 from mlops.platform.azure.client import AzureClient, AzureNotFound, connect, log
 from mlops.platform.azure.data import content_hash, has_local_data, local_folder
 from mlops.platform.local.data import VERSION_LENGTH, generate
