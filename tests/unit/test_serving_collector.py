@@ -148,3 +148,42 @@ def test_collector_imports_only_the_standard_library_and_pandas():
                  if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
     allowed = set(sys.stdlib_module_names) | {"pandas", "flask", "azureml", "__future__"}
     assert imported <= allowed, imported - allowed
+
+
+def test_azureml_backend_logs_through_azure_mls_collector(monkeypatch):
+    """On Azure the score script logs through azureml-ai-monitoring (installed in the scoring
+    environment, mlops/environment/conda.yml): Collector(name=...) per collection, the inputs'
+    context passed to the outputs' collect so Azure ML correlates them, the request's id as a
+    BasicCorrelationContext (how-to-collect-production-data, "log custom unique IDs"). A stand-in
+    with the package's signatures (azureml-ai-monitoring 1.0: keyword-only name) records it."""
+    import types
+
+    calls = []
+
+    class Context:
+        def __init__(self, id=None, timestamp=None, headers=None):  # noqa: A002
+            self.id = id
+
+    class AzureCollector:
+        def __init__(self, *, name, on_error=None):
+            self.name = name
+
+        def collect(self, data, correlation_context=None):
+            calls.append((self.name, list(data.columns), correlation_context.id))
+            return correlation_context
+
+    package = types.ModuleType("azureml.ai.monitoring")
+    package.Collector = AzureCollector
+    context = types.ModuleType("azureml.ai.monitoring.context")
+    context.BasicCorrelationContext = Context
+    for name, module in (("azureml", types.ModuleType("azureml")),
+                         ("azureml.ai", types.ModuleType("azureml.ai")),
+                         ("azureml.ai.monitoring", package),
+                         ("azureml.ai.monitoring.context", context)):
+        monkeypatch.setitem(sys.modules, name, module)
+    collector = Collector.from_environment(collector_environment(
+        backend="azureml", endpoint="e", deployment="green", model_version="3",
+        sampling_rate=1.0))
+    assert collector.collect(_frame(), [1.0, 2.0, 3.0], "req-9")
+    assert calls == [("model_inputs", ["distance", "vendor"], "req-9"),
+                     ("model_outputs", ["prediction"], "req-9")]
