@@ -99,13 +99,18 @@ def deployed(tmp_path_factory):
     training = Dataset("training_data", kit.generate(tmp / "data" / "training",
                                                      "training_data", rows=4000),
                        f"t_monitor_training_{suffix}", "monitor test training data")
-    requests_rows = pd.concat(pd.read_csv(p) for p in sorted(kit.generate(
-        tmp / "data" / "batch", "batch_test_data", rows=1200, seed=7).glob("*.csv")))
     base = config.entry("nyc_taxi", "dev")
     entry = replace(base, realtime=replace(base.realtime, endpoint_name=f"t-monitor-{suffix}"),
                     data=DataConfig(file=base.data.file, datasets=(training,)))
     asset = register_dataset(workspace.data_store, training, training.path)
     reference = pd.read_csv(reference_features(entry, Path(asset.uri), asset.version))
+    # production traffic from the training distribution: the same generator with another seed,
+    # through the model's prep and features (batch_test_data is not: it keeps the first rows
+    # after prep, which orders green trips first, a small real shift of the fleet mix)
+    fresh = kit.generate(tmp / "data" / "fresh", "training_data", rows=1500, seed=7)
+    requests_rows = pd.read_csv(reference_features(entry, fresh, "fresh-seed-7",
+                                                   cache=tmp / "cache")).sample(
+        1200, random_state=1)
     names = RunNames("exp", "run", f"nyc_taxi_monitor_{suffix}", "test", "build-1")
     columns = list(kit.plugin.features)
     version, model_dir = _train_champion(workspace, reference, columns, kit.plugin.target,
