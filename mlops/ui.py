@@ -75,8 +75,7 @@ def serve(workspace: Workspace, reports: Path, say: Callable[[str], None] = prin
     port = choose_port()
     argv = command(workspace, port)
     log = workspace.root / "ui" / "mlflow-ui.log"
-    proc = processes.spawn(argv, log, env={**os.environ, "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD":
-                                           "false"}, cwd=workspace.root)
+    proc = processes.spawn(argv, log, env=dict(os.environ), cwd=workspace.root)
     started = processes.start_time(proc.pid)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -6,6 +6,7 @@ MonitorRecord)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -66,8 +67,7 @@ def compare(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str],
              str(work / "current.csv"), "--spec", str(work / "spec.json"), "--html",
              str(tmp_html), "--json", str(work / "result.json")],
             capture_output=True, text=True, check=False, timeout=1800,
-            env=_environment.tool_environment({"PATH": "/usr/bin:/bin", "DO_NOT_TRACK": "1",
-                                               "HOME": tmp}))
+            env=_environment.tool_environment({**os.environ, "DO_NOT_TRACK": "1"}))
         if result.returncode != 0:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
             raise DriftError(f"{title}: evidently failed (exit {result.returncode}):\n{tail}")
