@@ -36,6 +36,7 @@ def _run(session: nox.Session, spec: Session) -> None:
         session.run(python, "-m", "ruff", "check", ".", external=True)
     elif spec.runner == "tests":
         envs.ensure(envs.CHECKOV, log=session.log)  # the iac_scan tests run checkov
+        envs.ensure(envs.DRIFT, log=session.log)  # the monitoring tests run evidently
         session.run(python, "-m", "pytest", *session.posargs, env=envs.tool_environment(),
                     external=True)
     else:

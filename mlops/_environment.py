@@ -61,6 +61,9 @@ class EnvSpec:
 
 FACTORY = EnvSpec("_factory", ("-e", f"{ROOT}[dev]"), (ROOT / "pyproject.toml",))
 CHECKOV = EnvSpec("_checkov", ("checkov>=3.2,<4",))
+# evidently (drift reports, nox -s monitor) imports pandas internals pandas 3 removed
+# (infer_dtype_from_object): its own environment, as checkov's, keeps the factory on pandas 3.
+DRIFT = EnvSpec("_drift", ("evidently>=0.7.20,<0.8", "pandas>=2.2,<3"))
 
 
 def is_current(spec: EnvSpec) -> bool:

@@ -115,6 +115,50 @@ def markdown(report: BuildReport) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+_CSS = ("body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;"
+        "margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .8em;text-align:left}"
+        ".passed{color:#17692f}.failed{color:#b00020}.submitted{color:#8a6d00}")
+
+
+def html(report: BuildReport) -> str:
+    """The same report as a page to open in a browser (`nox -s ui` lists it)."""
+    from html import escape
+
+    def rows(header: tuple[str, ...], body: list[tuple[Any, ...]]) -> str:
+        head = "".join(f"<th>{escape(h)}</th>" for h in header)
+        cells = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>"
+                        for row in body)
+        return f"<table><tr>{head}</tr>{cells}</table>"
+
+    title = f"{report.model} · {report.env} · {report.status}"
+    parts = [f"<h1 class='{escape(report.status)}'>{escape(title)}</h1>"]
+    if report.experiment:
+        parts.append(f"<p>Experiment <code>{escape(report.experiment)}</code>, run "
+                     f"<code>{escape(report.display_name)}</code> "
+                     f"(<code>{escape(report.run_id)}</code>) on {escape(report.target)}.</p>")
+    if report.error:
+        parts.append(f"<pre>{escape(report.error.strip()[-3000:])}</pre>")
+    if report.metrics:
+        parts.append(rows(("metric", "value"),
+                          [(m, _fmt(v)) for m, v in report.metrics.items()]))
+    if report.gate:
+        g = report.gate
+        parts.append(f"<p><b>Gate ({escape(g['metric'])}):</b> {escape(gate_summary(g))} — "
+                     f"{escape(g['reason'])}; candidate {_fmt(g['candidate'])}, champion "
+                     f"{_fmt(g['champion'])}</p>")
+    if report.checks:
+        parts.append(rows(("check", "status"), [(c["name"], c["status"])
+                                                for c in report.checks]))
+    if report.steps:
+        parts.append(rows(("step", "status", "seconds"),
+                          [(s["name"], s["status"], f"{s['seconds']:.1f}")
+                           for s in report.steps]))
+    if report.deployment:
+        parts.append(f"<p>Deployment: {escape(str(report.deployment.get('summary', report.deployment)))}</p>")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+            f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     tmp.write_text(text)
@@ -122,10 +166,11 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write(report: BuildReport, folder: Path) -> tuple[Path, Path]:
-    """reports/<model>_<env>.json and .md (replaced atomically)."""
+    """reports/<model>_<env>.json and .md, and .html for a browser (replaced atomically)."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{report.model}_{report.env}"
     json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
     _atomic_write(json_path, json.dumps(report.to_json(), indent=2, default=str) + "\n")
     _atomic_write(md_path, markdown(report))
+    _atomic_write(folder / f"{stem}.html", html(report))
     return json_path, md_path

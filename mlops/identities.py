@@ -369,6 +369,8 @@ OPERATIONS: dict[str, Operation] = dict([
     _op("read the source environment's jobs", f"{_ML}/jobs/read", "source_workspace"),
     _op("share models into the registry", f"{_REGISTRY}/assets/write", "registry"),
     _op("read models in the registry", f"{_REGISTRY}/assets/read", "registry"),
+    # how-to-monitor-model-performance: a monitor is a schedule (MonitorSchedule)
+    _op("schedule model monitoring", f"{_ML}/schedules/write", "workspace"),
 ])
 
 _STATE = ("read the Terraform state",)
@@ -414,11 +416,14 @@ SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "wait_job": (*_STATE, "follow jobs"),
     "cleanup": (*_STATE, "read models", "archive models and jobs"),
     "gate": (*_STATE, "follow jobs", "download job outputs", "read models"),
+    # registers the reference features (content-versioned) and the monitor schedule
+    "monitor": (*_STATE, "read models", "read endpoints", "read datastores",
+                "upload data and code", "register data assets", "schedule model monitoring"),
 }
 # Sessions that never call Azure as a CI identity: they read files or synthesise, or (bootstrap)
 # run once as the administrator, whose rights docs/azure.md lists.
 SESSIONS_WITHOUT_AZURE = ("check_config", "lint", "tests", "bench", "synth", "iac_scan",
-                          "pipelines", "docs", "new_model", "bootstrap")
+                          "pipelines", "docs", "new_model", "bootstrap", "ui")
 # Pipeline tasks that act on Azure themselves (not through a nox session).
 TASK_OPERATIONS: dict[str, tuple[str, ...]] = {
     "AzureMLJobWaitTask@1": ("follow jobs",),

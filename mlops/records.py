@@ -543,3 +543,64 @@ class VersionLineage:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# -- monitoring --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ColumnDrift:
+    """One column's drift: its distance from the reference against the model's threshold."""
+
+    column: str
+    role: str  # "input" (a model input) | "prediction" (the model's output)
+    kind: str  # "numerical" | "categorical"
+    method: str  # the distance: "wasserstein" (normed) | "jensenshannon"
+    score: float | None  # None: not computable (e.g. a constant column)
+    threshold: float
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class MonitorRecord:
+    """What `nox -s monitor` found for one model: written as reports/<model>_monitor_<env>.json
+    beside its HTML report, read back by tests and CI."""
+
+    model: str
+    env: str  # the infrastructure environment (--env)
+    target: str
+    endpoint: str
+    threshold: float
+    drifted_columns: tuple[str, ...]
+    columns: tuple[ColumnDrift, ...] = ()
+    reference: str = ""  # what the production data was compared with (asset name:version)
+    reference_rows: int = 0
+    current_rows: int = 0
+    requests: int = 0
+    model_versions: tuple[str, ...] = ()
+    window: tuple[str | None, str | None] = (None, None)  # first and last request (UTC)
+    html: str | None = None
+    created: str = ""
+    detail: str = ""  # azure: what was configured there
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.drifted_columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, what: str = "monitor record") -> MonitorRecord:
+        if not isinstance(data, dict):
+            raise RecordError(f"{what}: expected an object")
+        _check_version(data, what)
+        values = _known(cls, data, what)
+        try:
+            values["columns"] = tuple(ColumnDrift(**_known(ColumnDrift, c, f"{what}: column"))
+                                      for c in values.get("columns", ()))
+        except (TypeError, AttributeError) as exc:
+            raise RecordError(f"{what}: columns: {exc}") from None
+        for key in ("drifted_columns", "model_versions", "window"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)

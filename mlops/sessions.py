@@ -137,6 +137,15 @@ SESSIONS: tuple[Session, ...] = (
             "data → run and steps → gate → version and digest → approval → promotions → "
             "endpoints, in each environment (`-- MODEL [--env ENV] [--version N] [--json]`)",
             tools=TERRAFORM),
+    Session("monitor", "Drift of each model's logged online requests and predictions against "
+            "its training data; fails naming drifted columns.",
+            "compares logged requests and predictions with the training data (evidently), "
+            "writes `reports/<model>_monitor_<env>.html` and `.json`, fails naming the drifted "
+            "columns; on Azure configures Azure ML model monitoring", tools=TERRAFORM),
+    Session("ui", "Serve the MLflow UI over the local workspace's store on 127.0.0.1; print its "
+            "URL and the reports' links.",
+            "serves the MLflow UI of the local workspace (`--env ENV`), prints its URL and the "
+            "HTML reports' links; runs until Ctrl-C", tools=TERRAFORM),
 )
 BY_NAME = {session.name: session for session in SESSIONS}
 BY_COMMAND = {session.command: session for session in SESSIONS}

@@ -69,6 +69,9 @@ COMMENTS = {
            "promotes the approved version from {source}: the same artifact, digest-checked,",
            "through the shared Azure ML registry; never retrained. It runs as {env}'s model",
            "pipelines (its own service connection and variable group)."),
+    "monitor": ("Scheduled monitoring of {model} (MONITOR_CRON, UTC, development branch): keeps",
+                "Azure ML model monitoring of its online endpoint configured (data drift of the",
+                "collected model inputs against the training data, at DRIFT_THRESHOLD)."),
     "setup": ("Set-up steps every agent job starts with: checkout, Python, Node.js, Terraform,",
               "nox, then the factory environment (built before any Azure login: a federated",
               "token is valid for minutes, so the first Azure call must follow its login)."),
@@ -116,6 +119,11 @@ def _triggers(definition: PipelineDefinition, infra: InfraConfig) -> dict[str, A
                "paths": {"include": trigger_globs(definition.path_filters)}}
     if definition.kind == "pr":
         return {"trigger": "none", "pr": filters}
+    if definition.kind == "monitor":  # on its schedule only, even without new commits
+        return {"trigger": "none", "pr": "none", "schedules": [{
+            "cron": definition.schedule, "displayName": f"{definition.model} monitoring",
+            "branches": {"include": [infra.development_branch]},
+            "always": "true"}]}  # the schema types it a string
     return {"trigger": filters, "pr": "none"}
 
 
@@ -241,6 +249,9 @@ def render(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, A
     elif definition.kind == "data":
         doc["jobs"] = [_agent_job("register_data", "Register data assets",
                                   [_nox_step(infra, nox_call("register_data"))])]
+    elif definition.kind == "monitor":
+        doc["jobs"] = [_agent_job("monitor", "Configure model monitoring",
+                                  [_nox_step(infra, nox_call("monitor", model))])]
     else:
         raise ValueError(f"unknown pipeline kind {definition.kind!r}")
     return doc

@@ -34,12 +34,13 @@ CHANGED_MODELS_WORKFLOW, MODEL_PR_WORKFLOW = "pr_build_changed_models", "model_p
 @dataclass(frozen=True)
 class PipelineDefinition:
     name: str  # file stem, e.g. "nyc_taxi_pr_dev_pipeline"
-    kind: str  # "infra" | "data" | "pr" | "ci" | "cd" | "pr_changed" | "pr_model"
+    kind: str  # "infra" | "data" | "pr" | "ci" | "cd" | "monitor" | "pr_changed" | "pr_model"
     model: str | None
     path_filters: tuple[str, ...]  # PR triggers and branch-policy filters
     env: str = CI_ENV  # the infrastructure environment it runs in (its connection, its group)
     source_env: str | None = None  # cd: the environment it promotes from
     systems: tuple[str, ...] = (AZURE, GITHUB)  # the CI systems that get this pipeline
+    schedule: str | None = None  # cron (UTC) of a scheduled pipeline: monitor runs
 
     @property
     def azure_path(self) -> str:
@@ -72,6 +73,9 @@ def pipeline_definitions(config: FactoryConfig) -> list[PipelineDefinition]:
         result.append(PipelineDefinition(f"{model}_pr_dev_pipeline", "pr", model, filters,
                                          systems=(AZURE,)))
         result.append(PipelineDefinition(ci_pipeline_name(model), "ci", model, filters))
+        # the deployed model's monitoring, on its MONITOR_CRON (the entry `nox -s deploy` serves)
+        result.append(PipelineDefinition(f"{model}_monitor_{CI_ENV}_pipeline", "monitor", model,
+                                         filters, schedule=config.entry(model, CI_ENV).monitor_cron))
         for env in envs:
             source = config.infra_env(env).promote_from
             if source is not None:

@@ -85,6 +85,8 @@ COMMENTS = {
            "'" + APPROVAL_ENVIRONMENT + "' environment's required reviewers, then promotes the",
            "approved version from {source} (the same artifact, digest-checked, through the shared",
            "Azure ML registry; never retrained), logged in as {env}'s model pipelines.",),
+    "monitor": ("Scheduled monitoring of {model} (MONITOR_CRON, UTC; GitHub runs schedules on the",
+                "default branch): keeps Azure ML model monitoring of its online endpoint configured.",),
 }
 LOGIN_NOTE = ("Azure login is OIDC (federated credential, no client secret): repository secrets",
               "AZURE_CLIENT_ID (model pipelines) or AZURE_INFRA_CLIENT_ID (infrastructure),",
@@ -256,6 +258,9 @@ def _jobs(definition: PipelineDefinition, config: FactoryConfig) -> dict[str, An
     if definition.kind == "data":
         return {"register_data": _job("data", "Register data assets",
                                       [_nox_step(nox_call("register_data"))])}
+    if definition.kind == "monitor":
+        return {"monitor": _job("monitor", "Configure model monitoring",
+                                [_nox_step(nox_call("monitor", model))])}
     raise ValueError(f"unknown pipeline kind {definition.kind!r}")
 
 
@@ -266,6 +271,8 @@ def _triggers(definition: PipelineDefinition, config: FactoryConfig) -> dict[str
                                                        "description": "the model to build"}}}}
     if definition.kind == "pr_changed":  # every pull request: the workflow picks the models
         return {"pull_request": {"branches": [branch]}, "workflow_dispatch": {}}
+    if definition.kind == "monitor":  # GitHub runs schedules on the default branch
+        return {"schedule": [{"cron": definition.schedule}], "workflow_dispatch": {}}
     if definition.kind == "cd":  # after the model's CI workflow, on the branch CI builds
         ci_branch = config.infra_env(INFRA_ENV).development_branch
         return {"workflow_run": {"workflows": [ci_pipeline_name(str(definition.model))],

@@ -9,7 +9,10 @@ from typing import Any
 from mlops.config._fields import ConfigError, Fields, Problem, each_entry, read_json
 from mlops.config.model import (
     DATA_PURPOSES,
+    DEFAULT_DRIFT_THRESHOLD,
     DEFAULT_ENDPOINT_PORTS,
+    DEFAULT_MONITOR_CRON,
+    DEFAULT_SAMPLING_RATE,
     BatchConfig,
     DataConfig,
     Dataset,
@@ -43,6 +46,10 @@ _COMPUTE = r"[A-Za-z][A-Za-z0-9-]{1,15}"
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 DEVOPS_ORG_URL = (r"https://(dev\.azure\.com/[A-Za-z0-9][A-Za-z0-9_.-]*"
                   r"|[A-Za-z0-9][A-Za-z0-9-]*\.visualstudio\.com)/?")
+# five cron fields (minute hour day month weekday) of digits, '*', ',', '-' and '/': what both
+# Azure Pipelines' `schedules:` and GitHub's `on: schedule` accept, and Azure ML's CronTrigger
+_CRON_FIELD = r"[0-9*,/-]+"
+CRON = rf"{_CRON_FIELD}( {_CRON_FIELD}){{4}}"
 _COMPUTE_TEXT = "2-16 letters, digits and hyphens, starting with a letter (Azure ML compute name)"
 
 
@@ -240,6 +247,11 @@ def _load_models(root: Path, problems: list[Problem]
             # the estimator's parameters for this environment (defaults: its PARAMS)
             training_params=f.typed_map("TRAINING_PARAMS", plugin.params if plugin else {},
                                         default={}),
+            drift_threshold=f.number("DRIFT_THRESHOLD", minimum=0.001, maximum=1,
+                                     default=DEFAULT_DRIFT_THRESHOLD),
+            monitor_cron=f.string("MONITOR_CRON", pattern=CRON, default=DEFAULT_MONITOR_CRON,
+                                  expected="five cron fields, minute hour day month weekday "
+                                           "(UTC), e.g. \"0 6 * * *\""),
         )
         batch_path = f.path("BATCH_DEPLOYMENT_CONFIG", root)
         realtime_path = f.path("REALTIME_DEPLOYMENT_CONFIG", root)
@@ -331,6 +343,8 @@ def _load_realtime(path: Path, root: Path, problems: list[Problem]) -> RealtimeC
         deployment_instance_count=f.integer("DEPLOYMENT_INSTANCE_COUNT", minimum=1, maximum=20),
         environment_variables=f.string_map("ENVIRONMENT_VARIABLES", default={}),
         test_request_path=f.path("TEST_REQUEST_PATH", root),
+        collection_sampling_rate=f.number("COLLECTION_SAMPLING_RATE", minimum=0.001, maximum=1,
+                                          default=DEFAULT_SAMPLING_RATE),
     )
     f.check_unknown()
     return RealtimeConfig(file=path, **values) if len(problems) == before else None

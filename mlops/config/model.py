@@ -9,6 +9,13 @@ from typing import Any
 DATA_PURPOSES = ("pr_data", "training_data", "batch_test_data")
 # Local endpoint fronts bind ports in this range unless LOCAL_ENDPOINT_PORTS gives another
 DEFAULT_ENDPOINT_PORTS = (20000, 27999)
+# Monitoring defaults (model_config.json DRIFT_THRESHOLD, MONITOR_CRON; realtime_config.json
+# COLLECTION_SAMPLING_RATE). The threshold is a distance, the same for every column: normalised
+# Wasserstein for numerical columns, Jensen-Shannon for categorical ones (evidently's and Azure
+# ML's defaults are 0.1); a column drifts when its distance reaches it.
+DEFAULT_DRIFT_THRESHOLD = 0.1
+DEFAULT_MONITOR_CRON = "0 6 * * *"  # daily, 06:00 UTC: the CI schedule and Azure's monitor
+DEFAULT_SAMPLING_RATE = 1.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,7 @@ class RealtimeConfig:
     deployment_instance_count: int
     environment_variables: dict[str, str]
     test_request_path: Path
+    collection_sampling_rate: float = DEFAULT_SAMPLING_RATE  # share of requests logged
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,8 @@ class ModelEnvConfig:
     batch: BatchConfig
     realtime: RealtimeConfig
     data: DataConfig
+    drift_threshold: float = DEFAULT_DRIFT_THRESHOLD  # per-column drift distance that fails
+    monitor_cron: str = DEFAULT_MONITOR_CRON  # when the monitoring runs (UTC, 5 cron fields)
 
     @property
     def gate_higher_is_better(self) -> bool:

@@ -14,11 +14,13 @@ def local_platform(workspace: Workspace) -> Platform:
         data,
         endpoints,
         lineage,
+        monitoring,
         pipeline,
         promotion,
     )
 
-    return Platform(workspace, data, pipeline, endpoints, approval, cleanup, promotion, lineage)
+    return Platform(workspace, data, pipeline, endpoints, approval, cleanup, promotion, lineage,
+                    monitoring)
 
 
 def azure_platform(workspace: Workspace) -> Platform:
@@ -28,11 +30,13 @@ def azure_platform(workspace: Workspace) -> Platform:
         data,
         endpoints,
         lineage,
+        monitoring,
         pipeline,
         promotion,
     )
 
-    return Platform(workspace, data, pipeline, endpoints, approval, cleanup, promotion, lineage)
+    return Platform(workspace, data, pipeline, endpoints, approval, cleanup, promotion, lineage,
+                    monitoring)
 
 
 def platform_for(workspace: Workspace) -> Platform:

@@ -10,6 +10,7 @@ its protocol's functions with the same parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from mlops.config import ModelEnvConfig
@@ -19,6 +20,7 @@ from mlops.records import (
     CleanupResult,
     DataAsset,
     EndpointInfo,
+    MonitorRecord,
     PipelineResult,
     Promotion,
     VersionLineage,
@@ -80,11 +82,17 @@ class CleanupOps(Protocol):
                 dry_run: bool = False) -> CleanupResult: ...
 
 
+class MonitoringOps(Protocol):
+    def monitor(self, workspace: Workspace, entry: ModelEnvConfig, names: RunNames,
+                reports: Path, env: str) -> MonitorRecord: ...
+
+
 # capability -> its protocol (the conformance test walks this)
 CAPABILITIES: dict[str, type] = {"data": DataOps, "pipeline": PipelineOps,
                                  "endpoints": EndpointOps, "approval": ApprovalOps,
                                  "cleanup": CleanupOps, "promotion": PromotionOps,
-                                 "lineage": LineageOps}
+                                 "lineage": LineageOps,
+                                 "monitoring": MonitoringOps}
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class Platform:
     cleanup_ops: CleanupOps
     promotion_ops: PromotionOps
     lineage_ops: LineageOps
+    monitoring_ops: MonitoringOps
 
     @property
     def target(self) -> str:
@@ -146,3 +155,7 @@ class Platform:
     def cleanup(self, entries: list[ModelEnvConfig], keep: int,
                 dry_run: bool = False) -> CleanupResult:
         return self.cleanup_ops.cleanup(self.workspace, entries, keep, dry_run=dry_run)
+
+    def monitor(self, entry: ModelEnvConfig, names: RunNames, reports: Path,
+                env: str) -> MonitorRecord:
+        return self.monitoring_ops.monitor(self.workspace, entry, names, reports, env)

@@ -105,9 +105,35 @@ def test_online_deployment_carries_the_realtime_config(entry):
     assert deployment.model == "azureml:m:5" and deployment.environment == "azureml:env:1"
     assert deployment.instance_type == realtime.deployment_vm_size == "Standard_DS3_v2"
     assert deployment.instance_count == realtime.deployment_instance_count == 1
-    assert deployment.environment_variables == {"WORKER_COUNT": "1"}
+    assert deployment.environment_variables == {
+        "WORKER_COUNT": "1", "FACTORY_COLLECT_BACKEND": "azureml",
+        "FACTORY_COLLECT_ENDPOINT": "nyc-taxi-online", "FACTORY_COLLECT_DEPLOYMENT": "green",
+        "FACTORY_COLLECT_MODEL_VERSION": "5", "FACTORY_COLLECT_SAMPLING_RATE": "1.0"}
     assert_staged(deployment.code_configuration.code, "online")
     assert deployment.code_configuration.scoring_script == "score.py"
+
+
+def test_online_deployment_collects_model_inputs_and_outputs(entry):
+    """Azure ML registers custom-logged collections as data assets that model monitoring
+    recognises only under the names model_inputs and model_outputs; sampling_rate is the share
+    of requests kept and rolling_rate the blob path's period (how-to-collect-production-data,
+    "Update your deployment YAML"). The score script's Collector objects carry the same names
+    (mlops/serving/collector.py), or Azure drops what they log."""
+    entry = dataclasses.replace(entry, realtime=dataclasses.replace(
+        entry.realtime, collection_sampling_rate=0.25))
+    deployment = endpoints.online_deployment(entry, "blue", Model(name="m", version="5"),
+                                             "azureml:env:1")
+    collector = deployment.data_collector
+    assert sorted(collector.collections) == ["model_inputs", "model_outputs"]
+    assert all(c.enabled == "true" for c in collector.collections.values())
+    assert collector.sampling_rate == 0.25 and collector.rolling_rate == "Hour"
+    # what the REST API receives (the SDK's own serialisation): the rate goes on each collection
+    sent = deployment._to_rest_object(location="westeurope").properties.data_collector.as_dict()
+    assert sent == {"collections": {name: {"dataCollectionMode": "enabled", "samplingRate": 0.25}
+                                    for name in ("model_inputs", "model_outputs")},
+                    "rollingRate": "Hour"}
+    # the factory's collector must not sample again: Azure samples
+    assert deployment.environment_variables["FACTORY_COLLECT_SAMPLING_RATE"] == "1.0"
 
 
 def test_batch_deployment_carries_the_batch_config(entry):

@@ -115,6 +115,8 @@ def test_path_filters_and_branch_equal_the_definitions(config, documents):
         if definition.kind == "cd":  # triggered by its CI pipeline, not by paths
             continue
         doc = documents[definition.name]
+        if definition.kind == "monitor":
+            continue  # scheduled, no trigger (test_monitor_pipelines_run_on_the_models_cron)
         trigger = doc["pr"] if definition.kind == "pr" else doc["trigger"]
         assert trigger["paths"]["include"] == trigger_globs(definition.path_filters)
         assert trigger["branches"]["include"] == [branch]
@@ -355,3 +357,22 @@ def test_unknown_kind_is_rejected(config):
 
     with pytest.raises(ValueError, match="unknown pipeline kind 'nightly'"):
         azure_devops.render(PipelineDefinition("x", "nightly", None, ()), config)
+
+
+def test_monitor_pipelines_run_on_the_models_cron(config, documents):
+    """One scheduled monitoring pipeline per model, on its MONITOR_CRON, on the development
+    branch, whether or not the branch changed (Azure Pipelines runs a schedule only when the
+    branch changed since the last run unless `always` is set: learn.microsoft.com/azure/devops/
+    pipelines/process/scheduled-triggers, "always")."""
+    monitors = [d for d in definitions_for(config, AZURE) if d.kind == "monitor"]
+    assert sorted(d.model for d in monitors) == config.model_names
+    for definition in monitors:
+        doc = documents[definition.name]
+        assert doc["trigger"] == "none" and doc["pr"] == "none"
+        (schedule,) = doc["schedules"]
+        assert schedule["cron"] == config.entry(definition.model, "dev").monitor_cron
+        assert schedule["branches"]["include"] == [config.infra_env("dev").development_branch]
+        assert schedule["always"] == "true"
+        steps = [s for job in doc["jobs"] for s in job["steps"] if "task" in s]
+        assert [s["inputs"]["inlineScript"] for s in steps] == [
+            f"nox -s monitor -- {definition.model} --target azure"]

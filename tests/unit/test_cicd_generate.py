@@ -25,11 +25,11 @@ def test_write_creates_every_file_then_is_a_no_op(config_root):
     config = load_config(config_root)
     first = generate.write(config, config_root)
     assert sorted(first.missing) == sorted(generate.render_all(config))
-    # infra per environment + data, every model's ci and cd (per promotion target) on both
-    # systems, its pr on Azure DevOps, GitHub's changed-models workflow and the per-model one it
-    # calls, plus each system's shared set-up
+    # infra per environment + data, every model's ci, monitor and cd (per promotion target) on
+    # both systems, its pr on Azure DevOps, GitHub's changed-models workflow and the per-model
+    # one it calls, plus each system's shared set-up
     targets = sum(1 for env in config.infra.values() if env.promote_from)
-    assert len(first.missing) == 2 * (len(config.infra) + 1 + (1 + targets) * len(
+    assert len(first.missing) == 2 * (len(config.infra) + 1 + (2 + targets) * len(
         config.model_names)) + len(config.model_names) + 2 + 2
     assert {".azure-pipelines/templates/setup.yml", ".github/actions/setup/action.yml"} <= set(
         first.missing)
@@ -63,9 +63,11 @@ def test_removed_model_loses_its_generated_files_but_hand_written_ones_stay(conf
     assert sorted(drift.stale) == [
         ".azure-pipelines/london_taxi_cd_prod_pipeline.yml",
         ".azure-pipelines/london_taxi_ci_dev_pipeline.yml",
+        ".azure-pipelines/london_taxi_monitor_dev_pipeline.yml",
         ".azure-pipelines/london_taxi_pr_dev_pipeline.yml",
         ".github/workflows/london_taxi_cd_prod_pipeline.yml",
-        ".github/workflows/london_taxi_ci_dev_pipeline.yml"]
+        ".github/workflows/london_taxi_ci_dev_pipeline.yml",
+        ".github/workflows/london_taxi_monitor_dev_pipeline.yml"]
     assert not list(config_root.rglob("london_taxi_*_pipeline.yml"))
     assert own.exists()
     assert not list(config_root.rglob("*.tmp"))

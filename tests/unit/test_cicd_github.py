@@ -79,6 +79,10 @@ def test_triggers_use_the_definitions_filters_and_development_branch(config, wor
         if definition.kind == "pr_changed":  # every PR; the workflow itself picks the models
             assert on == {"pull_request": {"branches": [branch]}, "workflow_dispatch": {}}
             continue
+        if definition.kind == "monitor":  # GitHub runs schedules on the default branch
+            assert on == {"schedule": [{"cron": definition.schedule}], "workflow_dispatch": {}}
+            assert definition.schedule == config.entry(definition.model, "dev").monitor_cron
+            continue
         assert set(on) == {"push", "workflow_dispatch"}, definition.name
         assert on["push"]["branches"] == [branch]
         assert on["push"]["paths"] == trigger_globs(definition.path_filters)

@@ -265,3 +265,30 @@ def test_azure_keys_load_when_valid(config_root, edit_json):
     assert infra.subscription_id == "11111111-2222-3333-4444-555555555555"
     assert infra.devops_organization_url == "https://dev.azure.com/contoso"
     assert infra.infra_svc_connection == "infra-connection"
+
+
+def test_monitoring_keys_default_and_are_validated_all_at_once(config_root, edit_json):
+    entry = load_config(config_root).entry("nyc_taxi", "pr")
+    assert (entry.drift_threshold, entry.monitor_cron) == (0.1, "0 6 * * *")
+    assert entry.realtime.collection_sampling_rate == 1.0
+    edit_json("config/model_config.json", lambda d: _entry(d, "nyc_taxi", "dev").update(
+        DRIFT_THRESHOLD=0.25, MONITOR_CRON="30 2 * * 1-5"))
+    edit_json("mlops/nyc_taxi/configs/realtime_config.json",
+              lambda d: d.update(COLLECTION_SAMPLING_RATE=0.2))
+    config = load_config(config_root)
+    dev = config.entry("nyc_taxi", "dev")
+    assert (dev.drift_threshold, dev.monitor_cron) == (0.25, "30 2 * * 1-5")
+    assert dev.realtime.collection_sampling_rate == 0.2
+
+    edit_json("config/model_config.json", lambda d: _entry(d, "nyc_taxi", "dev").update(
+        DRIFT_THRESHOLD=0, MONITOR_CRON="daily"))
+    edit_json("mlops/nyc_taxi/configs/realtime_config.json",
+              lambda d: d.update(COLLECTION_SAMPLING_RATE=1.5))
+    with pytest.raises(ConfigError) as raised:
+        load_config(config_root)
+    text = str(raised.value)
+    assert ("config/model_config.json: nyc_taxi/dev: DRIFT_THRESHOLD: expected a number "
+            "between 0.001 and 1, found 0") in text
+    assert "config/model_config.json: nyc_taxi/dev: MONITOR_CRON: expected five cron fields" in text
+    assert ("mlops/nyc_taxi/configs/realtime_config.json: COLLECTION_SAMPLING_RATE: expected a "
+            "number between 0.001 and 1, found 1.5") in text

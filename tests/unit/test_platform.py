@@ -14,6 +14,7 @@ from mlops.platform.azure import cleanup as azure_cleanup
 from mlops.platform.azure import data as azure_data
 from mlops.platform.azure import endpoints as azure_endpoints
 from mlops.platform.azure import lineage as azure_lineage
+from mlops.platform.azure import monitoring as azure_monitoring
 from mlops.platform.azure import pipeline as azure_pipeline
 from mlops.platform.azure import promotion as azure_promotion
 from mlops.platform.base import CAPABILITIES, Platform
@@ -22,16 +23,19 @@ from mlops.platform.local import cleanup as local_cleanup
 from mlops.platform.local import data as local_data
 from mlops.platform.local import endpoints as local_endpoints
 from mlops.platform.local import lineage as local_lineage
+from mlops.platform.local import monitoring as local_monitoring
 from mlops.platform.local import pipeline as local_pipeline
 from mlops.platform.local import promotion as local_promotion
 
 IMPLEMENTATIONS = {
     "local": {"data": local_data, "pipeline": local_pipeline, "endpoints": local_endpoints,
               "approval": local_approval, "cleanup": local_cleanup,
-              "promotion": local_promotion, "lineage": local_lineage},
+              "promotion": local_promotion, "lineage": local_lineage,
+              "monitoring": local_monitoring},
     "azure": {"data": azure_data, "pipeline": azure_pipeline, "endpoints": azure_endpoints,
               "approval": azure_approval, "cleanup": azure_cleanup,
-              "promotion": azure_promotion, "lineage": azure_lineage},
+              "promotion": azure_promotion, "lineage": azure_lineage,
+              "monitoring": azure_monitoring},
 }
 
 
@@ -69,9 +73,9 @@ def test_the_wiring_binds_the_targets_own_modules(target: str):
     modules = IMPLEMENTATIONS[target]
     assert (platform.data_ops, platform.pipeline_ops, platform.endpoint_ops,
             platform.approval_ops, platform.cleanup_ops, platform.promotion_ops,
-            platform.lineage_ops) == (
+            platform.lineage_ops, platform.monitoring_ops) == (
         modules["data"], modules["pipeline"], modules["endpoints"], modules["approval"],
-        modules["cleanup"], modules["promotion"], modules["lineage"])
+        modules["cleanup"], modules["promotion"], modules["lineage"], modules["monitoring"])
 
 
 def test_the_facade_passes_the_workspace_first():
@@ -82,7 +86,7 @@ def test_the_facade_passes_the_workspace_first():
             return lambda *a, **k: calls.append((name, a, k)) or name
 
     rec = Recorder()
-    platform = Platform("the-workspace", rec, rec, rec, rec, rec, rec, rec)
+    platform = Platform("the-workspace", rec, rec, rec, rec, rec, rec, rec, rec)
     assert platform.register_data("entry") == "register_data"
     assert platform.run_pipeline("entry", "names", wait=False) == "run_pipeline"
     assert platform.deploy("entry", "names") == "deploy"
@@ -93,6 +97,7 @@ def test_the_facade_passes_the_workspace_first():
     assert platform.lineage("prod", "entry", "names") == "lineage"
     assert platform.promotions("model-name") == "promotions"
     assert platform.cleanup(["entry"], 3, dry_run=True) == "cleanup"
+    assert platform.monitor("entry", "names", "reports", "dev") == "monitor"
     assert calls == [
         ("register_data", ("the-workspace", "entry"), {}),
         ("run_pipeline", ("the-workspace", "entry", "names"), {"wait": False}),
@@ -104,6 +109,7 @@ def test_the_facade_passes_the_workspace_first():
         ("lineage", ("the-workspace", "prod", "entry", "names", None), {}),
         ("promotions", ("the-workspace", "model-name"), {}),
         ("cleanup", ("the-workspace", ["entry"], 3), {"dry_run": True}),
+        ("monitor", ("the-workspace", "entry", "names", "reports", "dev"), {}),
     ]
 
 

@@ -151,7 +151,7 @@ class AzureClient:
 
     GROUPS = ("jobs", "data", "models", "environments", "components", "online_endpoints",
               "online_deployments", "batch_endpoints", "batch_deployments", "compute",
-              "workspaces")
+              "workspaces", "schedules")
 
     def __init__(self, ml_client: Any, workspace: str):
         self.raw, self.workspace = ml_client, workspace

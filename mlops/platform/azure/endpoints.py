@@ -26,6 +26,7 @@ from mlops.platform.azure import _assets, data
 from mlops.platform.azure.client import AzureClient, AzureMLError, AzureNotFound, connect, log
 from mlops.records import EndpointInfo, Promotion, Workspace
 from mlops.serving import code_folder
+from mlops.serving.collector import COLLECTIONS, collector_environment
 
 REGISTRY_MODEL_TAG = f"{Promotion.TAG_PREFIX}registry_model"
 _ALTERNATE = {"blue": "green", "green": "blue"}
@@ -75,17 +76,36 @@ def _code(entry: ModelEnvConfig, kind: str) -> Any:
     return CodeConfiguration(code=str(staged), scoring_script=code_folder.SCRIPT_NAME)
 
 
+def data_collector(entry: ModelEnvConfig) -> Any:
+    """Azure ML's data collector for the score script's model_inputs and model_outputs
+    (how-to-collect-production-data: with these two names Azure ML registers the collected
+    data as assets model monitoring recognises), sampled at COLLECTION_SAMPLING_RATE, rolled
+    hourly (the local collector's layout)."""
+    from azure.ai.ml.entities import DataCollector, DeploymentCollection
+
+    return DataCollector(collections={name: DeploymentCollection(enabled="true")
+                                      for name in COLLECTIONS},
+                         sampling_rate=entry.realtime.collection_sampling_rate,
+                         rolling_rate="Hour")
+
+
 def online_deployment(entry: ModelEnvConfig, name: str, model: Any, environment: str) -> Any:
     """The ManagedOnlineDeployment realtime_config.json describes (no network)."""
     from azure.ai.ml.entities import ManagedOnlineDeployment
 
     realtime = entry.realtime
+    # the score script logs through azureml-ai-monitoring; Azure's collector samples, so the
+    # factory's collector logs every request it is handed (rate 1.0)
+    collect = collector_environment(backend="azureml", endpoint=realtime.endpoint_name,
+                                    deployment=name, model_version=str(model.version),
+                                    sampling_rate=1.0)
     return ManagedOnlineDeployment(
         name=name, endpoint_name=realtime.endpoint_name, model=_model_ref(model),
         environment=environment, code_configuration=_code(entry, "online"),
         instance_type=realtime.deployment_vm_size,
         instance_count=realtime.deployment_instance_count,
-        environment_variables=dict(realtime.environment_variables),
+        environment_variables={**collect, **realtime.environment_variables},
+        data_collector=data_collector(entry),
         tags={"model": entry.model, "model_version": str(model.version)})
 
 

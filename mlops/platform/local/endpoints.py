@@ -19,6 +19,7 @@ from mlops.paths import resolve
 from mlops.records import EndpointInfo, EndpointRecord, Workspace
 from mlops.registry_names import CHAMPION_ALIAS
 from mlops.serving import batch_endpoint, online
+from mlops.serving.collector import collector_environment
 from mlops.serving.registry import EndpointRegistry
 
 CHAMPION = CHAMPION_ALIAS  # the registry alias the gate moves
@@ -84,11 +85,26 @@ def deploy(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *,
         model_version=version, model_dir=model_dir, serving_dir=serving / "online",
         sample_request=resolve(realtime.test_request_path),
         first_slot=realtime.deployment_name,
-        environment=dict(realtime.environment_variables)), force=force, say=say)
+        environment={**collection_environment(workspace, entry, version),
+                     **realtime.environment_variables}), force=force, say=say)
     batch_record = batch_endpoint.deploy(registry, batch_endpoint.BatchDeploySpec.from_config(
         entry.batch, model=entry.model, model_name=names.model_name, model_version=version,
         model_dir=model_dir, serving_dir=serving / "batch"), say=say)
     return [_info(registry, online_record), _info(registry, batch_record)]
+
+
+def collection_environment(workspace: Workspace, entry: ModelEnvConfig,
+                           version: str) -> dict[str, str]:
+    """What the deployment's data collector reads (mlops/serving/collector.py): files under the
+    workspace's collected/ folder, sampled at COLLECTION_SAMPLING_RATE. The deployment name is
+    the configured first slot; the process starting a blue/green slot sets its own."""
+    from mlops.platform.local.monitoring import collection_root
+
+    return collector_environment(backend="files", endpoint=entry.realtime.endpoint_name,
+                                 deployment=entry.realtime.deployment_name,
+                                 model_version=version,
+                                 sampling_rate=entry.realtime.collection_sampling_rate,
+                                 root=collection_root(workspace))
 
 
 def undeploy(workspace: Workspace, entry: ModelEnvConfig) -> list[str]:

@@ -63,7 +63,7 @@ variable "variables" {
 
 variable "pipelines" {
   type = map(object({
-    kind         = string       # infra | data | pr | ci | cd
+    kind         = string       # infra | data | pr | ci | cd | monitor
     yml_path     = string       # e.g. .azure-pipelines/nyc_taxi_pr_dev_pipeline.yml
     path_filters = list(string) # repository paths; pr pipelines get a build-validation policy
   }))
