@@ -17,7 +17,8 @@ _HERE = Path(__file__).parent
 SCRIPTS = {"online": _HERE / "scripts" / "online_score.py",
            "batch": _HERE / "scripts" / "batch_score.py"}
 # imported by the scripts as siblings
-SHARED = (_HERE / "signature_input.py", _HERE / "scripts" / "served_model.py")
+SHARED = (_HERE / "signature_input.py", _HERE / "scripts" / "served_model.py",
+          _HERE / "collector.py")
 
 
 def _files(model_serving: Path, kind: str) -> list[tuple[str, Path]]:

@@ -1,5 +1,5 @@
-"""Monitoring for real: a real azmlinfsrv deployment whose score.py calls the data collector
-(staged beside it, as code_folder stages it), requests sent with a key and request ids, then the
+"""Monitoring for real: a real azmlinfsrv deployment of the factory's online code folder (its
+score.py calls the data collector staged beside it), requests sent with a key and request ids, then the
 local platform's monitor on what was collected: the model's training data (nyc_taxi's own
 generator, prep and features) as reference, evidently in its own environment, the report opened
 in headless chromium. Requests drawn from the training distribution pass; the same requests with
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import textwrap
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +24,7 @@ from mlops.paths import local_workspace
 from mlops.platform.local import monitoring
 from mlops.platform.local.data import register_dataset
 from mlops.records import MonitorRecord
-from mlops.serving import processes
+from mlops.serving import code_folder, processes
 from mlops.serving.client import request, wait_until_up
 from mlops.serving.collector import collector_environment
 from mlops.testkit.kit import ModelKit
@@ -37,28 +36,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(150
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "k3y-" + uuid.uuid4().hex  # what a client sends as its key: never to be collected
 ROWS_PER_REQUEST = 50
-
-# The thin score.py of this test: the lines the factory's online score script calls (see
-# mlops/serving/collector.py) around a plain MLflow pyfunc model.
-SCORE = textwrap.dedent("""
-    import json, os, sys
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import pandas as pd
-    from collector import Collector, correlation_id
-
-    def init():
-        global model, collector
-        import mlflow.pyfunc
-        model = mlflow.pyfunc.load_model(os.environ["AZUREML_MODEL_DIR"])
-        collector = Collector.from_environment()
-
-    def run(raw):
-        frame = pd.DataFrame(json.loads(raw)["input_data"])
-        predictions = model.predict(frame).tolist()
-        collector.collect(frame, predictions, correlation_id())
-        return {"predictions": predictions}
-""")
-
 
 def _train_champion(workspace, features: pd.DataFrame, columns: list[str], target: str,
                     model_name: str) -> tuple[str, Path]:
@@ -115,10 +92,9 @@ def deployed(tmp_path_factory):
     columns = list(kit.plugin.features)
     version, model_dir = _train_champion(workspace, reference, columns, kit.plugin.target,
                                          names.model_name)
-    code = tmp / "code"
-    code.mkdir()
-    (code / "score.py").write_text(SCORE)
-    shutil.copy(REPO / "mlops" / "serving" / "collector.py", code / "collector.py")
+    # the factory's online code folder, as a deployment gets it: score.py calls the collector
+    code = code_folder.stage(REPO / "mlops" / "nyc_taxi" / "serving" / "online", "online",
+                             tmp / "code")
     port = processes.free_port()
     env = {**collector_environment(backend="files", endpoint=entry.realtime.endpoint_name,
                                    deployment="blue", model_version=version,

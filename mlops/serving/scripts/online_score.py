@@ -5,7 +5,9 @@ azureml-inference-server-http (azmlinfsrv) locally and by Azure ML managed onlin
 init() loads the MLflow model found under AZUREML_MODEL_DIR. run() validates the request
 against the model's signature and answers {"predictions": [...]}; a classifier answers
 {"predictions": [class, ...], "probabilities": [[p per class], ...], "classes": [...]}. A bad
-request gets HTTP 400 naming the field, never a 500."""
+request gets HTTP 400 naming the field, never a 500. Each answered request's inputs and
+predictions go to the deployment's data collector (collector.py; off unless the deployment's
+environment configures it), which `nox -s monitor` reads."""
 
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ import logging
 import os
 import sys
 
-# signature_input.py and served_model.py are staged beside this file
+# signature_input.py, served_model.py and collector.py are staged beside this file
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from collector import Collector, correlation_id  # noqa: E402
 from served_model import ServedModel, find_model_folder  # noqa: E402
 from signature_input import InputError, parse_request, rows_to_frame  # noqa: E402
 
@@ -27,10 +30,12 @@ except ImportError:  # pragma: no cover - depends on the installed server versio
 
 logger = logging.getLogger(__name__)
 model: ServedModel | None = None
+collector: Collector | None = None
 
 
 def init() -> None:
-    global model
+    global model, collector
+    collector = Collector.from_environment()  # a wrong setting stops the start, named
     folder = find_model_folder(os.environ["AZUREML_MODEL_DIR"])
     model = ServedModel(folder)
     logger.info("loaded %s model from %s; inputs: %s", model.task, folder,
@@ -47,6 +52,7 @@ def run(raw_data):
     except InputError as exc:
         return _reply({"message": str(exc)}, 400)
     predictions, probabilities = model.predict(frame)
+    collector.collect(frame, predictions, correlation_id())
     if probabilities is None:
         return _reply({"predictions": predictions.tolist()}, 200)
     return _reply({"predictions": predictions.tolist(), "probabilities": probabilities.tolist(),
