@@ -4,10 +4,12 @@ its copy can be checked), and a refusal names the command that fixes it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mlops.config import DEFAULT_INFRA_ENV
-from mlops.errors import NotApproved, PromotionError
-from mlops.records import Approval
-from mlops.registry_names import DIGEST_TAG
+from mlops.errors import DigestMismatch, NotApproved, PromotionError
+from mlops.records import Approval, ApprovedVersion
+from mlops.registry_names import DIGEST_TAG, model_digest
 
 
 def approve_hint(model: str, version: str, env: str) -> str:
@@ -32,3 +34,14 @@ def check_approved(model: str, model_name: str, version: str, env: str,
                              f"a copy could not be checked; register a new version with "
                              f"`nox -s ci_build -- {model}`")
     return approval, str(digest)
+
+
+def check_digest(files: Path, approved: ApprovedVersion, what: str) -> None:
+    """DigestMismatch unless ``files`` (a copy of the approved version) hash to the digest
+    recorded at its registration."""
+    found = model_digest(files)
+    if found != approved.digest:
+        raise DigestMismatch(f"{approved.model}: {what} of {approved.model_name} v"
+                             f"{approved.version} has digest {found[:12]}, not the "
+                             f"{approved.digest[:12]} recorded at registration in "
+                             f"{approved.env}; nothing was promoted")

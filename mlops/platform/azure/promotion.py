@@ -34,9 +34,9 @@ from mlops.platform.azure.client import (
     connect_registry,
     log,
 )
-from mlops.platform.promotion_rules import check_approved
+from mlops.platform.promotion_rules import check_approved, check_digest
 from mlops.records import ApprovedVersion, Promotion, Workspace
-from mlops.registry_names import CHAMPION_TAG, DIGEST_TAG, model_digest
+from mlops.registry_names import CHAMPION_TAG, DIGEST_TAG
 
 _TARGET_VERSION_TAG = f"{Promotion.TAG_PREFIX}target_version"
 
@@ -110,13 +110,6 @@ def _files(client: AzureClient, model_name: str, version: str, into: Path) -> Pa
     return found[0].parent
 
 
-def _check(files: Path, approved: ApprovedVersion, what: str) -> None:
-    found = model_digest(files)
-    if found != approved.digest:
-        raise DigestMismatch(f"{approved.model}: {what} of {approved.model_name} v"
-                             f"{approved.version} has digest {found[:12]}, not the "
-                             f"{approved.digest[:12]} recorded at registration in "
-                             f"{approved.env}; nothing was promoted")
 
 
 def promoted_copy(client: AzureClient, approved: ApprovedVersion) -> Any | None:
@@ -178,18 +171,18 @@ def promote(source: Workspace, target: Workspace, entry: ModelEnvConfig,
         if existing is not None:
             version = str(existing.version)
             log(f"  {target.name} holds version {version}, promoted from this version before")
-            _check(_files(target_client, approved.model_name, version, Path(tmp) / "copy"),
+            check_digest(_files(target_client, approved.model_name, version, Path(tmp) / "copy"),
                    approved, f"the earlier copy (version {version})")
             promotion = Promotion.from_tags(existing.tags) or promotion
         else:
             registry = registry_client or connect_registry(target)
             _share(source_client or connect(source), registry, approved, registry_name)
             files = _files(registry, approved.model_name, approved.version, Path(tmp) / "shared")
-            _check(files, approved, f"the registry's copy ({registry_name})")
+            check_digest(files, approved, f"the registry's copy ({registry_name})")
             created = _register(target_client, files, approved, promotion)
             version = str(created.version)
             try:
-                _check(_files(target_client, approved.model_name, version, Path(tmp) / "copy"),
+                check_digest(_files(target_client, approved.model_name, version, Path(tmp) / "copy"),
                        approved, f"the copy in {target.name}")
             except DigestMismatch:
                 target_client.models.archive(name=approved.model_name, version=version)

@@ -19,13 +19,12 @@ from mlops.config import ModelEnvConfig
 from mlops.errors import DigestMismatch
 from mlops.naming import RunNames
 from mlops.platform.local.approval import registry_client, version_or_champion
-from mlops.platform.promotion_rules import check_approved
+from mlops.platform.promotion_rules import check_approved, check_digest
 from mlops.records import ApprovedVersion, Promotion, Workspace
 from mlops.registry_names import (
     CHAMPION_ALIAS,
     CHAMPION_TAG,
     DIGEST_TAG,
-    model_digest,
 )
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
@@ -130,13 +129,6 @@ def _register_copy(client, target: Workspace, approved: ApprovedVersion, files: 
     return str(created.version)
 
 
-def _check(files: Path, approved: ApprovedVersion, what: str) -> None:
-    found = model_digest(files)
-    if found != approved.digest:
-        raise DigestMismatch(f"{approved.model}: {what} of {approved.model_name} v"
-                             f"{approved.version} has digest {found[:12]}, not the "
-                             f"{approved.digest[:12]} recorded at registration in "
-                             f"{approved.env}; nothing was promoted")
 
 
 def make_champion(client, model_name: str, version: str) -> None:
@@ -158,10 +150,10 @@ def promote(source: Workspace, target: Workspace, entry: ModelEnvConfig,
         existing = promoted_copy(client, approved)
         if existing is None:
             files = download(source, approved.model_name, approved.version, Path(tmp) / "source")
-            _check(files, approved, "the source artifact")
+            check_digest(files, approved, "the source artifact")
             version = _register_copy(client, target, approved, files, promotion)
             try:
-                _check(download(target, approved.model_name, version, Path(tmp) / "copy"),
+                check_digest(download(target, approved.model_name, version, Path(tmp) / "copy"),
                        approved, "the copy")
             except DigestMismatch:
                 client.delete_model_version(approved.model_name, version)
@@ -170,7 +162,7 @@ def promote(source: Workspace, target: Workspace, entry: ModelEnvConfig,
                                          f"{Promotion.TAG_PREFIX}target_version", version)
         else:  # promoted before, or interrupted after registering: checked, then finished
             version = str(existing.version)
-            _check(download(target, approved.model_name, version, Path(tmp) / "copy"),
+            check_digest(download(target, approved.model_name, version, Path(tmp) / "copy"),
                    approved, f"the earlier copy (version {version})")
             promotion = Promotion.from_tags(existing.tags) or promotion
             if not promotion.target_version:
