@@ -18,6 +18,7 @@ from _kit import port_of
 from conftest import deploy, teardown
 
 from mlops._environment import tool_environment
+from mlops.config import load_config
 from mlops.records import BatchSettings
 from mlops.serving import batch_endpoint, processes
 from mlops.serving.client import request
@@ -42,11 +43,11 @@ def _factory(root: Path, *args: str) -> subprocess.CompletedProcess:
 def test_destroy_stops_every_endpoint_process_first(tmp_path, model_dir, sample, monkeypatch):
     root = tmp_path / "factory"
     shutil.copytree(REPO / "config", root / "config")
-    for model in ("nyc_taxi", "london_taxi"):
+    shutil.copytree(REPO / "mlops" / "environment", root / "mlops" / "environment")
+    for model in load_config().model_names:  # check_config wants every configured model
         shutil.copytree(REPO / "mlops" / model, root / "mlops" / model,
                         ignore=shutil.ignore_patterns("data", "__pycache__"))
     _factory(root, "provision")
-    from mlops.config import load_config
     from mlops.infra import read_workspace
 
     monkeypatch.setenv("FACTORY_ROOT", str(root))
