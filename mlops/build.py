@@ -301,7 +301,11 @@ def _deploy(platform, entry: ModelEnvConfig, names: RunNames, report: BuildRepor
                                         "one, which is already deployed)"}
         _say(f"{entry.model}: champion unchanged; deployment skipped")
         return
-    _say(f"{entry.model}: deploying the new champion")
+    if not entry.endpoint_kinds:
+        report.deployment = {"summary": f"skipped: {entry.not_served()}"}
+        _say(f"{entry.not_served()}; deployment and smoke test skipped")
+        return
+    _say(f"{entry.model}: deploying the new champion ({', '.join(entry.endpoint_kinds)})")
     endpoints = platform.deploy(entry, names)
     _say(f"{entry.model}: smoke test")
     response = platform.invoke(entry)

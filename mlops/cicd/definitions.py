@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlops.cicd._sessions import INFRA_ENV as CI_ENV
-from mlops.config import FactoryConfig
+from mlops.config import DEPLOY_ENVIRONMENT, FactoryConfig
 from mlops.plugins import model_filters
 
 AZURE_DIR = ".azure-pipelines"
@@ -73,9 +73,12 @@ def pipeline_definitions(config: FactoryConfig) -> list[PipelineDefinition]:
         result.append(PipelineDefinition(f"{model}_pr_dev_pipeline", "pr", model, filters,
                                          systems=(AZURE,)))
         result.append(PipelineDefinition(ci_pipeline_name(model), "ci", model, filters))
-        # the deployed model's monitoring, on its MONITOR_CRON (the entry `nox -s deploy` serves)
-        result.append(PipelineDefinition(f"{model}_monitor_{CI_ENV}_pipeline", "monitor", model,
-                                         filters, schedule=config.entry(model, CI_ENV).monitor_cron))
+        # the deployed model's monitoring, on its MONITOR_CRON (the entry `nox -s deploy`
+        # serves), when it is served online: only an online endpoint collects requests
+        deployed = config.entry(model, DEPLOY_ENVIRONMENT)
+        if "online" in deployed.endpoint_kinds:
+            result.append(PipelineDefinition(f"{model}_monitor_{CI_ENV}_pipeline", "monitor",
+                                             model, filters, schedule=deployed.monitor_cron))
         for env in envs:
             source = config.infra_env(env).promote_from
             if source is not None:

@@ -1,7 +1,8 @@
 """monitor: compare each model's logged online requests and predictions with its training data
 (drift by evidently); write reports/<model>_monitor_<env>.html and .json; exit 1 naming the
 drifted columns when a column's drift reaches the model's DRIFT_THRESHOLD. On Azure it
-configures Azure ML model monitoring (a monitor schedule with a data drift signal) instead."""
+configures Azure ML model monitoring (a monitor schedule with a data drift signal) instead.
+A model not served online (IS_ONLINE_DEPLOYMENT false) has nothing to monitor: said, skipped."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ def run(args: Namespace, config: FactoryConfig) -> int:
     records = []
     for model in args.models:
         entry = config.entry(model, DEPLOY_ENV)
+        if "online" not in entry.endpoint_kinds:
+            print(f"{model}: nothing to monitor: {entry.not_served('online')}, so no online "
+                  f"endpoint collects requests", flush=True)
+            continue
         record = platform.monitor(entry, run_names(entry), reports_dir(config.root), env)
         records.append(record)
         if not args.json:

@@ -11,6 +11,7 @@ from mlops.config.loader import (
     selected_infra_env,
 )
 from mlops.config.model import (
+    DEPLOYMENT_KEYS,
     BatchConfig,
     DataConfig,
     Dataset,
@@ -22,7 +23,7 @@ from mlops.config.model import (
 
 __all__ = [
     "BatchConfig", "ConfigError", "DataConfig", "Dataset", "DEFAULT_INFRA_ENV",
-    "DEPLOY_ENVIRONMENT", "FactoryConfig",
+    "DEPLOY_ENVIRONMENT", "DEPLOYMENT_KEYS", "FactoryConfig",
     "INFRA_FILE", "InfraConfig", "MODEL_FILE", "ModelEnvConfig", "Problem", "REQUIRED_ENVIRONMENTS",
     "RealtimeConfig", "load_config", "selected_infra_env",
 ]

@@ -131,6 +131,16 @@ class Fields:
             return None
         return float(value)
 
+    def boolean(self, key: str, *, default: Any = _MISSING) -> bool | None:
+        value = self._get(key, "true or false", default)
+        if value is _MISSING:
+            return None
+        if not isinstance(value, bool):  # "yes", 1 and null are not JSON booleans
+            found = "null" if value is None else f"{_type_name(value)} {_shown(value)}"
+            self.problem(key, f"expected true or false, found {found}")
+            return None
+        return value
+
     def string_map(self, key: str, *, default: Any = _MISSING) -> dict[str, str] | None:
         value = self._get(key, "an object of string values", default)
         if value is _MISSING:

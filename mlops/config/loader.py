@@ -13,6 +13,7 @@ from mlops.config.model import (
     DEFAULT_ENDPOINT_PORTS,
     DEFAULT_MONITOR_CRON,
     DEFAULT_SAMPLING_RATE,
+    DEPLOYMENT_KEYS,
     BatchConfig,
     DataConfig,
     Dataset,
@@ -252,6 +253,8 @@ def _load_models(root: Path, problems: list[Problem]
             monitor_cron=f.string("MONITOR_CRON", pattern=CRON, default=DEFAULT_MONITOR_CRON,
                                   expected="five cron fields, minute hour day month weekday "
                                            "(UTC), e.g. \"0 6 * * *\""),
+            is_online_deployment=f.boolean(DEPLOYMENT_KEYS["online"], default=True),
+            is_batch_deployment=f.boolean(DEPLOYMENT_KEYS["batch"], default=True),
         )
         batch_path = f.path("BATCH_DEPLOYMENT_CONFIG", root)
         realtime_path = f.path("REALTIME_DEPLOYMENT_CONFIG", root)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops.records import ENDPOINT_KINDS
+
 DATA_PURPOSES = ("pr_data", "training_data", "batch_test_data")
 # Local endpoint fronts bind ports in this range unless LOCAL_ENDPOINT_PORTS gives another
 DEFAULT_ENDPOINT_PORTS = (20000, 27999)
@@ -16,6 +18,9 @@ DEFAULT_ENDPOINT_PORTS = (20000, 27999)
 DEFAULT_DRIFT_THRESHOLD = 0.1
 DEFAULT_MONITOR_CRON = "0 6 * * *"  # daily, 06:00 UTC: the CI schedule and Azure's monitor
 DEFAULT_SAMPLING_RATE = 1.0
+# The endpoints a model is served on, chosen per model_config.json entry (the seed's variables;
+# JSON booleans, default true): endpoint kind -> key. Both false: trained and registered only.
+DEPLOYMENT_KEYS = {"online": "IS_ONLINE_DEPLOYMENT", "batch": "IS_BATCH_DEPLOYMENT"}
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,22 @@ class ModelEnvConfig:
     data: DataConfig
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD  # per-column drift distance that fails
     monitor_cron: str = DEFAULT_MONITOR_CRON  # when the monitoring runs (UTC, 5 cron fields)
+    is_online_deployment: bool = True  # IS_ONLINE_DEPLOYMENT: served on an online endpoint
+    is_batch_deployment: bool = True  # IS_BATCH_DEPLOYMENT: served on a batch endpoint
+
+    @property
+    def endpoint_kinds(self) -> tuple[str, ...]:
+        """The kinds of endpoint this model is served on (ENDPOINT_KINDS order); empty: none."""
+        chosen = {"online": self.is_online_deployment, "batch": self.is_batch_deployment}
+        return tuple(kind for kind in ENDPOINT_KINDS if chosen[kind])
+
+    def not_served(self, kind: str | None = None) -> str:
+        """Why the model has no endpoint of ``kind`` (None: no endpoint at all)."""
+        if kind is None:
+            keys = " and ".join(DEPLOYMENT_KEYS.values())
+            return (f"{self.model}/{self.env}: {keys} are false "
+                    f"(trained and registered, not served)")
+        return f"{self.model}/{self.env}: {DEPLOYMENT_KEYS[kind]} is false"
 
     @property
     def gate_higher_is_better(self) -> bool:

@@ -405,3 +405,100 @@ def test_a_deployment_that_fails_to_provision_is_removed_and_live_one_kept(entry
     fake.online_deployments.begin_delete.assert_called_once_with(name="green",
                                                                  endpoint_name="nyc-taxi-online")
     fake.online_endpoints.begin_create_or_update.assert_not_called()
+
+
+# -- IS_ONLINE_DEPLOYMENT / IS_BATCH_DEPLOYMENT ---------------------------------------------
+def _only(entry, kind: str):
+    return dataclasses.replace(entry, is_online_deployment=kind == "online",
+                               is_batch_deployment=kind == "batch")
+
+
+def _created(fake: FakeMLClient) -> set[str]:
+    return {name.split(".")[0] for name in fake.calls() if name.endswith("begin_create_or_update")}
+
+
+def test_a_batch_only_model_creates_no_online_endpoint_or_deployment(entry, fake):
+    fake.online_endpoints.get.side_effect = not_found  # never served online
+    fake.batch_endpoints.get.side_effect = lambda name_: BatchEndpoint(name=name_)
+
+    infos = endpoints.deploy(azure_workspace(), _only(entry, "batch"), NAMES)
+
+    assert [(i.kind, i.name, i.model_version) for i in infos] == [("batch", "nyc-taxi-batch", "5")]
+    assert _created(fake) == {"batch_endpoints", "batch_deployments"}
+    assert not any(c.startswith("online_") and c != "online_endpoints.get" for c in fake.calls())
+    fake.online_endpoints.begin_delete.assert_not_called()  # nothing of the factory to remove
+
+
+def test_an_online_only_model_creates_no_batch_endpoint_or_deployment(entry, fake):
+    _live(fake, "blue")
+    fake.batch_endpoints.get.side_effect = not_found
+    workspace = azure_workspace()  # the batch cluster does not matter to a model not in batch
+    workspace = dataclasses.replace(workspace, batch_compute=dataclasses.replace(
+        workspace.batch_compute, name="gpu-batch"))
+
+    infos = endpoints.deploy(workspace, _only(entry, "online"), NAMES)
+
+    assert [(i.kind, i.extra["deployment"]) for i in infos] == [("online", "green")]
+    assert _created(fake) == {"online_endpoints", "online_deployments"}
+    assert not any(c.startswith("batch_") and c != "batch_endpoints.get" for c in fake.calls())
+
+
+def test_deploy_removes_the_factorys_endpoint_of_a_kind_turned_off(entry, fake):
+    """A model whose online serving was turned off keeps no online endpoint serving an old
+    version: deploy deletes the one the factory created for it (tagged with the model at
+    creation, as _online_endpoint does), and leaves an endpoint it did not create alone.
+    Deleting an endpoint deletes its deployments (undeploy relies on the same)."""
+    fake.online_endpoints.get.side_effect = lambda name_: ManagedOnlineEndpoint(
+        name=name_, auth_mode="key", tags={"model": "nyc_taxi"}, traffic={"blue": 100})
+    fake.batch_endpoints.get.side_effect = lambda name_: BatchEndpoint(name=name_)
+
+    endpoints.deploy(azure_workspace(), _only(entry, "batch"), NAMES)
+
+    fake.online_endpoints.begin_delete.assert_called_once_with(name="nyc-taxi-online")
+    calls = fake.calls()
+    assert calls.index("online_endpoints.begin_delete") > calls.index(
+        "batch_deployments.begin_create_or_update")  # the new batch version first
+
+    fake.online_endpoints.begin_delete.reset_mock()
+    fake.online_endpoints.get.side_effect = lambda name_: ManagedOnlineEndpoint(
+        name=name_, auth_mode="key", tags={"model": "someone_else"})
+    endpoints.deploy(azure_workspace(), _only(entry, "batch"), NAMES)
+    fake.online_endpoints.begin_delete.assert_not_called()
+
+
+def test_a_model_served_nowhere_deploys_and_invokes_nothing(entry, fake):
+    entry = dataclasses.replace(entry, is_online_deployment=False, is_batch_deployment=False)
+    fake.online_endpoints.get.side_effect = not_found
+    fake.batch_endpoints.get.side_effect = lambda name_: BatchEndpoint(
+        name=name_, tags={"model": "nyc_taxi"})
+
+    assert endpoints.deploy(azure_workspace(), entry, NAMES) == []
+    assert endpoints.invoke(azure_workspace(), entry, interval=0, timeout=1,
+                            sleep=lambda s: None) == {}
+
+    fake.models.list.assert_not_called()  # no champion lookup, no environment, no deployment
+    assert _created(fake) == set()
+    fake.batch_endpoints.begin_delete.assert_called_once_with(name="nyc-taxi-batch")
+    fake.online_endpoints.invoke.assert_not_called()
+    fake.batch_endpoints.invoke.assert_not_called()
+
+
+def test_invoke_smoke_tests_only_the_kinds_the_model_is_served_on(entry, fake):
+    _live(fake, "blue")
+    fake.online_deployments.get.return_value = ManagedOnlineDeployment(name="blue",
+                                                                       model=ARM.format(5))
+    result = endpoints.invoke(azure_workspace(), _only(entry, "online"), interval=0,
+                              timeout=60, sleep=lambda s: None)
+    assert list(result) == ["online"] and result["online"]["predictions"] == [12.5]
+    fake.batch_endpoints.invoke.assert_not_called()
+
+    fake.batch_endpoints.invoke.return_value = job("batchjob_2", "Running")
+    fake.jobs.get.side_effect = lambda name: job(name, "Completed")
+    fake.jobs.download.side_effect = lambda name, *, output_name, download_path, **_: (
+        Path(download_path).mkdir(parents=True),
+        (Path(download_path) / "predictions.csv").write_text("f,1\n"))
+    fake.online_endpoints.invoke.reset_mock()
+    result = endpoints.invoke(azure_workspace(), _only(entry, "batch"), interval=0,
+                              timeout=60, sleep=lambda s: None)
+    assert list(result) == ["batch"] and result["batch"]["rows"] == 1
+    fake.online_endpoints.invoke.assert_not_called()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -90,6 +91,25 @@ def test_ci_build_keeps_the_deployment_when_the_champion_is_kept(config):
     platform = FakePlatform(registered=False)
     ci_build(config, config.model_names[:1], target="azure", platform=platform)
     assert [c[0] for c in platform.calls] == ["run"]
+
+
+def test_ci_build_skips_deploy_and_smoke_test_of_a_model_served_nowhere(config, tmp_path,
+                                                                       capsys):
+    """IS_ONLINE_DEPLOYMENT and IS_BATCH_DEPLOYMENT both false: trained, gated and registered,
+    not served; the build passes and says why nothing was deployed."""
+    model = config.model_names[0]
+    entries = dict(config.entries)
+    entries[(model, "dev")] = dataclasses.replace(
+        entries[(model, "dev")], is_online_deployment=False, is_batch_deployment=False)
+    platform = FakePlatform()
+    ci_build(dataclasses.replace(config, entries=entries), [model], platform=platform)
+    assert platform.calls == [("run", model, "dev", True)]
+    report = json.loads((tmp_path / "reports" / f"{model}_dev.json").read_text())
+    assert report["status"] == "passed"
+    assert report["deployment"]["summary"] == (
+        f"skipped: {model}/dev: IS_ONLINE_DEPLOYMENT and IS_BATCH_DEPLOYMENT are false "
+        "(trained and registered, not served)")
+    assert "deployment and smoke test skipped" in capsys.readouterr().out
 
 
 def test_checks_run_ruff_and_pytest_and_are_cached_by_code(tmp_path):

@@ -73,6 +73,34 @@ def test_removed_model_loses_its_generated_files_but_hand_written_ones_stay(conf
     assert not list(config_root.rglob("*.tmp"))
 
 
+def _serve(edit_json, model: str, env: str, **keys: bool) -> None:
+    edit_json("config/model_config.json", lambda d: next(
+        m for m in d["models"] if (m["ML_MODEL_CONFIG_NAME"], m["ENV_NAME"]) == (model, env)
+    ).update(keys))
+
+
+def test_a_model_not_served_online_gets_no_monitoring_pipeline(config_root, edit_json):
+    """Only an online endpoint collects requests to monitor: a model whose deployed entry (dev)
+    has IS_ONLINE_DEPLOYMENT false loses its scheduled monitoring pipeline on both systems (and
+    so its Azure DevOps build definition, made from the same list); its other pipelines stay."""
+    from mlops.cicd.definitions import pipeline_definitions
+
+    generate.write(load_config(config_root), config_root)
+    _serve(edit_json, "london_taxi", "pr", IS_ONLINE_DEPLOYMENT=False)  # pr deploys nothing
+    _serve(edit_json, "nyc_taxi", "dev", IS_BATCH_DEPLOYMENT=False)  # still served online
+    assert generate.diff(load_config(config_root), config_root).clean
+
+    _serve(edit_json, "london_taxi", "dev", IS_ONLINE_DEPLOYMENT=False)
+    config = load_config(config_root)
+    drift = generate.write(config, config_root)
+    assert sorted(drift.stale) == [".azure-pipelines/london_taxi_monitor_dev_pipeline.yml",
+                                   ".github/workflows/london_taxi_monitor_dev_pipeline.yml"]
+    assert not drift.missing and not drift.changed
+    assert {d.model for d in pipeline_definitions(config) if d.kind == "monitor"} == {
+        "breast_cancer", "nyc_taxi"}
+    assert (config_root / ".azure-pipelines/london_taxi_ci_dev_pipeline.yml").is_file()
+
+
 def test_drift_covers_the_shared_setup_files(config_root):
     config = load_config(config_root)
     generate.write(config, config_root)

@@ -93,3 +93,18 @@ def test_ui_refuses_an_azure_workspace_and_a_bad_port(tmp_path):
     argv = ui.command(local, 8123)
     assert argv[argv.index("--host") + 1] == "127.0.0.1"  # never beyond this machine
     assert argv[argv.index("--backend-store-uri") + 1] == "sqlite:////w/mlflow.db"
+
+
+def test_a_model_not_served_online_has_nothing_to_monitor(monkeypatch, capsys, config_root,
+                                                          edit_json):
+    """No online endpoint collects requests, so monitor says so and goes on with the others
+    (exit 0) instead of failing on a missing endpoint or missing collected data."""
+    edit_json("config/model_config.json", lambda d: next(
+        e for e in d["models"] if (e["ML_MODEL_CONFIG_NAME"], e["ENV_NAME"]) == ("nyc_taxi", "dev")
+    ).update(IS_ONLINE_DEPLOYMENT=False))
+    monkeypatch.setenv("FACTORY_ROOT", str(config_root))
+    code, fake = _cli(monkeypatch, {}, ["monitor", "nyc_taxi", "london_taxi"])
+    assert code == 0
+    assert [call[0] for call in fake.calls] == ["london_taxi"]
+    assert ("nyc_taxi: nothing to monitor: nyc_taxi/dev: IS_ONLINE_DEPLOYMENT is false, so no "
+            "online endpoint collects requests") in capsys.readouterr().out

@@ -292,3 +292,40 @@ def test_monitoring_keys_default_and_are_validated_all_at_once(config_root, edit
     assert "config/model_config.json: nyc_taxi/dev: MONITOR_CRON: expected five cron fields" in text
     assert ("mlops/nyc_taxi/configs/realtime_config.json: COLLECTION_SAMPLING_RATE: expected a "
             "number between 0.001 and 1, found 1.5") in text
+
+
+def test_deployment_kinds_default_to_both_and_each_can_be_turned_off(config_root, edit_json):
+    assert load_config(config_root).entry("nyc_taxi", "dev").endpoint_kinds == ("online", "batch")
+    edit_json("config/model_config.json", lambda d: (
+        _entry(d, "nyc_taxi", "dev").update(IS_ONLINE_DEPLOYMENT=False),
+        _entry(d, "london_taxi", "dev").update(IS_BATCH_DEPLOYMENT=False, IS_ONLINE_DEPLOYMENT=True),
+        _entry(d, "breast_cancer", "dev").update(IS_ONLINE_DEPLOYMENT=False,
+                                                 IS_BATCH_DEPLOYMENT=False)))
+    config = load_config(config_root)
+    nyc, london = config.entry("nyc_taxi", "dev"), config.entry("london_taxi", "dev")
+    assert (nyc.is_online_deployment, nyc.is_batch_deployment) == (False, True)
+    assert nyc.endpoint_kinds == ("batch",) and london.endpoint_kinds == ("online",)
+    assert nyc.not_served("online") == "nyc_taxi/dev: IS_ONLINE_DEPLOYMENT is false"
+    # both off is allowed: trained and registered, not served
+    cancer = config.entry("breast_cancer", "dev")
+    assert cancer.endpoint_kinds == ()
+    assert "IS_ONLINE_DEPLOYMENT and IS_BATCH_DEPLOYMENT are false" in cancer.not_served()
+    assert config.entry("breast_cancer", "pr").endpoint_kinds == ("online", "batch")
+
+
+def test_deployment_kinds_must_be_json_booleans_all_reported_at_once(config_root, edit_json):
+    edit_json("config/model_config.json", lambda d: (
+        _entry(d, "nyc_taxi", "dev").update(IS_ONLINE_DEPLOYMENT="yes", IS_BATCH_DEPLOYMENT=1),
+        _entry(d, "london_taxi", "pr").update(IS_BATCH_DEPLOYMENT=None),
+        _entry(d, "london_taxi", "dev").update(IS_ONLINE_DEPLOYMNT=False)))
+    messages = _messages(config_root)
+    assert ("config/model_config.json: nyc_taxi/dev: IS_ONLINE_DEPLOYMENT: expected true or "
+            "false, found a string 'yes'") in messages
+    assert ("config/model_config.json: nyc_taxi/dev: IS_BATCH_DEPLOYMENT: expected true or "
+            "false, found an integer 1") in messages
+    assert ("config/model_config.json: london_taxi/pr: IS_BATCH_DEPLOYMENT: expected true or "
+            "false, found null") in messages
+    typo = next(m for m in messages if "IS_ONLINE_DEPLOYMNT" in m)
+    assert typo.startswith("config/model_config.json: london_taxi/dev: IS_ONLINE_DEPLOYMNT: "
+                           "unknown key") and "IS_ONLINE_DEPLOYMENT" in typo
+    assert len(messages) == 4

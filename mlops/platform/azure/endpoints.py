@@ -4,7 +4,9 @@ Online: ManagedOnlineEndpoint (key auth) with blue/green ManagedOnlineDeployment
 deployment gets the name the live one does not have, starts at 0% traffic, must answer the sample
 request (invoke with deployment_name), then takes 100% of the traffic, and only then is the old
 one deleted. A failed smoke test deletes the new deployment and leaves the live one serving.
-Batch: BatchEndpoint + ModelBatchDeployment (append_row output, retries) set as its default."""
+Batch: BatchEndpoint + ModelBatchDeployment (append_row output, retries) set as its default.
+Only the kinds the model is served on (IS_ONLINE_DEPLOYMENT, IS_BATCH_DEPLOYMENT) are deployed
+and invoked; deploy deletes the factory's endpoint of a kind turned off."""
 
 from __future__ import annotations
 
@@ -270,18 +272,52 @@ def regional_entry(workspace: Workspace, entry: ModelEnvConfig) -> ModelEnvConfi
 
 def deploy(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *,
            client: AzureClient | None = None) -> list[EndpointInfo]:
-    """Serve the champion version of MODEL_NAME online (blue/green) and in batch."""
+    """Serve the champion version of MODEL_NAME on the endpoints the model is served on
+    (IS_ONLINE_DEPLOYMENT: online, blue/green; IS_BATCH_DEPLOYMENT: batch); then delete this
+    model's endpoint of a kind turned off, when the factory created it (its "model" tag)."""
     entry = regional_entry(workspace, entry)
-    if entry.batch.batch_cluster_name != workspace.batch_compute.name:
+    kinds = entry.endpoint_kinds
+    if "batch" in kinds and entry.batch.batch_cluster_name != workspace.batch_compute.name:
         raise FactoryError(f"{entry.batch.file}: BATCH_CLUSTER_NAME "
                            f"{entry.batch.batch_cluster_name!r} is not the provisioned batch "
                            f"cluster {workspace.batch_compute.name!r} of {workspace.name}")
     client = client or connect(workspace)
-    model = _assets.champion(client, names.model_name)
-    log(f"{entry.model}: deploying champion {model.name}:{model.version} to {workspace.name}")
-    environment = _assets.environment_ref(client, entry)
-    return [_deploy_online(client, entry, model, environment),
-            _deploy_batch(client, entry, model, environment)]
+    infos: list[EndpointInfo] = []
+    if not kinds:
+        log(f"{entry.not_served()}; nothing to deploy")
+    else:
+        model = _assets.champion(client, names.model_name)
+        log(f"{entry.model}: deploying champion {model.name}:{model.version} to "
+            f"{workspace.name} ({', '.join(kinds)})")
+        environment = _assets.environment_ref(client, entry)
+        deployers = {"online": _deploy_online, "batch": _deploy_batch}
+        infos = [deployers[kind](client, entry, model, environment) for kind in kinds]
+    _retire_turned_off(client, entry)
+    return infos
+
+
+def _endpoint_operations(client: AzureClient, entry: ModelEnvConfig) -> list[tuple[str, Any, str]]:
+    """(kind, endpoint operations, endpoint name) of each endpoint the model may have."""
+    return [("online", client.online_endpoints, entry.realtime.endpoint_name),
+            ("batch", client.batch_endpoints, entry.batch.endpoint_name)]
+
+
+def _retire_turned_off(client: AzureClient, entry: ModelEnvConfig) -> None:
+    """Delete the model's endpoint of each kind it is no longer served on, if the factory created
+    it for this model (tagged "model": entry.model at creation); any other is left alone."""
+    for kind, operations, name in _endpoint_operations(client, entry):
+        if kind in entry.endpoint_kinds:
+            continue
+        try:
+            endpoint = operations.get(name)
+        except AzureNotFound:
+            continue
+        if (endpoint.tags or {}).get("model") != entry.model:
+            log(f"  {kind} endpoint {name}: left alone ({entry.not_served(kind)}, but the "
+                f"factory did not create it for {entry.model})")
+            continue
+        operations.begin_delete(name=name).result(progress=f"deleting {kind} {name}")
+        log(f"  removed {kind} endpoint {name}: {entry.not_served(kind)}")
 
 
 def _invoke_batch(client: AzureClient, entry: ModelEnvConfig, *, interval: float,
@@ -349,25 +385,33 @@ def invoke(workspace: Workspace, entry: ModelEnvConfig, *, client: AzureClient |
            interval: float | None = None, timeout: float | None = None,
            sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Send the sample request to the online endpoint and score the batch test data on the
-    batch endpoint: the same result shape as the local platform's invoke."""
+    batch endpoint, each when the model is served on it: the same result shape as the local
+    platform's invoke (a kind the model is not served on is absent)."""
     entry = regional_entry(workspace, entry)
+    kinds = entry.endpoint_kinds
+    result: dict[str, Any] = {}
+    if not kinds:
+        log(f"{entry.not_served()}; nothing to invoke")
+        return result
     client = client or connect(workspace)
-    realtime = entry.realtime
-    log(f"{entry.model}: invoking {realtime.endpoint_name} with {realtime.test_request_path}")
-    endpoint = client.online_endpoints.get(realtime.endpoint_name)
-    _, version = _live_model(client, endpoint)
-    answer = client.online_endpoints.invoke(endpoint_name=realtime.endpoint_name,
-                                            request_file=str(realtime.test_request_path))
-    predictions = check_predictions(answer, realtime.test_request_path,
-                                    f"invoke {realtime.endpoint_name}")
-    batch = _invoke_batch(
-        client, entry, sleep=sleep,
-        interval=_assets.poll_seconds() if interval is None else interval,
-        timeout=_assets.timeout_seconds() if timeout is None else timeout)
-    return {"online": {"endpoint": realtime.endpoint_name,
-                       "scoring_uri": endpoint.scoring_uri or "", "model_version": version,
-                       "predictions": predictions},
-            "batch": batch}
+    if "online" in kinds:
+        realtime = entry.realtime
+        log(f"{entry.model}: invoking {realtime.endpoint_name} with {realtime.test_request_path}")
+        endpoint = client.online_endpoints.get(realtime.endpoint_name)
+        _, version = _live_model(client, endpoint)
+        answer = client.online_endpoints.invoke(endpoint_name=realtime.endpoint_name,
+                                                request_file=str(realtime.test_request_path))
+        result["online"] = {"endpoint": realtime.endpoint_name,
+                            "scoring_uri": endpoint.scoring_uri or "", "model_version": version,
+                            "predictions": check_predictions(
+                                answer, realtime.test_request_path,
+                                f"invoke {realtime.endpoint_name}")}
+    if "batch" in kinds:
+        result["batch"] = _invoke_batch(
+            client, entry, sleep=sleep,
+            interval=_assets.poll_seconds() if interval is None else interval,
+            timeout=_assets.timeout_seconds() if timeout is None else timeout)
+    return result
 
 
 def _default_deployment(endpoint: Any) -> str | None:
@@ -415,13 +459,12 @@ def list_endpoints(workspace: Workspace, show_keys: bool = False, *,
 
 def undeploy(workspace: Workspace, entry: ModelEnvConfig, *,
              client: AzureClient | None = None) -> list[str]:
-    """Delete the model's online and batch endpoints (their deployments go with them)."""
+    """Delete the model's online and batch endpoints (their deployments go with them), both
+    kinds whatever IS_ONLINE_DEPLOYMENT and IS_BATCH_DEPLOYMENT say now."""
     entry = regional_entry(workspace, entry)
     client = client or connect(workspace)
     removed = []
-    for kind, operations, name in (
-            ("online", client.online_endpoints, entry.realtime.endpoint_name),
-            ("batch", client.batch_endpoints, entry.batch.endpoint_name)):
+    for kind, operations, name in _endpoint_operations(client, entry):
         try:
             operations.begin_delete(name=name).result(progress=f"deleting {kind} {name}")
         except AzureNotFound:

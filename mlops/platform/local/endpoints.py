@@ -1,6 +1,8 @@
 """Local endpoints of a model: the online endpoint (azmlinfsrv behind the key-auth front,
 blue/green) and the batch endpoint, both serving the champion of MODEL_NAME from the
-workspace's MLflow registry. Endpoints are named by the model's batch/realtime configs."""
+workspace's MLflow registry. Endpoints are named by the model's batch/realtime configs; only the
+kinds the model is served on (IS_ONLINE_DEPLOYMENT, IS_BATCH_DEPLOYMENT) are deployed and
+invoked, and deploy removes the model's endpoint of a kind turned off."""
 
 from __future__ import annotations
 
@@ -73,24 +75,55 @@ def champion_model(workspace: Workspace, model_name: str, cache: Path) -> tuple[
 
 def deploy(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, *,
            force: bool = False, say: Callable[[str], None] = print) -> list[EndpointInfo]:
-    """Deploy the champion of names.model_name to the model's online and batch endpoints."""
+    """Deploy the champion of names.model_name to the endpoints the model is served on
+    (IS_ONLINE_DEPLOYMENT, IS_BATCH_DEPLOYMENT); then remove this model's endpoint of a kind
+    turned off, so nothing of it keeps serving an old version."""
     registry = registry_of(workspace)
     registry.ensure_root()
+    kinds = entry.endpoint_kinds
+    if not kinds:
+        say(f"{entry.not_served()}; nothing to deploy")
+        _retire_turned_off(registry, entry, say)
+        return []
     version, model_dir = champion_model(workspace, names.model_name, registry.root / "_models")
     say(f"{entry.model}: champion of {names.model_name} is version {version}")
     serving = entry.model_dir / "serving"
-    realtime = entry.realtime
-    online_record = online.deploy(registry, online.OnlineSpec(
-        endpoint=realtime.endpoint_name, model=entry.model, model_name=names.model_name,
-        model_version=version, model_dir=model_dir, serving_dir=serving / "online",
-        sample_request=resolve(realtime.test_request_path),
-        first_slot=realtime.deployment_name,
-        environment={**collection_environment(workspace, entry, version),
-                     **realtime.environment_variables}), force=force, say=say)
-    batch_record = batch_endpoint.deploy(registry, batch_endpoint.BatchDeploySpec.from_config(
-        entry.batch, model=entry.model, model_name=names.model_name, model_version=version,
-        model_dir=model_dir, serving_dir=serving / "batch"), say=say)
-    return [_info(registry, online_record), _info(registry, batch_record)]
+    records: list[EndpointRecord] = []
+    if "online" in kinds:
+        realtime = entry.realtime
+        records.append(online.deploy(registry, online.OnlineSpec(
+            endpoint=realtime.endpoint_name, model=entry.model, model_name=names.model_name,
+            model_version=version, model_dir=model_dir, serving_dir=serving / "online",
+            sample_request=resolve(realtime.test_request_path),
+            first_slot=realtime.deployment_name,
+            environment={**collection_environment(workspace, entry, version),
+                         **realtime.environment_variables}), force=force, say=say))
+    if "batch" in kinds:
+        records.append(batch_endpoint.deploy(registry, batch_endpoint.BatchDeploySpec.from_config(
+            entry.batch, model=entry.model, model_name=names.model_name, model_version=version,
+            model_dir=model_dir, serving_dir=serving / "batch"), say=say))
+    _retire_turned_off(registry, entry, say)
+    return [_info(registry, record) for record in records]
+
+
+def _retire_turned_off(registry: EndpointRegistry, entry: ModelEnvConfig,
+                       say: Callable[[str], None]) -> None:
+    """Remove the model's endpoint of each kind it is no longer served on, when the registry
+    holds one of that kind for this model (all local endpoints are the factory's)."""
+    for kind, name, remove in _kinds(entry):
+        if kind in entry.endpoint_kinds:
+            continue
+        record = registry.read(name)
+        if record is None or (record.kind, record.model) != (kind, entry.model):
+            continue
+        for line in remove(registry, name):
+            say(f"{entry.not_served(kind)}: removed {line}")
+
+
+def _kinds(entry: ModelEnvConfig) -> tuple[tuple[str, str, Callable[..., list[str]]], ...]:
+    """(kind, endpoint name, undeploy) of each endpoint the model may have."""
+    return (("online", entry.realtime.endpoint_name, online.undeploy),
+            ("batch", entry.batch.endpoint_name, batch_endpoint.undeploy))
 
 
 def collection_environment(workspace: Workspace, entry: ModelEnvConfig,
@@ -108,20 +141,25 @@ def collection_environment(workspace: Workspace, entry: ModelEnvConfig,
 
 
 def undeploy(workspace: Workspace, entry: ModelEnvConfig) -> list[str]:
-    """Stop and remove the model's endpoints; says what was removed (empty: nothing was)."""
+    """Stop and remove the model's endpoints, of both kinds whatever IS_ONLINE_DEPLOYMENT and
+    IS_BATCH_DEPLOYMENT say now; says what was removed (empty: nothing was)."""
     registry = registry_of(workspace)
-    return (online.undeploy(registry, entry.realtime.endpoint_name)
-            + batch_endpoint.undeploy(registry, entry.batch.endpoint_name))
+    return [line for _, name, remove in _kinds(entry) for line in remove(registry, name)]
 
 
 def invoke(workspace: Workspace, entry: ModelEnvConfig, *,
            say: Callable[[str], None] = print) -> dict[str, Any]:
     """Send the sample request to the online endpoint and run the batch endpoint on the batch
-    test data; returns both results (predictions, output file and row count)."""
+    test data, each when the model is served on it; returns the results (predictions, output
+    file and row count) under "online" and "batch" (empty: the model is not served)."""
     registry = registry_of(workspace)
     result: dict[str, Any] = {}
+    kinds = entry.endpoint_kinds
+    if not kinds:
+        say(f"{entry.not_served()}; nothing to invoke")
+        return result
     name = entry.realtime.endpoint_name
-    record = registry.read(name)
+    record = registry.read(name) if "online" in kinds else None
     if record is not None:
         sample = resolve(entry.realtime.test_request_path)
         try:
@@ -137,13 +175,15 @@ def invoke(workspace: Workspace, entry: ModelEnvConfig, *,
                             "model_version": record.model_version,
                             "predictions": predictions}
     batch_name = entry.batch.endpoint_name
-    if registry.read(batch_name) is not None:
+    if "batch" in kinds and registry.read(batch_name) is not None:
         folder = batch_input(workspace, entry)
         say(f"{batch_name}: scoring {folder}")
         job = batch_endpoint.invoke(registry, batch_name, folder, say=say)
         result["batch"] = {"endpoint": batch_name, "input": str(folder), **job.summary()}
     if not result:
-        raise FactoryError(f"{entry.model}: no endpoint deployed ({name}, {batch_name}); "
+        served = {"online": name, "batch": batch_name}
+        raise FactoryError(f"{entry.model}: no endpoint deployed "
+                           f"({', '.join(served[kind] for kind in kinds)}); "
                            f"run `nox -s deploy -- {entry.model}`")
     return result
 
