@@ -1,5 +1,6 @@
 """The README's main command on a fresh copy of the repository: `nox -s ci_build` provisions,
-builds, registers, deploys and smoke-tests both models on the local platform; then the
+builds, registers, deploys and smoke-tests every model (two regressors and the classifier) on
+the local platform; then the
 endpoints are listed, invoked over real HTTP, and removed. On the same build (one ci_build for
 the module): approval, promotion of nyc_taxi from dev to prod (refused before the approval,
 without touching prod) and its lineage in both environments."""
@@ -39,7 +40,7 @@ def clone(tmp_path_factory):
                         f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
         return result
 
-    build = nox("-s", "ci_build", "--", "nyc_taxi", "london_taxi")
+    build = nox("-s", "ci_build")  # the README's main command: every model
     try:
         yield root, nox, build
     finally:
@@ -52,17 +53,20 @@ def test_ci_build_then_endpoints_invoke_and_auth(clone):
     output = build.stdout + build.stderr
     assert "Session ci_build was successful" in output
 
-    for model in ("nyc_taxi", "london_taxi"):
+    gates = {"nyc_taxi": "r2", "london_taxi": "r2", "breast_cancer": "roc_auc"}
+    for model, metric in gates.items():
         report = json.loads((root / "reports" / f"{model}_dev.json").read_text())
         assert report["model"] == model and report["env"] == "dev"
         assert report["gate"]["passed"] and report["gate"]["registered"]
-        assert report["metrics"]["r2"] >= 0.8
+        assert report["gate"]["metric"] == metric  # each gated on its own task's metric
+        assert report["metrics"][metric] >= (0.95 if metric == "roc_auc" else 0.8)
         assert [s["name"] for s in report["steps"]] == \
             ["prep", "transform", "train", "predict", "score", "register"]
         assert (root / "reports" / f"{model}_dev.md").is_file()
 
     listed = _json_block(nox("-s", "endpoints", "--", "--json").stdout)
     assert sorted((e["model"], e["kind"]) for e in listed) == [
+        ("breast_cancer", "batch"), ("breast_cancer", "online"),
         ("london_taxi", "batch"), ("london_taxi", "online"),
         ("nyc_taxi", "batch"), ("nyc_taxi", "online")]
     assert all(e["model_version"] for e in listed)
@@ -79,6 +83,20 @@ def test_ci_build_then_endpoints_invoke_and_auth(clone):
     status, body = _post(online["scoring_uri"], request, key=key)
     assert status == 200 and len(json.loads(body)["predictions"]) >= 1
     assert _post(online["scoring_uri"], b'{"input_data": 5}', key=key)[0] == 400
+
+    # the classifier's endpoint answers each row's class and its probability per class
+    listed = _json_block(nox("-s", "endpoints", "--", "breast_cancer", "--json",
+                             "--show-keys").stdout)
+    online = next(e for e in listed if e["kind"] == "online")
+    sample = root / "mlops/breast_cancer/sample-data/sample-request.json"
+    status, body = _post(online["scoring_uri"], sample.read_bytes(), key=online["key"])
+    answer = json.loads(body)
+    assert status == 200 and set(answer) == {"predictions", "probabilities", "classes"}
+    rows = len(json.loads(sample.read_text())["input_data"]["data"])  # Azure ML's split form
+    assert len(answer["predictions"]) == len(answer["probabilities"]) == rows
+    assert all(p in answer["classes"] for p in answer["predictions"])
+    assert all(len(ps) == len(answer["classes"]) and abs(sum(ps) - 1) < 1e-6
+               for ps in answer["probabilities"])
 
 
 def test_approve_promote_to_prod_and_lineage_in_both_environments(clone):
