@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mlops.testkit.config_tree import copy_config_tree
+
 REPO = Path(__file__).resolve().parents[1]
-MODELS = tuple(sorted({entry["ML_MODEL_CONFIG_NAME"] for entry in json.loads(
-    (REPO / "config" / "model_config.json").read_text())["models"]}))
-
-
-def copy_config_tree(root: Path) -> Path:
-    """config/ plus every file model_config.json references (each model's configs, plugin
-    source and sample request; the shared environment), copied under ``root``."""
-    shutil.copytree(REPO / "config", root / "config")
-    shutil.copytree(REPO / "mlops" / "environment", root / "mlops" / "environment")
-    for model in MODELS:
-        for part in ("configs", "src", "sample-data"):
-            src = REPO / "mlops" / model / part
-            if src.exists():
-                shutil.copytree(src, root / "mlops" / model / part,
-                                ignore=shutil.ignore_patterns("__pycache__"))
-    return root
-
-
 @pytest.fixture
 def config_root(tmp_path: Path) -> Path:
     return copy_config_tree(tmp_path)

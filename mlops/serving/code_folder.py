@@ -16,9 +16,9 @@ KINDS = ("online", "batch")
 _HERE = Path(__file__).parent
 SCRIPTS = {"online": _HERE / "scripts" / "online_score.py",
            "batch": _HERE / "scripts" / "batch_score.py"}
-# imported by the scripts as siblings
-SHARED = (_HERE / "signature_input.py", _HERE / "scripts" / "served_model.py",
-          _HERE / "collector.py")
+# imported by the scripts as siblings: by both, and by one kind only
+SHARED = (_HERE / "signature_input.py", _HERE / "scripts" / "served_model.py")
+OWN = {"online": (_HERE / "collector.py",), "batch": ()}
 
 
 def _files(model_serving: Path, kind: str) -> list[tuple[str, Path]]:
@@ -26,7 +26,8 @@ def _files(model_serving: Path, kind: str) -> list[tuple[str, Path]]:
     the model's serving/<kind> folder; it need not exist."""
     if kind not in KINDS:
         raise ValueError(f"deployment kind {kind!r}: expected one of {', '.join(KINDS)}")
-    files = {SCRIPT_NAME: SCRIPTS[kind], **{shared.name: shared for shared in SHARED}}
+    files = {SCRIPT_NAME: SCRIPTS[kind],
+             **{shared.name: shared for shared in (*SHARED, *OWN[kind])}}
     if model_serving.is_dir():
         files.update({p.relative_to(model_serving).as_posix(): p
                       for p in model_serving.rglob("*")

@@ -26,9 +26,9 @@ from mlops.paths import local_workspace
 from mlops.platform import platform_for
 from mlops.platform.local.promotion import download
 from mlops.registry_names import CHAMPION_TAG, DIGEST_TAG, model_digest
-from mlops.serving import processes
 from mlops.serving.client import request
 from mlops.serving.registry import EndpointRegistry
+from mlops.serving.shutdown import stop_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 MODEL_NAME = "promo_model_dev_test"
@@ -105,14 +105,8 @@ def envs(tmp_path_factory):
                    run_id=run_id, sample=sample, tmp=tmp, platforms=platforms)
     finally:
         for workspace in (dev, prod):
-            registry = EndpointRegistry(workspace.endpoint_registry)
-            records = [registry.read(n) or {} for n in registry.names()]
             platform_for(workspace).undeploy(entry)
-            for record in records:
-                for pid in [record.get("front_pid"),
-                            *(d.get("pid") for d in record.get("deployments", {}).values())]:
-                    if pid:
-                        processes.kill_group(pid)
+            stop_all(EndpointRegistry(workspace.endpoint_registry))  # and any leftover process
 
 
 def _promote(envs, version=None, asked=None):
@@ -299,18 +293,18 @@ def test_an_interrupted_promotion_is_finished_by_the_next_one(envs, monkeypatch)
     envs["platforms"]["dev"].approve(envs["entry"], NAMES, "ada", version)
     client = MlflowClient(prod.mlflow_tracking_uri, prod.mlflow_registry_uri)
     champion_before = client.get_model_version_by_alias(MODEL_NAME, "champion").version
-    checked = local_promotion._check
+    checked = local_promotion.check_digest
 
     def interrupted(files, approved, what):
         if what == "the copy":
             raise KeyboardInterrupt
         checked(files, approved, what)
 
-    monkeypatch.setattr(local_promotion, "_check", interrupted)
+    monkeypatch.setattr(local_promotion, "check_digest", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _promote(envs, version=version)
     assert client.get_model_version_by_alias(MODEL_NAME, "champion").version == champion_before
-    monkeypatch.setattr(local_promotion, "_check", checked)
+    monkeypatch.setattr(local_promotion, "check_digest", checked)
 
     result, _ = _promote(envs, version=version)
     copies = [v for v in client.search_model_versions(f"name='{MODEL_NAME}'")

@@ -17,6 +17,7 @@ import pytest
 
 from mlops.pipeline.loader import load_pipeline
 from mlops.pipeline.runner import RunSettings, StepFailed, run_pipeline
+from mlops.testkit.signals import interruptible
 
 pytestmark = pytest.mark.integration
 
@@ -192,7 +193,8 @@ def test_sigint_terminates_running_steps_and_marks_the_run_killed(tmp_path):
     driver.write_text(DRIVER)
     proc = subprocess.Popen([sys.executable, str(driver), str(tmp_path), str(FIXTURE)],
                             env={**os.environ, "TINY_PID_DIR": str(pids)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=interruptible)
     deadline = time.monotonic() + 180
     while len(list(pids.glob("*.pid"))) < 2:
         assert proc.poll() is None, proc.stdout.read()

@@ -27,6 +27,7 @@ from mlops.records import MonitorRecord
 from mlops.serving import code_folder, processes
 from mlops.serving.client import request, wait_until_up
 from mlops.serving.collector import collector_environment
+from mlops.serving.settings import TOKEN_ENV, TOKEN_HEADER
 from mlops.testkit.kit import ModelKit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
@@ -35,6 +36,7 @@ import browser  # noqa: E402
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "k3y-" + uuid.uuid4().hex  # what a client sends as its key: never to be collected
+TOKEN = "t0k-" + uuid.uuid4().hex  # the per-deployment token the front adds: never collected
 ROWS_PER_REQUEST = 50
 
 def _train_champion(workspace, features: pd.DataFrame, columns: list[str], target: str,
@@ -100,14 +102,14 @@ def deployed(tmp_path_factory):
                                    deployment="blue", model_version=version,
                                    sampling_rate=entry.realtime.collection_sampling_rate,
                                    root=monitoring.collection_root(workspace)),
-           "AZUREML_MODEL_DIR": str(model_dir), "OMP_NUM_THREADS": "1",
+           "AZUREML_MODEL_DIR": str(model_dir), "OMP_NUM_THREADS": "1", TOKEN_ENV: TOKEN,
            "PATH": "/usr/bin:/bin"}
     proc = processes.spawn([sys.executable, "-m", "mlops.serving.inference_server",
                             "--entry_script", str(code / "score.py"), "--model_dir",
                             str(model_dir), "--port", str(port)], tmp / "server.log",
                            env=env, cwd=code)
     try:
-        assert wait_until_up(f"http://127.0.0.1:{port}/", 180,
+        assert wait_until_up(f"http://127.0.0.1:{port}/", 180, headers={TOKEN_HEADER: TOKEN},
                              alive=lambda: proc.poll() is None), processes.log_tail(
             tmp / "server.log")
         yield workspace, entry, names, f"http://127.0.0.1:{port}/score", requests_rows[columns]
@@ -121,7 +123,9 @@ def _send(url: str, rows: pd.DataFrame, label: str) -> list[str]:
         chunk = rows.iloc[start:start + ROWS_PER_REQUEST]
         rid = f"{label}-{start // ROWS_PER_REQUEST}"
         body = json.dumps({"input_data": chunk.to_dict(orient="records")}).encode()
-        reply = request(url, body, key=SECRET, headers={"x-request-id": rid}, timeout=60)
+        # as the front forwards it: the client's key, the request id, the deployment's token
+        reply = request(url, body, key=SECRET, headers={"x-request-id": rid, TOKEN_HEADER: TOKEN},
+                        timeout=60)
         assert reply.status == 200, reply.text
         ids.append(rid)
     return ids
@@ -145,6 +149,7 @@ def test_requests_from_the_training_distribution_pass_and_nothing_secret_is_kept
                                                              ("blue", "model_outputs")}
     collected = b"".join(f.read_bytes() for f in files)
     assert SECRET.encode() not in collected and b"Bearer" not in collected
+    assert TOKEN.encode() not in collected
     logged = {json.loads(line)["correlationid"] for f in files
               for line in f.read_text().splitlines()}
     assert logged == set(ids)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mlops._environment import tool_environment
+from mlops.testkit.config_tree import copy_config_tree
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("terraform") is None, reason="needs terraform")]
@@ -26,9 +27,7 @@ SECRET = "sentinel-client-secret-7f3a"
 
 
 def _copy_factory(root: Path) -> Path:
-    from conftest import copy_config_tree
-
-    return copy_config_tree(root)
+    return copy_config_tree(root, REPO)
 
 
 def _env(root: Path, **extra: str) -> dict[str, str]:

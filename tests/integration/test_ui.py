@@ -20,6 +20,7 @@ from mlops.build_report import BuildReport
 from mlops.config import load_config
 from mlops.paths import local_workspace
 from mlops.serving.client import request
+from mlops.testkit.signals import interruptible
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import browser  # noqa: E402
@@ -46,7 +47,7 @@ def ui(tmp_path):
         reports)
     proc = subprocess.Popen([sys.executable, "-c", SERVE, json.dumps(workspace.to_output()),
                              str(reports)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, preexec_fn=interruptible)
     lines, url = [], None
     deadline = time.monotonic() + 240
     while url is None and time.monotonic() < deadline and proc.poll() is None:

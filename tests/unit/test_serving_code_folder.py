@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops.config import load_config
 from mlops.serving import code_folder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,8 +20,9 @@ def test_a_model_without_serving_files_gets_the_factory_script(kind, tmp_path):
     dest.mkdir()
     (dest / "leftover.py").write_text("old deployment")
     code_folder.stage(tmp_path / "model" / "serving" / kind, kind, dest)
-    assert sorted(p.name for p in dest.iterdir()) == ["score.py", "served_model.py",
-                                                      "signature_input.py"]
+    own = ["collector.py"] if kind == "online" else []  # online requests are collected
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        ["score.py", "served_model.py", "signature_input.py", *own])
     assert (dest / "score.py").read_bytes() == (
         SERVING / "scripts" / f"{kind}_score.py").read_bytes()
     assert (dest / "signature_input.py").read_bytes() == (
@@ -60,11 +62,12 @@ def test_unknown_kind_is_refused(tmp_path):
         code_folder.stage(tmp_path, "stream", tmp_path / "out")
 
 
-@pytest.mark.parametrize("model", ["nyc_taxi", "london_taxi"])
+@pytest.mark.parametrize("model", load_config().model_names)
 def test_no_model_keeps_a_copy_of_the_factory_scripts(model):
     for kind in code_folder.KINDS:
         folder = REPO / "mlops" / model / "serving" / kind
-        for name in ("score.py", "signature_input.py", "served_model.py"):
+        for name in ("score.py", "signature_input.py", "served_model.py", "collector.py"):
             copy = folder / name
             assert not copy.exists() or copy.read_bytes() not in {
-                p.read_bytes() for p in (*code_folder.SCRIPTS.values(), *code_folder.SHARED)}
+                p.read_bytes() for p in (*code_folder.SCRIPTS.values(), *code_folder.SHARED,
+                                         *code_folder.OWN["online"])}

@@ -123,7 +123,9 @@ def _load_score(kind: str, tmp_path: Path, model_serving: Path | None = None):
     spec = importlib.util.spec_from_file_location(f"score_{kind}_{tmp_path.name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.model = _Model()
+    module.model = _Model()  # what init() loads
+    if kind == "online":  # init() reads the collector's settings: none here, so it is off
+        module.collector = module.Collector.from_environment({})
     return module
 
 
@@ -133,6 +135,24 @@ def test_online_run_answers_400_or_predictions(tmp_path):
     assert bad.status_code == 400 and "'distance'" in json.loads(bad.get_data())["message"]
     good = score.run(json.dumps({"input_data": [ROW, ROW]}))
     assert good.status_code == 200 and json.loads(good.get_data()) == {"predictions": [3.0, 3.0]}
+
+
+def test_online_run_hands_each_answered_request_to_the_data_collector(tmp_path):
+    from mlops.serving.collector import collector_environment
+
+    score = _load_score("online", tmp_path)
+    score.collector = score.Collector.from_environment(collector_environment(
+        backend="files", endpoint="e-online", deployment="blue", model_version="7",
+        sampling_rate=1.0, root=tmp_path / "collected"))
+    score.run(json.dumps({"input_data": [ROW, ROW]}))
+    score.run('{"input_data": [{"distance": "x", "passengers": 1, "vendor": "a"}]}')  # a 400
+    logged = {p.parts[-6]: [json.loads(line) for line in p.read_text().splitlines()]
+              for p in (tmp_path / "collected").rglob("*.jsonl")}
+    assert set(logged) == {"model_inputs", "model_outputs"}  # only the answered request
+    [inputs], [outputs] = logged["model_inputs"], logged["model_outputs"]
+    assert inputs["correlationid"] == outputs["correlationid"] and inputs["modelversion"] == "7"
+    assert [r["distance"] for r in inputs["data"]] == [ROW["distance"]] * 2
+    assert [r["prediction"] for r in outputs["data"]] == [ROW["distance"] * 2] * 2
 
 
 def test_batch_run_returns_one_row_per_input_row_named_by_relative_path(tmp_path, monkeypatch):
