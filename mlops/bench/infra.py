@@ -29,6 +29,8 @@ REPEATS = 3
 
 def _copy(config: FactoryConfig, dest: Path) -> Path:
     shutil.copytree(config.root / "config", dest / "config")
+    # the shared conda file every model's CONDA_PATH names
+    shutil.copytree(config.root / "mlops" / "environment", dest / "mlops" / "environment")
     for model in config.model_names:
         shutil.copytree(config.root / "mlops" / model, dest / "mlops" / model,
                         ignore=shutil.ignore_patterns("data", "__pycache__"))
