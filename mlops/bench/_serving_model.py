@@ -64,10 +64,14 @@ def train_and_register(workspace, model_name: str, *, seed: int = 0,
         "serving-fixture", artifact_location=workspace.artifact_root.as_uri())
     mlflow.set_tracking_uri(workspace.mlflow_tracking_uri)
     mlflow.set_registry_uri(workspace.mlflow_registry_uri)
-    with mlflow.start_run(experiment_id=experiment_id):
-        info = mlflow.sklearn.log_model(model, name="model", registered_model_name=model_name,
-                                        signature=infer_signature(x, model.predict(x)),
-                                        input_example=x.head(2))
+    try:
+        with mlflow.start_run(experiment_id=experiment_id):
+            info = mlflow.sklearn.log_model(model, name="model", registered_model_name=model_name,
+                                            signature=infer_signature(x, model.predict(x)),
+                                            input_example=x.head(2))
+    finally:  # the process's other MLflow clients keep their own stores
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
     version = str(info.registered_model_version)
     client.set_registered_model_alias(model_name, "champion", version)
     return version

@@ -248,7 +248,7 @@ class Harness:
     def client(self):
         from mlflow.tracking import MlflowClient
 
-        return MlflowClient(self.upstream)
+        return MlflowClient(self.upstream, self.upstream)  # never a registry another test set
 
     def new_run(self) -> str:
         """A run made before the step starts, as Azure ML makes one per job."""
@@ -301,7 +301,7 @@ def azure_mlflow(tmp_path_factory):
             time.sleep(0.5)
         from mlflow.tracking import MlflowClient
 
-        experiment = MlflowClient(upstream).create_experiment("azure-steps")
+        experiment = MlflowClient(upstream, upstream).create_experiment("azure-steps")
         front = AzureMLflowFilter(port)
         yield Harness(upstream, front, experiment)
         front.server.shutdown()
@@ -416,7 +416,7 @@ def test_the_filter_refuses_what_azure_ml_does_not_implement(azure_mlflow):
     from sklearn.linear_model import LinearRegression
 
     front = azure_mlflow.front
-    client = MlflowClient(front.url)
+    client = MlflowClient(front.url, front.url)
     front.reset()
     client.create_registered_model("refused")  # implemented: passes
 

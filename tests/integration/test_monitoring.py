@@ -55,9 +55,13 @@ def _train_champion(workspace, features: pd.DataFrame, columns: list[str], targe
                                           artifact_location=workspace.artifact_root.as_uri())
     mlflow.set_tracking_uri(workspace.mlflow_tracking_uri)
     mlflow.set_registry_uri(workspace.mlflow_registry_uri)
-    with mlflow.start_run(experiment_id=experiment):
-        info = mlflow.sklearn.log_model(model, name="model", registered_model_name=model_name,
-                                        signature=infer_signature(x, model.predict(x)))
+    try:
+        with mlflow.start_run(experiment_id=experiment):
+            info = mlflow.sklearn.log_model(model, name="model", registered_model_name=model_name,
+                                            signature=infer_signature(x, model.predict(x)))
+    finally:  # other tests in this process keep their own stores
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
     version = str(info.registered_model_version)
     client.set_registered_model_alias(model_name, "champion", version)
     folder = mlflow.artifacts.download_artifacts(
