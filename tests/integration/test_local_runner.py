@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops.config import load_config
 from mlops.pipeline.loader import load_pipeline
 from mlops.pipeline.runner import RunSettings, StepFailed, run_pipeline
 from mlops.testkit.signals import interruptible
@@ -429,9 +430,10 @@ def test_cancelling_a_build_stops_every_model_s_pipeline(tmp_path):
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
     assert not any(alive(pid) for pid in step_pids)
-    rows = db_rows(tmp_path, "SELECT name, status FROM runs WHERE name IN ('nyc_taxi', "
-                             "'london_taxi')")
-    assert sorted(rows) == [("london_taxi", "KILLED"), ("nyc_taxi", "KILLED")]
+    models = load_config(repo).model_names
+    rows = db_rows(tmp_path, f"SELECT name, status FROM runs WHERE name IN "
+                             f"({', '.join(repr(m) for m in models)})")
+    assert sorted(rows) == [(model, "KILLED") for model in sorted(models)]
     assert not db_rows(tmp_path, "SELECT name FROM runs WHERE status = 'RUNNING'")
     assert not list((tmp_path / "runs" / "steps").glob(".*partial*"))
     assert not list((tmp_path / "runs" / "leases").iterdir())
