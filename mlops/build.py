@@ -146,6 +146,23 @@ def _platform(config: FactoryConfig, target: str, platform):
     return get_platform(target, config)
 
 
+def _warm_up(pool: StepPool, config: FactoryConfig, entries: list[ModelEnvConfig],
+             target: str) -> None:
+    """Local steps fork from the build's warm interpreter (mlops/pipeline/launch.py): start it
+    now, so that it preloads while the workspace is provisioned and each pipeline set up."""
+    if target != "local" or not entries:
+        return
+    from mlops.config import selected_infra_env
+    from mlops.pipeline.launch import preload_modules
+    from mlops.pipeline.runner import step_base_env
+    from mlops.staging import stage_entry
+
+    max_nodes = config.infra_env(selected_infra_env()).cluster_max_nodes
+    pool.warm_up(sys.executable, step_base_env(pool.max_nodes or max_nodes),
+                 state_dir(config.root) / f".forkserver-{os.getpid()}.log",
+                 lambda: preload_modules(dict.fromkeys(stage_entry(e).code for e in entries)))
+
+
 def _pipeline(platform, entry: ModelEnvConfig, names: RunNames, target: str,
               wait: bool) -> BuildReport:
     from mlops.pipeline.runner import StepFailed
@@ -262,17 +279,19 @@ def pr_build(config: FactoryConfig, models: list[str], target: str = "local", *,
              checks: bool = True) -> list[BuildReport]:
     """Lint + unit tests and, concurrently, the pipeline on env ``pr`` of each model; every
     model at once, their steps sharing the compute cluster's nodes."""
-    platform = _platform(config, target, platform)
-    processes = _CheckProcesses()
-    tasks: dict[str, Callable[[], Any]] = {}
-    for model in models:
-        entry = config.entry(model, "pr")
-        if checks:
-            tasks[f"{model}.checks"] = functools.partial(
-                run_checks, entry, runner=runner or processes.run, root=config.root)
-        tasks[f"{model}.pipeline"] = functools.partial(_pipeline, platform, entry,
-                                                       run_names(entry), target, wait)
     with shared_pool() as pool:
+        if platform is None:
+            _warm_up(pool, config, [config.entry(m, "pr") for m in models], target)
+        platform = _platform(config, target, platform)
+        processes = _CheckProcesses()
+        tasks: dict[str, Callable[[], Any]] = {}
+        for model in models:
+            entry = config.entry(model, "pr")
+            if checks:
+                tasks[f"{model}.checks"] = functools.partial(
+                    run_checks, entry, runner=runner or processes.run, root=config.root)
+            tasks[f"{model}.pipeline"] = functools.partial(_pipeline, platform, entry,
+                                                           run_names(entry), target, wait)
         done = _concurrently(tasks, pool, processes)
     reports = []
     for model in models:
@@ -322,7 +341,6 @@ def ci_build(config: FactoryConfig, models: list[str], target: str = "local", *,
              platform=None, wait: bool = True, deploy: bool = True) -> list[BuildReport]:
     """The pipeline on env ``dev`` with the registry gate, then deploy + smoke test; every model
     at once, their steps sharing the compute cluster's nodes."""
-    platform = _platform(config, target, platform)
 
     def build(model: str) -> BuildReport:
         entry = config.entry(model, "dev")
@@ -336,6 +354,9 @@ def ci_build(config: FactoryConfig, models: list[str], target: str = "local", *,
         return report
 
     with shared_pool() as pool:
+        if platform is None:
+            _warm_up(pool, config, [config.entry(m, "dev") for m in models], target)
+        platform = _platform(config, target, platform)
         done = _concurrently({model: functools.partial(build, model) for model in models},
                              pool, _CheckProcesses())
     reports = []

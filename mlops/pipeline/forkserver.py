@@ -15,6 +15,9 @@ remaining children and exits.
 Requests:  {"op": "preload", "id": n, "modules": [...]}             -> {"id": n, "preloaded": ...}
            {"op": "run", "id": n, "argv": [...], "cwd", "env", "log"} -> {"id": n, "pid": p}, later
                                                                         {"id": n, "exit": code}
+A run may name "err", a file for stderr apart from the log (then stdout only goes to the log),
+and argv may start with "-m" to run a module as `python -m` does (sys.path[0] is the working
+folder).
 The first reply, {"id": 0, "preloaded": ...}, says the modules on the command line are loaded.
 """
 
@@ -34,6 +37,7 @@ import traceback
 import types
 
 STOP_GRACE_SECONDS = 5.0
+_STARTED_WITH = dict(os.environ)  # what the preloaded libraries set is reported (see _preload)
 
 
 def _send(fd, message):
@@ -62,7 +66,10 @@ def _preload(modules, warm_calls):
             loaded.append(target)
         except BaseException as exc:  # noqa: BLE001 - a missed cache costs time, nothing else
             failed[target] = f"{type(exc).__name__}: {exc}"
-    return {"preloaded": loaded, "failed": failed,
+    # variables the libraries set for themselves on import (scikit-learn sets KMP_* for
+    # OpenMP): a new interpreter importing them would set the same
+    set_by_libraries = {k: v for k, v in os.environ.items() if _STARTED_WITH.get(k) != v}
+    return {"preloaded": loaded, "failed": failed, "set_by_libraries": set_by_libraries,
             "seconds": round(time.monotonic() - started, 3),
             "threads": len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task")
             else None}
@@ -117,6 +124,26 @@ def _run_script(script):
         return 1
 
 
+def _run_module(name):
+    """Run module ``name`` as __main__, as `python -m name` does."""
+    import runpy
+
+    try:
+        runpy.run_module(name, run_name="__main__", alter_sys=True)
+        return 0
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code & 0xFF
+        print(code, file=sys.stderr)
+        return 1
+    except BaseException as exc:  # noqa: BLE001 - as the interpreter does: print, exit 1
+        _trimmed_traceback(exc)
+        return 1
+
+
 def _finish(code):
     """End the child as an interpreter ends: join non-daemon threads, run atexit, flush."""
     with contextlib.suppress(Exception):
@@ -142,17 +169,24 @@ def _child(request, inherited):
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        log = os.open(request["log"], flags, 0o644)
+        err = os.open(request["err"], flags, 0o644) if request.get("err") else os.dup(log)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
-        os.close(devnull)
+        os.dup2(err, 2)
+        for fd in (log, err, devnull):
+            os.close(fd)
         argv = request["argv"]
-        script = os.path.abspath(argv[0])
-        folder = os.path.dirname(script)
-        sys.argv = list(argv)  # argv[0] as given, as the interpreter keeps it
+        module = argv[1] if argv[0] == "-m" else None
+        if module:  # `python -m module args`: the working folder first on the path
+            folder = os.getcwd()
+            sys.argv = [module, *argv[2:]]  # runpy puts the module's file in argv[0]
+        else:
+            script = os.path.abspath(argv[0])
+            folder = os.path.dirname(script)
+            sys.argv = list(argv)  # argv[0] as given, as the interpreter keeps it
         sys.path.insert(0, folder)
         provided = _shadowed(folder)  # the code folder's modules win, as in a new interpreter
         for name in [m for m in sys.modules if m.split(".", 1)[0] in provided]:
@@ -161,7 +195,7 @@ def _child(request, inherited):
         numpy = sys.modules.get("numpy")
         if numpy is not None:  # a new interpreter seeds numpy's global generator afresh
             numpy.random.seed()
-        code = _run_script(script)
+        code = _run_module(module) if module else _run_script(script)
     except BaseException as exc:  # noqa: BLE001
         try:
             _trimmed_traceback(exc)

@@ -78,11 +78,18 @@ def spawn(line: str, cwd: Path, env: dict[str, str], log: Path) -> subprocess.Po
                                 start_new_session=True)
 
 
-def startup_differences(env: dict[str, str], server_env: dict[str, str]) -> list[str]:
-    """The start-up variables (see STARTUP_PREFIXES) whose values differ between two envs."""
-    keys = {k for k in (*env, *server_env) if k.startswith(STARTUP_PREFIXES)
+def startup_differences(env: dict[str, str], server_env: dict[str, str],
+                        set_by_libraries: dict[str, str] | None = None) -> list[str]:
+    """The start-up variables (see STARTUP_PREFIXES) whose values differ between a step's env
+    and the server's. ``set_by_libraries``: what the server's preloaded libraries set for
+    themselves on import; a step without such a variable gets the same from its own import,
+    a step with it must have the same value."""
+    library = set_by_libraries or {}
+    effective = {**server_env, **library}
+    keys = {k for k in (*env, *effective) if k.startswith(STARTUP_PREFIXES)
             or k in STARTUP_NAMES}
-    return sorted(k for k in keys if env.get(k) != server_env.get(k))
+    return sorted(k for k in keys if env.get(k) != effective.get(k)
+                  and not (k not in env and k in library))
 
 
 def _imports(tree: ast.Module) -> Iterable[tuple[str, bool]]:
@@ -200,6 +207,7 @@ class ForkServer:
         self.loaded: set[str] = set()
         self.failed: dict[str, str] = {}
         self.preload_seconds = 0.0
+        self.set_by_libraries: dict[str, str] = {}
         self.error: str | None = None
         self._ids = itertools.count(1)
         self._waiting: dict[int, Any] = {}
@@ -281,9 +289,14 @@ class ForkServer:
             raise LaunchError(self.error or f"the fork server failed to {what}")
         self.loaded.update(preload.result.get("preloaded", []))
         self.failed.update(preload.result.get("failed", {}))
+        self.set_by_libraries = dict(preload.result.get("set_by_libraries", {}))
         self.preload_seconds += float(preload.result.get("seconds", 0.0))
 
     # -- requests ----------------------------------------------------------------------------
+    def startup_differences(self, env: dict[str, str]) -> list[str]:
+        """Why a step with ``env`` cannot be forked from this server (empty: it can)."""
+        return startup_differences(env, self.env, self.set_by_libraries)
+
     @property
     def alive(self) -> bool:
         return self.error is None and self.process.poll() is None
@@ -297,11 +310,13 @@ class ForkServer:
         self._send({"op": "preload", "id": next(self._ids), "modules": missing}, waiter)
         self._record(waiter, READY_TIMEOUT_SECONDS, "preload")
 
-    def start(self, argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> ForkedProcess:
-        """Fork ``python argv...`` in ``cwd`` with ``env``, appending its output to ``log``."""
+    def start(self, argv: list[str], cwd: Path, env: dict[str, str], log: Path,
+              err: Path | None = None) -> ForkedProcess:
+        """Fork ``python argv...`` (argv may start with "-m") in ``cwd`` with ``env``, appending
+        its output to ``log`` (its stderr to ``err`` when given)."""
         process = ForkedProcess(next(self._ids), log)
         self._send({"op": "run", "id": process.request_id, "argv": argv, "cwd": str(cwd),
-                    "env": env, "log": str(log)}, process)
+                    "env": env, "log": str(log), "err": str(err) if err else None}, process)
         if not process._started.wait(REPLY_TIMEOUT_SECONDS):
             raise LaunchError(f"the fork server did not start {argv[0]} within "
                               f"{REPLY_TIMEOUT_SECONDS:.0f}s; log: {self.log}")

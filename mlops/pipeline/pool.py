@@ -13,13 +13,15 @@ import contextvars
 import os
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from mlops.pipeline.launch import ForkServer, LaunchError
 
 # "spawn": every step starts as a new interpreter (no fork server); anything else: warm start.
 START_ENV = "FACTORY_STEP_START"
+# native thread pools a step's libraries size from the environment (see thread_variables)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _CURRENT: contextvars.ContextVar[StepPool | None] = contextvars.ContextVar("step_pool",
                                                                           default=None)
@@ -27,6 +29,14 @@ _CURRENT: contextvars.ContextVar[StepPool | None] = contextvars.ContextVar("step
 
 def warm_by_default() -> bool:
     return os.environ.get(START_ENV, "fork").strip().lower() != "spawn"
+
+
+def thread_variables(max_nodes: int) -> dict[str, str]:
+    """As on a cluster, where each node has its own cores, a step gets this machine's cores
+    divided by the pool's slots for its native thread pools: two OpenMP steps each spinning a
+    thread per core on two cores run many times slower than one each."""
+    threads = str(max(1, len(os.sched_getaffinity(0)) // max(1, max_nodes)))
+    return dict.fromkeys(THREAD_VARIABLES, threads)
 
 
 class StepPool:
@@ -82,6 +92,20 @@ class StepPool:
                 self.server_note = f"warm start unavailable, steps are spawned: {exc}"
                 return None
             return server
+
+    def warm_up(self, python: str, env: dict[str, str], log: Path,
+                modules: Callable[[], Iterable[str]]) -> None:
+        """Start the fork server in the background now (a build does so before provisioning
+        and tracking set-up), so that its first step need not wait for the whole preload.
+        ``modules`` is called in that thread; any failure leaves the start to the first step."""
+        if not self.warm:
+            return
+
+        def start() -> None:
+            with contextlib.suppress(Exception):
+                self.server(python, env, log, list(modules()))
+
+        threading.Thread(target=start, name="forkserver-warm-up", daemon=True).start()
 
     # -- lifetime ----------------------------------------------------------------------------
     def cancel(self) -> None:

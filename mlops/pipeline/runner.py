@@ -46,10 +46,14 @@ from mlops.pipeline.launch import (
     StepProcess,
     preload_modules,
     spawn,
-    startup_differences,
 )
 from mlops.pipeline.lease import Lease, partial_marker, recover
-from mlops.pipeline.pool import StepPool, current_pool, sigterm_as_interrupt
+from mlops.pipeline.pool import (
+    StepPool,
+    current_pool,
+    sigterm_as_interrupt,
+    thread_variables,
+)
 from mlops.pipeline.spec import JobSpec, PipelineSpec
 from mlops.pipeline.tracking import Tracker, open_tracker
 from mlops.records import StepResult
@@ -62,8 +66,19 @@ METRICS_HANDOFF = "step_metrics.jsonl"
 TAIL_LINES = 40
 POLL_SECONDS = 0.05
 TERMINATE_GRACE_SECONDS = 5.0
-# native thread pools a step's libraries size from the environment (see _base_env)
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def step_base_env(max_nodes: int) -> dict[str, str]:
+    """The factory's environment as steps get it (and the fork server that forks them): native
+    thread pools sized per slot (pool.thread_variables) unless the user set them, unbuffered
+    output, no MLflow run of the caller's."""
+    env = tool_environment()
+    env["PYTHONUNBUFFERED"] = "1"
+    for name, value in thread_variables(max_nodes).items():
+        env.setdefault(name, value)
+    for name in ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID"):
+        env.pop(name, None)
+    return env
 
 
 class StepFailed(FactoryError):
@@ -317,22 +332,10 @@ class _Execution:
                  f"parameters unchanged; {checked})")
 
     def _base_env(self) -> dict[str, str]:
-        """What every step's environment (and the fork server's) starts from. As on a cluster,
-        where each node has its own cores, a step gets this machine's cores divided by the
-        pool's slots for its native thread pools (unless the user set them): two OpenMP steps
-        each spinning a thread per core on two cores run many times slower than one each."""
-        env = tool_environment()
-        env.update({
-            "PATH": f"{_python_shim(self.settings.runs_root, self.settings.python)}"
-                    f"{os.pathsep}{env.get('PATH', '')}",
-            "PYTHONUNBUFFERED": "1",
-        })
-        threads = str(max(1, len(os.sched_getaffinity(0)) // max(1, self.pool.max_nodes
-                                                                  or self.settings.max_nodes)))
-        for name in THREAD_VARIABLES:
-            env.setdefault(name, threads)
-        for name in ("MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID"):
-            env.pop(name, None)
+        """What every step's environment (and the fork server's) starts from."""
+        env = step_base_env(self.pool.max_nodes or self.settings.max_nodes)
+        env["PATH"] = (f"{_python_shim(self.settings.runs_root, self.settings.python)}"
+                       f"{os.pathsep}{env.get('PATH', '')}")
         return env
 
     def _start(self, job: JobSpec, line: str, env: dict[str, str],
@@ -348,7 +351,7 @@ class _Execution:
             server = self.pool.server(self.settings.python, self._base_env(),
                                       self.settings.runs_root / f".forkserver-{os.getpid()}.log",
                                       self._preload)
-            differs = startup_differences(env, server.env) if server else []
+            differs = server.startup_differences(env) if server else []
             if server is None:
                 how = f"spawned ({self.pool.server_note or 'warm start is off'})"
             elif differs:

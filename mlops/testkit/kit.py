@@ -11,6 +11,7 @@ from types import ModuleType
 
 from mlops.plugins import ModelPlugin, read_plugin
 from mlops.staging import StagedModel, stage
+from mlops.testkit import warm
 
 
 @dataclass
@@ -43,10 +44,9 @@ class ModelKit:
     def run(self, script: str, *args, env: dict[str, str] | None = None, check: bool = True,
             module: bool = False) -> subprocess.CompletedProcess:
         """Run a step script (or ``module=True``: a module with -m) in the staged code folder,
-        as the runner does."""
-        argv = [sys.executable, *(["-m"] if module else []), script, *map(str, args)]
-        result = subprocess.run(argv, cwd=self.code, capture_output=True, text=True,
-                                env=env or self.env(), timeout=600)
+        as the runner does: its own process, forked from a warm interpreter (testkit/warm.py)."""
+        argv = [*(["-m"] if module else []), script, *map(str, args)]
+        result = warm.run(argv, self.code, env or self.env())
         if check and result.returncode != 0:
             raise AssertionError(f"{script} failed ({result.returncode}):\n"
                                  f"{(result.stdout + result.stderr)[-3000:]}")

@@ -45,3 +45,18 @@ def test_start_up_variables_that_differ_prevent_forking():
     assert startup_differences({**base, "OMP_NUM_THREADS": "2", "PYTHONPATH": "/x"}, base) == \
         ["OMP_NUM_THREADS", "PYTHONPATH"]
     assert startup_differences({k: v for k, v in base.items() if k != "LANG"}, base) == ["LANG"]
+
+
+def test_variables_a_preloaded_library_sets_for_itself_do_not_prevent_forking():
+    """scikit-learn's __init__ sets KMP_DUPLICATE_LIB_OK and KMP_INIT_AT_FORK with setdefault:
+    the server that preloaded it has them; a caller that imported it too passes them on, one
+    that did not lacks them. Both are what a new interpreter importing scikit-learn would get;
+    only a different value is a real difference."""
+    base = {"PATH": "/bin", "OMP_NUM_THREADS": "1"}
+    library = {"KMP_DUPLICATE_LIB_OK": "True", "KMP_INIT_AT_FORK": "FALSE"}
+    assert startup_differences({**base, **library}, base, library) == []
+    assert startup_differences(base, base, library) == []
+    assert startup_differences({**base, "KMP_INIT_AT_FORK": "TRUE"}, base, library) == \
+        ["KMP_INIT_AT_FORK"]
+    assert startup_differences({**base, **library}, base) == ["KMP_DUPLICATE_LIB_OK",
+                                                              "KMP_INIT_AT_FORK"]

@@ -1,0 +1,77 @@
+"""Steps run by tests start as the local runner starts them: forked from a warm interpreter
+(mlops/pipeline/forkserver.py) that has imported the libraries they use, one server per test
+process shared by every model's kit. Each run is still its own process with its own argv,
+environment, working folder, stdout, stderr and exit code.
+
+FACTORY_STEP_START=spawn (the runner's switch) makes every run a new interpreter instead; so
+does a run whose start-up variables (PYTHON*, OMP_*...) differ from the server's.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from mlops.pipeline.launch import ForkServer, LaunchError, preload_modules
+from mlops.pipeline.pool import warm_by_default
+
+_LOCK = threading.Lock()
+_SERVER: ForkServer | None = None
+_FOLDERS: set[Path] = set()
+_SCRATCH = Path(tempfile.mkdtemp(prefix="factory-kit-"))
+atexit.register(shutil.rmtree, _SCRATCH, True)
+
+
+def _server(code: Path, env: dict[str, str]) -> ForkServer | None:
+    """The process's warm server, with ``code``'s imports loaded; None when runs are spawned."""
+    global _SERVER
+    if not warm_by_default():
+        return None
+    with _LOCK:
+        try:
+            if _SERVER is None or not _SERVER.alive:
+                base = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
+                _SERVER = ForkServer(sys.executable, base, _SCRATCH / "forkserver.log",
+                                     preload_modules([code]))
+                atexit.register(_SERVER.close)
+            elif code not in _FOLDERS:
+                _SERVER.preload(preload_modules([code]))
+        except (LaunchError, OSError):
+            return None
+        _FOLDERS.add(code)
+        return _SERVER
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str],
+        timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python argv...`` (argv may start with "-m") in ``cwd``, its output captured."""
+    env = {**env, "PYTHONUNBUFFERED": "1"}
+    server = _server(cwd, env)
+    command = [sys.executable, *argv]
+    if server is None or server.startup_differences(env):
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+    scratch = Path(tempfile.mkdtemp(dir=_SCRATCH))
+    out, err = scratch / "stdout", scratch / "stderr"
+    try:
+        process = server.start(argv, cwd, env, out, err)
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise subprocess.TimeoutExpired(command, timeout) from None
+        read = lambda path: path.read_text() if path.exists() else ""  # noqa: E731
+        return subprocess.CompletedProcess(command, code, read(out), read(err))
+    finally:
+        for path in (out, err):
+            path.unlink(missing_ok=True)
+        scratch.rmdir()
