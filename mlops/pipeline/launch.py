@@ -117,36 +117,87 @@ def _imports(tree: ast.Module) -> Iterable[tuple[str, bool]]:
 _PARSING = threading.Lock()
 
 
-def preload_modules(code_folders: Iterable[Path]) -> list[str]:
-    """What a server should import for steps of these code folders: their scripts' module-level
-    imports and every import of a PRELOAD_ROOTS library (with its companions), never a module
-    a code folder provides itself (two models both have a `schema`: each child imports its own)."""
+def _parse(file: Path) -> ast.Module | None:
+    try:
+        with _PARSING:
+            return ast.parse(file.read_bytes(), str(file))
+    except (OSError, SyntaxError, ValueError):
+        return None  # the step will report it when it runs
+
+
+def _local_names(folder: Path) -> set[str]:
+    """Top-level modules and packages a code folder provides."""
+    return {p.stem if p.suffix == ".py" else p.name for p in folder.iterdir()
+            if (p.suffix == ".py" and p.is_file()) or (p / "__init__.py").is_file()}
+
+
+def _wanted(files: Iterable[Path], local: set[str], anywhere: Iterable[Path] | None = None
+            ) -> list[str]:
+    """The files' module-level imports and every import of a PRELOAD_ROOTS library (with its
+    companions) in ``anywhere`` (default: all the files), never a module a code folder
+    provides itself."""
+    files = list(files)
+    anywhere = set(files if anywhere is None else anywhere)
     found: dict[str, None] = {}
-    local: set[str] = set()
-    for folder in code_folders:
-        for file in tree_files(folder):
-            if file.parent == folder and file.suffix == ".py":
-                local.add(file.stem)
-            elif file.name == "__init__.py" and file.parent.parent == folder:
-                local.add(file.parent.name)
-            if file.suffix != ".py":
-                continue
-            try:
-                with _PARSING:
-                    tree = ast.parse(file.read_bytes(), str(file))
-            except (SyntaxError, ValueError):
-                continue  # the step will report it when it runs
-            for module, top_level in _imports(tree):
-                root = module.split(".")[0]
-                if top_level or root in PRELOAD_ROOTS:
-                    found.setdefault(module)
-                    for companion in PRELOAD_ROOTS.get(root, ()):
-                        found.setdefault(companion)
+    for file in files:
+        tree = _parse(file)
+        for module, top_level in _imports(tree) if tree is not None else ():
+            root = module.split(".")[0]
+            if top_level or (root in PRELOAD_ROOTS and file in anywhere):
+                found.setdefault(module)
+                for companion in PRELOAD_ROOTS.get(root, ()):
+                    found.setdefault(companion)
     roots = {m.split(".")[0] for m in found}
     for together, companions in PRELOAD_TOGETHER.items():
         if roots >= set(together):
             found.update(dict.fromkeys(companions))
     return [m for m in found if m.split(".")[0] not in local | {"__future__"}]
+
+
+def preload_modules(code_folders: Iterable[Path]) -> list[str]:
+    """What a server should import for steps of these code folders: what every file of them
+    imports (see _wanted); two models both have a `schema`: each child imports its own."""
+    local: set[str] = set()
+    files: list[Path] = []
+    for folder in code_folders:
+        local |= _local_names(folder)
+        files += [f for f in tree_files(folder) if f.suffix == ".py"]
+    return _wanted(files, local)
+
+
+def run_preload(folder: Path, argv: list[str]) -> list[str]:
+    """What a server should import for one run of ``python argv...`` in ``folder`` (argv may
+    start with "-m"): the module-level imports of its script and of the folder's own modules it
+    reaches, followed import by import, and the heavy libraries its script imports anywhere;
+    not what the folder's other scripts import (a test that runs prep need not wait for what
+    train imports), nor what a helper might import on some path."""
+    local = _local_names(folder)
+    if argv[0] == "-m":
+        parts = argv[1].split(".")
+        queue = [folder.joinpath(*parts).with_suffix(".py"), folder.joinpath(*parts, "__main__.py")]
+    else:
+        queue = [folder / argv[0]]
+    reached: list[Path] = []
+    while queue:
+        file = queue.pop()
+        if file in reached or not file.is_file():
+            continue
+        reached.append(file)
+        tree = _parse(file)
+        for node in ast.walk(tree) if tree is not None else ():
+            names: list[list[str]] = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".") for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                base = node.module.split(".")
+                names = [base] + [base + [a.name] for a in node.names]
+            for parts in names:
+                if parts[0] not in local:
+                    continue
+                for depth in range(1, len(parts) + 1):
+                    target = folder.joinpath(*parts[:depth])
+                    queue += [target.with_suffix(".py"), target / "__init__.py"]
+    return _wanted(reached, local, anywhere=reached[:1])
 
 
 class ForkedProcess:

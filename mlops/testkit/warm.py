@@ -20,33 +20,32 @@ import tempfile
 import threading
 from pathlib import Path
 
-from mlops.pipeline.launch import ForkServer, LaunchError, preload_modules
+from mlops.pipeline.launch import ForkServer, LaunchError, run_preload
 from mlops.pipeline.pool import warm_by_default
 
 _LOCK = threading.Lock()
 _SERVER: ForkServer | None = None
-_FOLDERS: set[Path] = set()
 _SCRATCH = Path(tempfile.mkdtemp(prefix="factory-kit-"))
 atexit.register(shutil.rmtree, _SCRATCH, True)
 
 
-def _server(code: Path, env: dict[str, str]) -> ForkServer | None:
-    """The process's warm server, with ``code``'s imports loaded; None when runs are spawned."""
+def _server(code: Path, argv: list[str], env: dict[str, str]) -> ForkServer | None:
+    """The process's warm server with what this run imports loaded (launch.run_preload: a run
+    of prep does not wait for train's libraries); None when runs are spawned."""
     global _SERVER
     if not warm_by_default():
         return None
+    modules = run_preload(code, argv)
     with _LOCK:
         try:
             if _SERVER is None or not _SERVER.alive:
                 base = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
-                _SERVER = ForkServer(sys.executable, base, _SCRATCH / "forkserver.log",
-                                     preload_modules([code]))
+                _SERVER = ForkServer(sys.executable, base, _SCRATCH / "forkserver.log", modules)
                 atexit.register(_SERVER.close)
-            elif code not in _FOLDERS:
-                _SERVER.preload(preload_modules([code]))
+            else:
+                _SERVER.preload(modules)
         except (LaunchError, OSError):
             return None
-        _FOLDERS.add(code)
         return _SERVER
 
 
@@ -54,7 +53,7 @@ def run(argv: list[str], cwd: Path, env: dict[str, str],
         timeout: float = 600) -> subprocess.CompletedProcess:
     """``python argv...`` (argv may start with "-m") in ``cwd``, its output captured."""
     env = {**env, "PYTHONUNBUFFERED": "1"}
-    server = _server(cwd, env)
+    server = _server(cwd, argv, env)
     command = [sys.executable, *argv]
     if server is None or server.startup_differences(env):
         return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,

@@ -102,9 +102,11 @@ def test_front_and_keeper_killed_together_a_deploy_brings_the_endpoint_back(serv
     deploy(registry.root, NAME, model_dir, sample, {"WORKER_COUNT": "2"})
     after = registry.read(NAME)
     assert after.scoring_uri == record.scoring_uri
-    assert _ask(registry, key, body).status == 200
+    # a front the dying keeper had just started may still hold the socket until the new keeper
+    # stops it (slower on a loaded machine): settled first, then asked
     assert wait_for(lambda: sorted(p for p, _ in supervision.role_processes(registry, NAME))
-                    == sorted([after.front.pid, after.keeper.pid]), 10)
+                    == sorted([after.front.pid, after.keeper.pid]), 30)
+    assert _ask(registry, key, body).status == 200
 
 
 def test_a_second_keeper_never_stays(served):
@@ -115,7 +117,8 @@ def test_a_second_keeper_never_stays(served):
     with socket.socket() as spare:
         spare.bind(("127.0.0.1", 0))
         extra = supervision.spawn_role(registry, NAME, "keeper", spare.fileno())
-    assert extra.wait(30) == 0  # it saw the recorded keeper alive and went
+    assert extra.wait(120) == 0  # it saw the recorded keeper alive and went (slow to start
+    # on a loaded machine: it imports the serving package first)
     assert "another keeper runs" in (registry.endpoint_dir(NAME) / "keeper.log").read_text()
     os.kill(record.keeper.pid, signal.SIGKILL)
     with socket.socket() as spare:

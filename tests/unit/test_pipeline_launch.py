@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlops.pipeline.launch import preload_modules, startup_differences
+from mlops.pipeline.launch import preload_modules, run_preload, startup_differences
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:
@@ -60,3 +60,22 @@ def test_variables_a_preloaded_library_sets_for_itself_do_not_prevent_forking():
         ["KMP_INIT_AT_FORK"]
     assert startup_differences({**base, **library}, base) == ["KMP_DUPLICATE_LIB_OK",
                                                               "KMP_INIT_AT_FORK"]
+
+
+def test_one_run_preloads_what_its_script_reaches_not_the_whole_folder(tmp_path):
+    code = write(tmp_path / "code", {
+        "step_prep.py": "import pandas\nfrom helpers import io\n"
+                        "def main():\n    import scipy.stats\n",
+        "step_train.py": "import sklearn.ensemble\n",
+        "helpers/__init__.py": "",
+        "helpers/io.py": "import csv\nfrom helpers.deep import x\n"
+                         "def save():\n    import mlflow\n",  # only on some path: not preloaded
+        "helpers/deep.py": "import decimal\n",
+        "pkg/__init__.py": "",
+        "pkg/gen.py": "import numpy\nimport schema\n",
+        "schema.py": "import json\n",
+    })
+    assert set(run_preload(code, ["step_prep.py", "--x", "1"])) == \
+        {"pandas", "scipy.stats", "csv", "decimal"}
+    assert set(run_preload(code, ["-m", "pkg.gen"])) == {"numpy", "json"}
+    assert "sklearn.ensemble" in preload_modules([code])  # a pipeline's server takes them all
