@@ -23,22 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops.pipeline.tracking import close_runs
+from mlops.procinfo import start_time
 
 SCHEMA_VERSION = 1
 FOLDER = "leases"
 STOP_GRACE_SECONDS = 5.0
-
-
-def process_start(pid: int) -> int | None:
-    """The start time (clock ticks since boot) of live process ``pid``; None if it is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] in ("Z", "X"):  # a zombie is gone for our purposes
-        return None
-    return int(fields[19])
 
 
 def partial_marker(lease_id: str) -> str:
@@ -77,7 +66,7 @@ class Lease:
     def _write(self) -> None:
         data = {"schema_version": SCHEMA_VERSION, "id": self.id, "run_id": self.run_id,
                 "tracking_uri": self.tracking_uri, "pid": os.getpid(),
-                "start_time": process_start(os.getpid()), "steps": self.steps,
+                "start_time": start_time(os.getpid()), "steps": self.steps,
                 "helpers": self.helpers}
         tmp = self.folder / f".{self.id}.{uuid.uuid4().hex[:8]}.tmp"
         tmp.write_text(json.dumps(data, indent=1))
@@ -95,13 +84,13 @@ class Lease:
         self._write()
 
     def started(self, job: str, pid: int) -> None:
-        self.steps[job].update(pid=pid, start_time=process_start(pid))
+        self.steps[job].update(pid=pid, start_time=start_time(pid))
         self._write()
 
     def add_helper(self, name: str, pid: int, log: Path | None = None) -> None:
         """A process the runner started for its steps (the fork server) and its log."""
         if self.helpers.get(name, {}).get("pid") != pid:
-            self.helpers[name] = {"pid": pid, "start_time": process_start(pid),
+            self.helpers[name] = {"pid": pid, "start_time": start_time(pid),
                                   "log": str(log) if log else None}
             self._write()
 
@@ -117,14 +106,14 @@ class Lease:
         os.close(self._fd)
 
 
-def _stop_group(pid: int, start_time: int | None) -> bool:
+def _stop_group(pid: int, started: int | None) -> bool:
     """SIGTERM then SIGKILL the process group of ``pid`` if it is still that process."""
-    if pid <= 0 or start_time is None or process_start(pid) != start_time:
+    if pid <= 0 or started is None or start_time(pid) != started:
         return False
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while time.monotonic() < deadline and process_start(pid) == start_time:
+    while time.monotonic() < deadline and start_time(pid) == started:
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)

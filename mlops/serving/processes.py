@@ -13,6 +13,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from mlops.procinfo import start_time
+
 
 def spawn(argv: Sequence[str], log_path: Path, *, env: Mapping[str, str] | None = None,
           cwd: Path | None = None, pass_fds: Sequence[int] = ()) -> subprocess.Popen:
@@ -23,18 +25,6 @@ def spawn(argv: Sequence[str], log_path: Path, *, env: Mapping[str, str] | None 
                                 stderr=subprocess.STDOUT, env=dict(env) if env else None,
                                 cwd=cwd, start_new_session=True, pass_fds=tuple(pass_fds),
                                 close_fds=True)
-
-
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (identifies it across pid reuse)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] in ("Z", "X"):  # zombie or dead: gone for our purposes
-        return None
-    return int(fields[19])
 
 
 def is_alive(pid: int | None, started: int | None = None) -> bool:

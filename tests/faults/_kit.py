@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
+
+from mlops.testkit import sockets
 
 
 def proc_status(pid: int) -> dict[str, str]:
@@ -25,20 +26,9 @@ def port_of(uri: str) -> int:
 
 
 def raw_exchange(port: int, data: bytes, timeout: float = 10.0) -> bytes:
-    """Send bytes, return what comes back until the server closes or goes quiet."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        return read_all(sock)
-
-
-def read_all(sock: socket.socket) -> bytes:
-    chunks = []
-    try:
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    except (TimeoutError, ConnectionResetError):
-        pass
-    return b"".join(chunks)
+    """Send bytes to 127.0.0.1:port, return what comes back until the server closes or goes
+    quiet."""
+    return sockets.raw_exchange("127.0.0.1", port, data, timeout)
 
 
 def wait_for(condition, timeout: float, step: float = 0.1):

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from mlops.pipeline.lease import process_start, recover
+from mlops.pipeline.lease import recover
 from mlops.pipeline.loader import load_pipeline
 from mlops.pipeline.runner import RunSettings, run_pipeline
+from mlops.procinfo import start_time
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def settings(root: Path, lines: list[str]) -> RunSettings:
 
 
 def alive(pid: int) -> bool:
-    return process_start(pid) is not None
+    return start_time(pid) is not None
 
 
 def runs(root: Path) -> dict[str, tuple[str, str | None]]:
@@ -122,7 +123,7 @@ def test_a_reused_pid_is_never_mistaken_for_an_orphan(tmp_path):
     (leases / "abc.lock").write_text("")
     (leases / "abc.json").write_text(json.dumps({
         "schema_version": 1, "id": "abc", "run_id": "", "tracking_uri": "", "pid": 1,
-        "steps": {"train": {"pid": me, "start_time": process_start(me) + 1, "run_id": "",
+        "steps": {"train": {"pid": me, "start_time": start_time(me) + 1, "run_id": "",
                             "partial": str(tmp_path / "runs" / "steps" / ".x.partial-abc-1")}},
         "helpers": {}}))
     lines: list[str] = []

@@ -12,9 +12,10 @@ import threading
 import time
 
 import pytest
-from _kit import kib, port_of, proc_status, raw_exchange, read_all, wait_for
+from _kit import kib, port_of, proc_status, raw_exchange, wait_for
 
 from mlops.serving.client import request
+from mlops.testkit.sockets import read_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 

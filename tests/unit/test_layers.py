@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # unit -> rank: a unit may import units of lower rank only.
 RANKS = {
     "mlops.errors": 0, "mlops.records": 0, "mlops.tasks": 0, "mlops.sessions": 0,
+    "mlops.procinfo": 0,
     "mlops.registry_names": -1,  # names only, standard library: records read them
     "mlops.identities": 1,
     "mlops.paths": 1, "mlops._environment": 1, "mlops._repo_copy": 1, "mlops.plugins": 1,

@@ -22,6 +22,7 @@ from mlops.serving.front import RELOAD_PATH, STATUS_PATH, Front
 from mlops.serving.processes import free_port, start_time
 from mlops.serving.registry import EndpointRegistry
 from mlops.serving.settings import TOKEN_HEADER
+from mlops.testkit.sockets import raw_exchange
 
 NAME = "ep-front"
 
@@ -103,15 +104,7 @@ def setup(tmp_path):
 def _raw(url: str, data: bytes, read_timeout: float = 10) -> bytes:
     """Send raw bytes, return everything the front answers until it closes or goes quiet."""
     host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=read_timeout) as sock:
-        sock.sendall(data)
-        chunks = []
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except (TimeoutError, ConnectionResetError):
-            pass
-    return b"".join(chunks)
+    return raw_exchange(host, int(port), data, read_timeout)
 
 
 def test_key_is_required(setup):
