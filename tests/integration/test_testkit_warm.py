@@ -76,19 +76,20 @@ def test_runs_fork_warm_unless_spawn_is_asked(code, monkeypatch):
     assert warm.run(["loaded.py"], code, _env()).stdout.strip() == "False"
 
 
-def test_a_caller_that_imported_scikit_learn_still_forks(code, monkeypatch):
-    """Importing scikit-learn sets KMP_* variables in the caller's environment (the server has
-    them from its own import): runs still fork, and the server reports what its libraries set."""
+def test_a_caller_that_imported_scikit_learn_still_forks(code):
+    """Importing scikit-learn sets KMP_DUPLICATE_LIB_OK and KMP_INIT_AT_FORK in the caller's
+    environment (setdefault in sklearn/__init__.py); the server has the same from its own
+    import, whether or not its first caller had them: runs still fork."""
     check = code / "loaded.py"
     check.write_text("import sys\nprint('sklearn' in sys.modules)\nimport sklearn\n")
-    (code / "uses.py").write_text("import sklearn\n")
-    assert warm.run(["uses.py"], code, _env()).returncode == 0  # sklearn preloaded for code
-    import sklearn  # noqa: F401 - sets KMP_DUPLICATE_LIB_OK / KMP_INIT_AT_FORK here
+    import sklearn  # noqa: F401 - sets the KMP_* variables in this process
 
-    for name, value in warm._SERVER.set_by_libraries.items():
-        monkeypatch.setenv(name, value)  # as an earlier import in this process left them
-    assert "KMP_INIT_AT_FORK" in warm._SERVER.set_by_libraries
-    assert warm.run(["loaded.py"], code, _env()).stdout.strip() == "True"
+    env = _env()
+    assert env["KMP_INIT_AT_FORK"] and env["KMP_DUPLICATE_LIB_OK"]
+    assert warm.run(["loaded.py"], code, env).stdout.strip() == "True"
+    seen = {**warm._SERVER.env, **warm._SERVER.set_by_libraries}
+    assert {k: seen.get(k) for k in ("KMP_INIT_AT_FORK", "KMP_DUPLICATE_LIB_OK")} == \
+        {k: env[k] for k in ("KMP_INIT_AT_FORK", "KMP_DUPLICATE_LIB_OK")}
 
 
 def test_a_run_past_its_timeout_is_killed(code):
