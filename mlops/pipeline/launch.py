@@ -252,7 +252,9 @@ class ForkServer:
     """The runner's side of forkserver.py: one per build, shared by its pipelines' threads."""
 
     def __init__(self, python: str, env: dict[str, str], log: Path,
-                 modules: Iterable[str] = ()):
+                 modules: Iterable[str] = (), wait: bool = True):
+        """Start the server importing ``modules``; ``wait``: until it has (else see
+        wait_ready; until then close() stops it at once)."""
         self.env = {**env, "PYTHONUNBUFFERED": "1"}
         self.log = log
         self.loaded: set[str] = set()
@@ -283,7 +285,18 @@ class ForkServer:
         self._reader = threading.Thread(target=self._read, name="forkserver-replies",
                                         daemon=True)
         self._reader.start()
-        self._record(ready, READY_TIMEOUT_SECONDS, "start")
+        self._starting: _Preload | None = ready
+        self._ready_lock = threading.Lock()
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until the server has imported its first modules (raises LaunchError if it
+        failed or was stopped meanwhile)."""
+        with self._ready_lock:
+            if self._starting is not None:
+                self._record(self._starting, READY_TIMEOUT_SECONDS, "start")
+                self._starting = None
 
     # -- replies -----------------------------------------------------------------------------
     def _read(self) -> None:
@@ -376,7 +389,13 @@ class ForkServer:
         return process
 
     def close(self) -> None:
-        """Close the request pipe (the server stops what is left and exits) and reap it."""
+        """Close the request pipe (the server stops what is left and exits) and reap it. A
+        server still importing its first modules has forked nothing: it is stopped at once."""
+        starting = self._starting
+        stopped_early = starting is not None and not starting.done.is_set()
+        if stopped_early:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         with self._lock:
             if self._requests < 0:
                 return
@@ -390,6 +409,6 @@ class ForkServer:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self._reader.join(timeout=5)
-        if self.process.returncode == 0 and not self.failed:
+        if stopped_early or (self.process.returncode == 0 and not self.failed):
             with contextlib.suppress(OSError):
                 self.log.unlink()

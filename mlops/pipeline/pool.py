@@ -49,6 +49,7 @@ class StepPool:
         self._lock = threading.Lock()
         self._server_lock = threading.Lock()
         self._server: ForkServer | None = None
+        self._closed = False
 
     # -- slots -------------------------------------------------------------------------------
     def try_acquire(self, max_nodes: int) -> bool:
@@ -73,25 +74,32 @@ class StepPool:
     def server(self, python: str, env: dict[str, str], log: Path,
                modules: Iterable[str]) -> ForkServer | None:
         """The build's fork server with ``modules`` loaded (started on first use), or None when
-        steps are spawned (warm start off, or the server could not start: see server_note)."""
+        steps are spawned (warm start off, the pool closed, or the server could not start: see
+        server_note). Waits for its imports outside the lock, so that close() never waits."""
         if not self.warm:
             return None
+        modules = list(modules)
         with self._server_lock:
             server = self._server
+            if self._closed or (server is None and self.server_note):
+                return None
             try:
                 if server is None:
-                    if self.server_note:
-                        return None
-                    server = self._server = ForkServer(python, env, log, modules)
-                elif server.alive:
-                    server.preload(modules)
-                else:
-                    self.server_note = server.error or "the fork server stopped"
-                    return None
+                    server = self._server = ForkServer(python, env, log, modules, wait=False)
             except (LaunchError, OSError) as exc:
                 self.server_note = f"warm start unavailable, steps are spawned: {exc}"
                 return None
-            return server
+        try:
+            server.wait_ready()
+            if not server.alive:
+                raise LaunchError(server.error or "the fork server stopped")
+            server.preload(modules)
+        except (LaunchError, OSError) as exc:
+            with self._server_lock:
+                self.server_note = self.server_note or \
+                    f"warm start unavailable, steps are spawned: {exc}"
+            return None
+        return server
 
     def warm_up(self, python: str, env: dict[str, str], log: Path,
                 modules: Callable[[], Iterable[str]]) -> None:
@@ -113,8 +121,10 @@ class StepPool:
 
     def close(self) -> None:
         with self._server_lock:
-            if self._server is not None:
-                self._server.close()
+            self._closed = True
+            server = self._server
+        if server is not None:
+            server.close()
 
 
 def current_pool() -> StepPool | None:

@@ -128,3 +128,25 @@ def test_a_build_warms_its_server_before_the_first_step_asks(tmp_path):
     finally:
         pool.close()
     assert first.process.poll() is not None  # closing the pool stops it
+
+
+def test_closing_a_pool_stops_a_server_still_preloading_at_once(tmp_path):
+    """A warm build reuses every step and never asks the server: the build must not wait for
+    the warm-up's imports to end before it closes."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "slowmod.py").write_text("import time\ntime.sleep(120)\n")
+    pool = StepPool(max_nodes=1)
+    pool.warm_up(sys.executable, _env(PYTHONPATH=str(slow)), tmp_path / "fs.log",
+                 lambda: ["slowmod"])
+    deadline = time.monotonic() + 60
+    while pool._server is None:
+        assert time.monotonic() < deadline, "the warm-up never started the server"
+        time.sleep(0.05)
+    server = pool._server
+    started = time.monotonic()
+    pool.close()
+    assert time.monotonic() - started < 10
+    assert server.process.poll() is not None  # stopped, not left importing
+    assert not (tmp_path / "fs.log").exists()  # it forked nothing: no log to keep
+    assert pool.server(sys.executable, _env(), tmp_path / "late.log", ["json"]) is None
