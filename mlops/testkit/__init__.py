@@ -3,7 +3,8 @@ pyproject's `-p mlops.testkit`).
 
 A model's code runs only from its staged code folder (mlops/staging.py: the factory's step files
 plus the model's own), in tests exactly as on the local runner and on Azure ML:
-``kit.run("step_prep.py", ...)`` runs a step as a subprocess there, ``kit.src("prep")`` imports
+``kit.run("step_prep.py", ...)`` runs a step as its own process there (forked from a warm
+interpreter, as the runner starts steps: testkit/warm.py), ``kit.src("prep")`` imports
 one of its modules from there (evicting same-named modules of another model first), and
 ``kit.generate(folder, purpose)`` runs the model's generator.
 
