@@ -99,6 +99,25 @@ def _trimmed_traceback(exc):
     traceback.print_exception(type(exc), exc, tb)
 
 
+def _exit_code(run):
+    """Call ``run`` and return the exit code the interpreter would: SystemExit's code, or 1
+    after printing the traceback of any other exception."""
+    try:
+        run()
+        return 0
+    except SystemExit as exc:
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code & 0xFF
+        print(code, file=sys.stderr)
+        return 1
+    except BaseException as exc:  # noqa: BLE001 - as the interpreter does: print, exit 1
+        _trimmed_traceback(exc)
+        return 1
+
+
 def _run_script(script):
     """Run ``script`` as the __main__ module, as the interpreter runs `python script`."""
     main = types.ModuleType("__main__")
@@ -106,42 +125,20 @@ def _run_script(script):
     main.__cached__ = None
     main.__loader__ = importlib.machinery.SourceFileLoader("__main__", script)
     sys.modules["__main__"] = main
-    try:
+
+    def run():
         with open(script, "rb") as source:
             code = compile(source.read(), script, "exec")
         exec(code, main.__dict__)
-        return 0
-    except SystemExit as exc:
-        code = exc.code
-        if code is None:
-            return 0
-        if isinstance(code, int):
-            return code & 0xFF
-        print(code, file=sys.stderr)
-        return 1
-    except BaseException as exc:  # noqa: BLE001 - as the interpreter does: print, exit 1
-        _trimmed_traceback(exc)
-        return 1
+
+    return _exit_code(run)
 
 
 def _run_module(name):
     """Run module ``name`` as __main__, as `python -m name` does."""
     import runpy
 
-    try:
-        runpy.run_module(name, run_name="__main__", alter_sys=True)
-        return 0
-    except SystemExit as exc:
-        code = exc.code
-        if code is None:
-            return 0
-        if isinstance(code, int):
-            return code & 0xFF
-        print(code, file=sys.stderr)
-        return 1
-    except BaseException as exc:  # noqa: BLE001 - as the interpreter does: print, exit 1
-        _trimmed_traceback(exc)
-        return 1
+    return _exit_code(lambda: runpy.run_module(name, run_name="__main__", alter_sys=True))
 
 
 def _finish(code):
