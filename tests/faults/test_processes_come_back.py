@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from _kit import port_of, wait_for
@@ -44,6 +45,25 @@ def _healthy_with_new(registry, role: str, old_pid: int):
         return None
 
     return check
+
+
+def _roles_report(registry) -> str:
+    """What a failed settle saw: the record, every front and keeper by command line (with its
+    parent) and the tails of their logs."""
+    record = registry.read(NAME)
+    lines = [f"recorded front={record.front} keeper={record.keeper} status={record.status}"]
+    for pid, start in supervision.role_processes(registry, NAME):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            parent = stat[stat.rindex(")") + 2:].split()[1]
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            parent, argv = "?", "(gone)"
+        lines.append(f"pid {pid} start {start} parent {parent}: {argv}")
+    for role in supervision.ROLES:
+        lines.append(f"--- {role}.log\n" + processes.log_tail(
+            supervision.role_log(registry, NAME, role), 25))
+    return "\n".join(lines)
 
 
 def _ask(registry, key: str, body: bytes):
@@ -105,7 +125,7 @@ def test_front_and_keeper_killed_together_a_deploy_brings_the_endpoint_back(serv
     # a front the dying keeper had just started may still hold the socket until the new keeper
     # stops it (slower on a loaded machine): settled first, then asked
     assert wait_for(lambda: sorted(p for p, _ in supervision.role_processes(registry, NAME))
-                    == sorted([after.front.pid, after.keeper.pid]), 30)
+                    == sorted([after.front.pid, after.keeper.pid]), 30), _roles_report(registry)
     assert _ask(registry, key, body).status == 200
 
 
@@ -129,7 +149,7 @@ def test_a_second_keeper_never_stays(served):
                            if p != registry.read(NAME).front.pid]
         settled = wait_for(lambda: len(keepers()) == 1 and supervision.alive(
             registry.read(NAME).keeper) and keepers() == [registry.read(NAME).keeper.pid], 20)
-        assert settled, keepers()
+        assert settled, _roles_report(registry)
     finally:
         if unrecorded.poll() is None and unrecorded.pid != registry.read(NAME).keeper.pid:
             unrecorded.kill()
