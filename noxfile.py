@@ -13,7 +13,7 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 from mlops import _environment as envs  # noqa: E402  (stdlib-only module)
-from mlops.sessions import SESSIONS, Session  # noqa: E402  (stdlib-only module)
+from mlops.sessions import SESSIONS, Session, suite_runs  # noqa: E402  (stdlib-only module)
 
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "none"
@@ -37,8 +37,9 @@ def _run(session: nox.Session, spec: Session) -> None:
     elif spec.runner == "tests":
         envs.ensure(envs.CHECKOV, log=session.log)  # the iac_scan tests run checkov
         envs.ensure(envs.DRIFT, log=session.log)  # the monitoring tests run evidently
-        session.run(python, "-m", "pytest", *session.posargs, env=envs.tool_environment(),
-                    external=True)
+        for args in suite_runs(session.posargs):
+            session.run(python, "-m", "pytest", *args, env=envs.tool_environment(),
+                        external=True)
     else:
         session.run(python, "-m", "mlops", spec.command, *session.posargs,
                     env=envs.tool_environment(), external=True)

@@ -159,3 +159,19 @@ def markdown() -> str:
         rows.append(f"| `{s.name}` | {requires} | {'by default' if s.default else 'on request'} "
                     f"| {s.what} |")
     return "\n".join(rows) + "\n"
+
+
+# `nox -s tests`: most integration tests wait on subprocesses and servers, so two pytest-xdist
+# workers (each taking whole modules: their module fixtures, their order) keep both cores busy;
+# the modules marked `serial` (fault tests timing processes coming back) run alone afterwards.
+TEST_WORKERS = 2
+SERIAL_MARK = "serial"
+
+
+def suite_runs(posargs: list[str] | tuple[str, ...]) -> list[list[str]]:
+    """The pytest argument lists `nox -s tests` runs, one after the other. Arguments given
+    (`nox -s tests -- -k front`) are run once, as given, in one process."""
+    if posargs:
+        return [list(posargs)]
+    return [["-n", str(TEST_WORKERS), "--dist", "loadscope", "-m", f"not {SERIAL_MARK}"],
+            ["-m", SERIAL_MARK]]

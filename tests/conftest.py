@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mlops.pipeline.kept import KEEP_ENV
 from mlops.testkit.config_tree import copy_config_tree
 
 REPO = Path(__file__).resolve().parents[1]
+# The suite starts kept warm servers under many start-up environments (a test's PYTHONPATH, its
+# thread counts): none should outlive it by the default quarter of an hour.
+os.environ.setdefault(KEEP_ENV, "120")
 @pytest.fixture
 def config_root(tmp_path: Path) -> Path:
     return copy_config_tree(tmp_path)

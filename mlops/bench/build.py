@@ -4,16 +4,18 @@ measured in the same run (these machines are shared and noisy: ratios, not absol
 anchor: one cold import of pandas + scikit-learn + MLflow in a new interpreter, the floor of
 a step started the old way. pr_build per model (`nox -s pr_build -- <model>`, the whole
 requires-chain): cold (the step-reuse and lint/test caches removed first, so every step runs,
-forked from the build's warm interpreter, lint and unit tests alongside), warm (nothing
-changed: every step reused after its outputs are re-hashed), and from a fresh checkout
-(provisioning and data generation paid too). For nyc_taxi, each step cold with nothing else
-running (lint and unit tests cached), forked warm and spawned as a new interpreter. ci_build
+forked warm, lint and unit tests alongside) twice: as the first build, with no kept warm server
+yet, and with the server kept from the build before; warm (nothing changed: every step reused
+after its outputs are re-hashed), and from a fresh checkout (provisioning and data generation
+paid too). For nyc_taxi, each step cold with nothing else running (lint and unit tests
+cached): forked from the kept server, forked by the first build, and spawned. ci_build
 (`python -m mlops ci-build`, workspace provisioned, cold steps) of all models at once against
 the sum of each model's pipeline run alone."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -29,6 +31,7 @@ from mlops.bench import Section
 from mlops.config import FactoryConfig, selected_infra_env
 from mlops.errors import FactoryError
 from mlops.paths import local_workspace, repo_root, reports_dir, state_dir
+from mlops.pipeline import kept
 from mlops.pipeline.hashing import hash_tree
 from mlops.pipeline.pool import START_ENV
 
@@ -38,6 +41,7 @@ CONCURRENT_SHARE = 0.6  # ci_build of all models <= 0.6 x the sum of their pipel
 FLOOR_IMPORT = "import pandas, sklearn, mlflow"
 FLOOR_RUNS = 3
 STEP_DETAIL = "nyc_taxi"  # the model whose steps are timed one by one (issue 13's anchor)
+_KEPT_DIR = Path(tempfile.gettempdir())  # set by run(): the bench's own kept servers
 
 
 def _workspace_root(config: FactoryConfig) -> Path:
@@ -81,11 +85,21 @@ def _import_floor() -> float:
     return statistics.median(times)
 
 
+def _bench_env() -> dict[str, str]:
+    """The builds' environment: kept warm servers in the bench's own folder (see _kept)."""
+    return {**tool_environment(), kept.DIR_ENV: str(_KEPT_DIR)}
+
+
+def _no_kept_server() -> None:
+    """As on the first build of the day (or after KEEP seconds idle): no kept server runs."""
+    kept.stop_all(_KEPT_DIR)
+
+
 def _timed_build(model: str, root: Path | None = None,
                  extra_env: dict[str, str] | None = None) -> tuple[float, dict]:
     """Wall time and report of `nox -s pr_build -- <model>` in ``root`` (default: this repo)."""
     root = root or repo_root()
-    env = {**tool_environment(), **(extra_env or {})}
+    env = {**_bench_env(), **(extra_env or {})}
     if root != repo_root():  # a fresh copy: its own state, this repo's environments
         env.update(FACTORY_ROOT=str(root), FACTORY_ENVS_DIR=str(ENVS_DIR))
     seconds = _run([sys.executable, "-m", "nox", "-s", "pr_build", "--", model], root, env,
@@ -118,7 +132,7 @@ def _ci_build(config: FactoryConfig, models: list[str]) -> tuple[float, list[dic
     """Wall time of `python -m mlops ci-build <models>` with every step cold, and its reports."""
     _clear(_step_cache(config))
     seconds = _run([sys.executable, "-m", "mlops", "ci-build", *models], repo_root(),
-                   tool_environment(), f"ci-build {' '.join(models)}")
+                   _bench_env(), f"ci-build {' '.join(models)}")
     return seconds, [json.loads((reports_dir() / f"{m}_dev.json").read_text()) for m in models]
 
 
@@ -127,15 +141,19 @@ def _step_times(report: dict) -> dict[str, float]:
 
 
 def _pr_build_rows(section: Section, config: FactoryConfig, model: str, floor: float) -> None:
-    _clear(_step_cache(config), _checks_cache())
-    cold, report = _timed_build(model)
-    steps = _step_times(report)
-    checks = sum(c.get("seconds", 0.0) for c in report.get("checks") or [])
-    section.add(f"pr_build {model}, cold", cold, "s", f"< {COLD_TARGET:g} s", cold < COLD_TARGET,
-                note=f"{len(steps)}/{len(report['steps'])} steps ran, {cold / floor:.1f} x the "
-                     f"import floor")
-    section.notes.append(f"{model} cold: steps {sum(steps.values()):.1f} s in total, lint + unit "
-                         f"tests {checks:.1f} s alongside them, the rest is the requires-chain")
+    for server, state in ((False, "first build, no kept server"), (True, "kept server warm")):
+        if not server:
+            _no_kept_server()
+        _clear(_step_cache(config), _checks_cache())
+        cold, report = _timed_build(model)
+        steps = _step_times(report)
+        checks = sum(c.get("seconds", 0.0) for c in report.get("checks") or [])
+        section.add(f"pr_build {model}, cold ({state})", cold, "s", f"< {COLD_TARGET:g} s",
+                    cold < COLD_TARGET, note=f"{len(steps)}/{len(report['steps'])} steps ran, "
+                                             f"{cold / floor:.1f} x the import floor")
+        section.notes.append(f"{model} cold, {state}: steps {sum(steps.values()):.1f} s in "
+                             f"total, lint + unit tests {checks:.1f} s alongside them, the rest "
+                             "is the requires-chain")
     warm, warm_report = _timed_build(model)
     reused = sum(s["reused"] for s in warm_report["steps"])
     verify = _verification_seconds(config, warm_report)
@@ -158,18 +176,25 @@ def _step_rows(section: Section, config: FactoryConfig, model: str, floor: float
     """Every step of ``model`` cold, forked warm and spawned, lint + unit tests cached so that
     nothing else runs alongside."""
     runs = {}
-    for start in ("fork", "spawn"):
+    for start in ("first", "fork", "spawn"):  # first: forked, but no kept server yet
+        if start == "first":
+            _no_kept_server()
         _clear(_step_cache(config))
-        runs[start] = _step_times(_timed_build(model, extra_env={START_ENV: start})[1])
-    forked, spawned = runs["fork"], runs["spawn"]
+        env = {START_ENV: "spawn" if start == "spawn" else "fork"}
+        runs[start] = _step_times(_timed_build(model, extra_env=env)[1])
+    first, forked, spawned = runs["first"], runs["fork"], runs["spawn"]
     for name, seconds in forked.items():
-        section.add(f"{model} step {name}, cold, forked warm", seconds, "s",
-                    note=f"spawned as a new interpreter: {spawned.get(name, 0.0):.2f} s")
-    total = sum(forked.values())
-    section.add(f"{model}: sum of its cold pipeline's step times", total, "s",
-                f"<= {STEPS_PER_FLOOR:g} x import floor", total <= STEPS_PER_FLOOR * floor,
-                note=f"{total / floor:.2f} x the import floor; spawned: "
-                     f"{sum(spawned.values()):.1f} s, {sum(spawned.values()) / floor:.2f} x")
+        section.add(f"{model} step {name}, cold, forked from the kept server", seconds, "s",
+                    note=f"first build (no kept server): {first.get(name, 0.0):.2f} s; spawned "
+                         f"as a new interpreter: {spawned.get(name, 0.0):.2f} s")
+    for runs_of, state in ((forked, "kept server warm"), (first, "first build, no kept server")):
+        total = sum(runs_of.values())
+        section.add(f"{model}: sum of its cold pipeline's step times ({state})", total, "s",
+                    f"<= {STEPS_PER_FLOOR:g} x import floor", total <= STEPS_PER_FLOOR * floor,
+                    note=f"{total / floor:.2f} x the import floor")
+    section.notes.append(f"{model} spawned as a new interpreter per step (the old way): steps "
+                         f"{sum(spawned.values()):.1f} s, {sum(spawned.values()) / floor:.2f} x "
+                         "the import floor")
 
 
 def _ci_build_rows(section: Section, config: FactoryConfig, models: list[str]) -> None:
@@ -192,6 +217,17 @@ def _ci_build_rows(section: Section, config: FactoryConfig, models: list[str]) -
 
 
 def run(config: FactoryConfig, args: Namespace) -> Section:
+    global _KEPT_DIR
+    with tempfile.TemporaryDirectory(prefix="bench-kept-") as folder:
+        _KEPT_DIR = Path(folder)
+        os.chmod(folder, 0o700)
+        try:
+            return _run_area(config, args)
+        finally:
+            kept.stop_all(_KEPT_DIR)
+
+
+def _run_area(config: FactoryConfig, args: Namespace) -> Section:
     section = Section("build", "Model build (pr_build, ci_build)")
     models = args.models if getattr(args, "only_models", False) else config.model_names
     floor = _import_floor()
@@ -202,9 +238,13 @@ def run(config: FactoryConfig, args: Namespace) -> Section:
     _step_rows(section, config, STEP_DETAIL if STEP_DETAIL in models else models[0], floor)
     if len(models) > 1:
         _ci_build_rows(section, config, models)
-    section.notes.append("Steps start forked from one warm interpreter per build that has "
-                         "imported what the steps import (mlops/pipeline/forkserver.py); "
-                         "\"spawned\" is the old way, a new interpreter per step.")
+    section.notes.append("Steps start forked from a warm interpreter that has imported what "
+                         "the steps import (mlops/pipeline/forkserver.py), a session of the one "
+                         "kept between builds (mlops/pipeline/kept.py): the first build after "
+                         f"{kept.KEEP_DEFAULT_SECONDS / 60:g} idle minutes starts it and pays "
+                         "its imports; \"spawned\" is the old way, a new interpreter per "
+                         "step. Builds in this area use the bench's own folder of kept servers, "
+                         "stopped where a row says \"no kept server\".")
     section.notes.append("pr_build times are wall clock of `nox -s pr_build -- <model>` "
                          "including the requires-chain (check_config, register_data) and the "
                          "on-demand provisioning of the local workspace (synth, plan, provision).")

@@ -1,8 +1,9 @@
 """A warm interpreter that starts pipeline steps by forking (standard library only: it runs as a
 script, so that nothing of the factory, and no model's code, is ever imported into it).
 
-Started once per build by mlops.pipeline.launch with two pipe descriptors: requests arrive as
-JSON lines on the first, replies leave on the second. It imports the libraries the steps use
+Started by mlops.pipeline.launch with two pipe descriptors: requests arrive as JSON lines on
+the first, replies leave on the second. With --keep it is kept between builds instead (see
+daemon() and mlops/pipeline/kept.py): each build's pipes are served by a session forked from it. It imports the libraries the steps use
 (imports, plus a few read-only caches of the installed environment: no tracking URI, no run,
 nothing configured), then for each request forks a child that becomes a step exactly as
 ``python <script> <args>`` would in its code folder: its own session (process group), working
@@ -49,7 +50,8 @@ def _preload(modules, warm_calls):
     started = time.monotonic()
     loaded, failed = [], {}
     for name in modules:
-        if name in sys.modules:
+        if name in sys.modules:  # loaded before (by a kept server): reported as loaded
+            loaded.append(name)
             continue
         try:
             importlib.import_module(name)
@@ -233,7 +235,7 @@ def _serve(requests, replies, modules, warm_calls, children):
     here = os.path.dirname(os.path.abspath(__file__))
     # this folder holds factory modules (tracking.py, spec.py...): never importable by a step
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
-    _send(replies, {"id": 0, **_preload(modules, warm_calls)})
+    _send(replies, {"id": 0, "pid": os.getpid(), **_preload(modules, warm_calls)})
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -285,5 +287,157 @@ def _serve(requests, replies, modules, warm_calls, children):
             _send(replies, {"id": request["id"], "pid": pid})
 
 
+# -- kept between builds ------------------------------------------------------------------------
+def _watched():
+    """mtimes that change when the environment's packages do (an install adds or removes a
+    dist-info folder in a folder of sys.path) or this file does: a kept server must then not
+    fork another step."""
+    paths = [__file__, *(p for p in sys.path if p and os.path.isdir(p))]
+    stamps = {}
+    for path in paths:
+        with contextlib.suppress(OSError):
+            stamps[path] = os.stat(path).st_mtime_ns
+    return stamps
+
+
+def _read_hello(conn):
+    """The client's first line and the two pipe descriptors sent with it (SCM_RIGHTS)."""
+    import socket
+
+    data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 2)
+    while data and not data.endswith(b"\n"):
+        more = conn.recv(1 << 16)
+        if not more:
+            break
+        data += more
+    try:
+        hello = json.loads(data)
+    except ValueError:
+        hello = None
+    if not isinstance(hello, dict) or (len(fds) != 2 and not hello.get("stop")):
+        for fd in fds:
+            os.close(fd)
+        return None, ()
+    return hello, fds
+
+
+def _session(listener, conn, hello, fds, warm_calls):
+    """Child of the kept server: serve one build's pipes exactly as a server of its own would."""
+    code = 0
+    try:
+        listener.close()
+        conn.close()
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        log = os.open(hello["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.chdir(os.path.dirname(hello["log"]))
+        serve(fds[0], fds[1], hello["modules"], warm_calls)
+        if os.fstat(1).st_size == 0:  # nothing to tell: no file left behind
+            with contextlib.suppress(OSError):
+                os.unlink(hello["log"])
+    except BaseException:  # noqa: BLE001 - reported in the session's log
+        traceback.print_exc()
+        code = 1
+    _finish(code)
+
+
+def _unlink_own(path, inode):
+    with contextlib.suppress(OSError):  # a newer server may own the path by now
+        if os.stat(path).st_ino == inode:
+            os.unlink(path)
+
+
+def daemon(path, idle_seconds, warm_calls):
+    """A warm server kept between builds, listening on the Unix socket ``path``.
+
+    A client connects and sends one JSON line, {"modules": [...], "log": path}, with its
+    request and reply pipes attached ({"stop": true}, without, asks the server to leave). The server answers {"ok": true} (or {"stale": why} when
+    its packages changed: it then leaves, and the client starts a new one), imports the modules
+    itself, so that later builds find them loaded, and forks a session that serves the pipes
+    as serve() does. A session is its own process: a build whose kept server dies goes on. The
+    server exits after ``idle_seconds`` without a session, removing its socket."""
+    import socket
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    mine = os.stat(path).st_ino
+    stamps = _watched()
+    sessions = set()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    idle_since = time.monotonic()
+    reason = "idle"
+    while True:
+        while sessions:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                sessions.clear()
+                break
+            if not pid:
+                break
+            sessions.discard(pid)
+            print(f"{time.strftime('%H:%M:%S')} session {pid} exited (code "
+                  f"{os.waitstatus_to_exitcode(status)})", flush=True)
+            if not sessions:
+                idle_since = time.monotonic()
+        left = idle_seconds - (time.monotonic() - idle_since)
+        if not sessions and left <= 0:
+            break
+        try:
+            readable, _, _ = select.select([listener, wake_r], [], [],
+                                           None if sessions else left)
+        except InterruptedError:
+            continue
+        if wake_r in readable:
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 512)
+        if listener not in readable:
+            continue
+        conn, _ = listener.accept()
+        with conn:
+            hello, fds = _read_hello(conn)
+            if hello is None:
+                continue
+            try:
+                if hello.get("stop"):  # asked to leave (sessions running go on)
+                    _unlink_own(path, mine)
+                    conn.sendall(b'{"ok": true}\n')
+                    reason = "asked to stop"
+                    break
+                if _watched() != stamps:  # gone from the path first: the client starts anew
+                    _unlink_own(path, mine)
+                    conn.sendall(b'{"stale": "its packages or its code changed"}\n')
+                    reason = "stale"
+                    break
+                conn.sendall(b'{"ok": true}\n')
+                _preload(hello["modules"], warm_calls)
+                pid = os.fork()
+                if pid == 0:
+                    _session(listener, conn, hello, fds, warm_calls)  # never returns
+                sessions.add(pid)
+                print(f"{time.strftime('%H:%M:%S')} session {pid} for {hello['log']}",
+                      flush=True)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+    _unlink_own(path, mine)  # before the listener closes: a client connecting now starts anew
+    listener.close()
+    print(f"{time.strftime('%H:%M:%S')} exits: {reason}", flush=True)
+
+
 if __name__ == "__main__":
-    serve(int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4]))
+    if sys.argv[1] == "--keep":
+        daemon(sys.argv[2], float(sys.argv[3]), json.loads(sys.argv[4]))
+    else:
+        serve(int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]),
+              json.loads(sys.argv[4]))

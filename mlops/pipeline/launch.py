@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlops.errors import FactoryError
+from mlops.pipeline import kept
 from mlops.pipeline.hashing import tree_files
 
 SERVER = Path(__file__).with_name("forkserver.py")
@@ -34,6 +35,10 @@ PRELOAD_ROOTS: dict[str, tuple[str, ...]] = {
                "mlflow.store.tracking.sqlalchemy_store",
                "mlflow.store.model_registry.sqlalchemy_store"),
 }
+# Heavy libraries a run preloads from a helper's function only when its own script imports
+# them too: the steps' shared helpers import MLflow inside functions used only in a pipeline
+# run, and a test that runs prep should not wait the seconds MLflow costs.
+RUN_ONLY_ROOTS = ("mlflow",)
 # Loaded when steps use both libraries: MLflow's sklearn flavour persists models with skops,
 # whose import alone (it lists every sklearn estimator) costs about 2 s.
 PRELOAD_TOGETHER: dict[tuple[str, ...], tuple[str, ...]] = {
@@ -86,10 +91,20 @@ def startup_differences(env: dict[str, str], server_env: dict[str, str],
     a step with it must have the same value."""
     library = set_by_libraries or {}
     effective = {**server_env, **library}
-    keys = {k for k in (*env, *effective) if k.startswith(STARTUP_PREFIXES)
-            or k in STARTUP_NAMES}
+    keys = {k for k in (*env, *effective) if _startup(k)}
     return sorted(k for k in keys if env.get(k) != effective.get(k)
                   and not (k not in env and k in library))
+
+
+def _startup(name: str) -> bool:
+    return name.startswith(STARTUP_PREFIXES) or name in STARTUP_NAMES
+
+
+def kept_environment(env: dict[str, str]) -> dict[str, str]:
+    """What a kept server starts with: the start-up variables, which it must share with the
+    steps it forks, and a few harmless ones; never the build's other variables (secrets
+    among them), since it outlives the build (each forked step gets its own env anyway)."""
+    return {k: v for k, v in env.items() if _startup(k) or k in kept.HARMLESS}
 
 
 def _imports(tree: ast.Module) -> Iterable[tuple[str, bool]]:
@@ -131,19 +146,18 @@ def _local_names(folder: Path) -> set[str]:
             if (p.suffix == ".py" and p.is_file()) or (p / "__init__.py").is_file()}
 
 
-def _wanted(files: Iterable[Path], local: set[str], anywhere: Iterable[Path] | None = None
-            ) -> list[str]:
+def _wanted(files: Iterable[Path], local: set[str], entry: Path | None = None) -> list[str]:
     """The files' module-level imports and every import of a PRELOAD_ROOTS library (with its
-    companions) in ``anywhere`` (default: all the files), never a module a code folder
-    provides itself."""
+    companions) wherever it is; given an ``entry`` script, the other files' function-level
+    imports of RUN_ONLY_ROOTS are left out. Never a module a code folder provides itself."""
     files = list(files)
-    anywhere = set(files if anywhere is None else anywhere)
     found: dict[str, None] = {}
     for file in files:
         tree = _parse(file)
+        skipped = RUN_ONLY_ROOTS if entry is not None and file != entry else ()
         for module, top_level in _imports(tree) if tree is not None else ():
             root = module.split(".")[0]
-            if top_level or (root in PRELOAD_ROOTS and file in anywhere):
+            if top_level or (root in PRELOAD_ROOTS and root not in skipped):
                 found.setdefault(module)
                 for companion in PRELOAD_ROOTS.get(root, ()):
                     found.setdefault(companion)
@@ -168,9 +182,10 @@ def preload_modules(code_folders: Iterable[Path]) -> list[str]:
 def run_preload(folder: Path, argv: list[str]) -> list[str]:
     """What a server should import for one run of ``python argv...`` in ``folder`` (argv may
     start with "-m"): the module-level imports of its script and of the folder's own modules it
-    reaches, followed import by import, and the heavy libraries its script imports anywhere;
-    not what the folder's other scripts import (a test that runs prep need not wait for what
-    train imports), nor what a helper might import on some path."""
+    reaches, followed import by import, and the heavy libraries any of them imports anywhere
+    (a data generator's scikit-learn dataset, imported in a function of the model's module),
+    except RUN_ONLY_ROOTS in helpers; not what the folder's other scripts import (a test that
+    runs prep need not wait for what train imports)."""
     local = _local_names(folder)
     if argv[0] == "-m":
         parts = argv[1].split(".")
@@ -197,7 +212,7 @@ def run_preload(folder: Path, argv: list[str]) -> list[str]:
                 for depth in range(1, len(parts) + 1):
                     target = folder.joinpath(*parts[:depth])
                     queue += [target.with_suffix(".py"), target / "__init__.py"]
-    return _wanted(reached, local, anywhere=reached[:1])
+    return _wanted(reached, local, entry=reached[0] if reached else None)
 
 
 class ForkedProcess:
@@ -252,11 +267,14 @@ class ForkServer:
     """The runner's side of forkserver.py: one per build, shared by its pipelines' threads."""
 
     def __init__(self, python: str, env: dict[str, str], log: Path,
-                 modules: Iterable[str] = (), wait: bool = True):
-        """Start the server importing ``modules``; ``wait``: until it has (else see
-        wait_ready; until then close() stops it at once)."""
+                 modules: Iterable[str] = (), wait: bool = True, keep: float | None = None):
+        """A session of this environment's kept server (kept.py), or a server of its own when
+        ``keep`` is 0 (default: kept.KEEP_ENV) or none can be had (see kept_note), importing
+        ``modules``; ``wait``: until it has (else see wait_ready; until then close() stops
+        it at once)."""
         self.env = {**env, "PYTHONUNBUFFERED": "1"}
         self.log = log
+        self.kept_note = ""  # why this build has a server of its own, when it should not
         self.loaded: set[str] = set()
         self.failed: dict[str, str] = {}
         self.preload_seconds = 0.0
@@ -271,14 +289,24 @@ class ForkServer:
         ready = _Preload()
         self._waiting[0] = ready
         log.parent.mkdir(parents=True, exist_ok=True)
+        keep = kept.keep_seconds() if keep is None else keep
+        self.process: subprocess.Popen | kept.Session
         try:
-            with log.open("w") as out:
-                self.process = subprocess.Popen(
-                    [python, str(SERVER), str(request_r), str(reply_w), json.dumps(modules),
-                     json.dumps(WARM_CALLS)],
-                    pass_fds=(request_r, reply_w), env=self.env, cwd=log.parent,
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True)
+            try:
+                if keep <= 0:
+                    raise kept.KeptServerError(f"{kept.KEEP_ENV} is 0")
+                self.process = kept.session(
+                    python, kept_environment(self.env), SERVER, log, modules,
+                    (request_r, reply_w), keep, WARM_CALLS, READY_TIMEOUT_SECONDS)
+            except (kept.KeptServerError, OSError) as exc:
+                self.kept_note = f"no kept warm server: {exc}"
+                with log.open("w") as out:
+                    self.process = subprocess.Popen(
+                        [python, str(SERVER), str(request_r), str(reply_w),
+                         json.dumps(modules), json.dumps(WARM_CALLS)],
+                        pass_fds=(request_r, reply_w), env=self.env, cwd=log.parent,
+                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                        start_new_session=True)
         finally:
             os.close(request_r)
             os.close(reply_w)
@@ -312,6 +340,8 @@ class ForkServer:
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
                 message = json.loads(line)
+                if message.get("id") == 0 and isinstance(self.process, kept.Session):
+                    self.process.known(int(message["pid"]))
                 with self._lock:
                     waiter = self._waiting.get(message.get("id"))
                     if waiter is not None and ("exit" in message or "error" in message
@@ -321,7 +351,10 @@ class ForkServer:
                     waiter._reply(message)
         code = self.process.wait()
         with self._lock:
-            self.error = self.error or f"the fork server exited (code {code}); log: {self.log}"
+            how = (f"code {code}" if isinstance(self.process, subprocess.Popen) else
+                   f"session {self.process.pid} of the kept server, whose log "
+                   f"{self.process.socket_path.with_suffix('.log')} has its exit code")
+            self.error = self.error or f"the fork server exited ({how}); log: {self.log}"
             waiting, self._waiting = list(self._waiting.values()), {}
         for waiter in waiting:
             if isinstance(waiter, ForkedProcess):
@@ -393,9 +426,9 @@ class ForkServer:
         server still importing its first modules has forked nothing: it is stopped at once."""
         starting = self._starting
         stopped_early = starting is not None and not starting.done.is_set()
-        if stopped_early:
+        if stopped_early:  # a kept server's session not forked yet ends as its pipe closes
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.kill()
         with self._lock:
             if self._requests < 0:
                 return
@@ -406,9 +439,10 @@ class ForkServer:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.kill()
             self.process.wait()
-        self._reader.join(timeout=5)
+        if not (stopped_early and isinstance(self.process, kept.Session)):
+            self._reader.join(timeout=5)  # (a kept server importing for us still holds it)
         if stopped_early or (self.process.returncode == 0 and not self.failed):
             with contextlib.suppress(OSError):
                 self.log.unlink()

@@ -360,7 +360,8 @@ class _Execution:
                 try:
                     process = server.start(argv, job.component.code, env, log_path)
                     self.lease.add_helper("forkserver", server.process.pid, server.log)
-                    return process, "forked from the warm interpreter"
+                    kept = server.kept_note or "a session of the server kept between builds"
+                    return process, f"forked from the warm interpreter ({kept})"
                 except LaunchError as exc:
                     how = f"spawned (warm start failed: {exc})"
         return spawn(line, job.component.code, env, log_path), how

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlops.config import load_config
+from mlops.pipeline import kept
 from mlops.pipeline.loader import load_pipeline
 from mlops.pipeline.runner import RunSettings, StepFailed, run_pipeline
 from mlops.testkit.signals import interruptible
@@ -439,8 +440,13 @@ def test_cancelling_a_build_stops_every_model_s_pipeline(tmp_path):
     assert not list((tmp_path / "runs" / "leases").iterdir())
 
 
-def test_a_step_whose_warm_server_dies_fails_and_is_stopped(tmp_path):
+@pytest.mark.parametrize("keep", ["0", "60"], ids=["own-server", "kept-server-session"])
+def test_a_step_whose_warm_server_dies_fails_and_is_stopped(tmp_path, monkeypatch, keep):
+    """The build's server (its own, or its session of the kept server) killed under a
+    running step: the step is stopped and fails naming the server."""
     import threading
+
+    monkeypatch.setenv(kept.KEEP_ENV, keep)
 
     step = """
         import os, sys, time
@@ -475,7 +481,8 @@ def test_a_step_whose_warm_server_dies_fails_and_is_stopped(tmp_path):
     assert not thread.is_alive()
     (error,) = caught
     assert isinstance(error, StepFailed)
-    assert "the fork server exited (code -9)" in str(error) and "the step was stopped" in str(error)
+    assert "the fork server exited" in str(error) and "the step was stopped" in str(error)
+    assert ("(code -9)" if keep == "0" else "of the kept server, whose log") in str(error)
     deadline = time.monotonic() + 10
     while alive(int(pid_file.read_text())) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops.pipeline import kept
 from mlops.pipeline.pool import START_ENV, StepPool
 from mlops.testkit import warm
 
@@ -130,9 +131,11 @@ def test_a_build_warms_its_server_before_the_first_step_asks(tmp_path):
     assert first.process.poll() is not None  # closing the pool stops it
 
 
-def test_closing_a_pool_stops_a_server_still_preloading_at_once(tmp_path):
+def test_closing_a_pool_stops_a_server_still_preloading_at_once(tmp_path, monkeypatch):
     """A warm build reuses every step and never asks the server: the build must not wait for
-    the warm-up's imports to end before it closes."""
+    the warm-up's imports to end before it closes. (A server of its own: a kept server's
+    session, see test_kept_server.py.)"""
+    monkeypatch.setenv(kept.KEEP_ENV, "0")
     slow = tmp_path / "slow"
     slow.mkdir()
     (slow / "slowmod.py").write_text("import time\ntime.sleep(120)\n")

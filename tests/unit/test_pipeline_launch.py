@@ -69,13 +69,20 @@ def test_one_run_preloads_what_its_script_reaches_not_the_whole_folder(tmp_path)
         "step_train.py": "import sklearn.ensemble\n",
         "helpers/__init__.py": "",
         "helpers/io.py": "import csv\nfrom helpers.deep import x\n"
-                         "def save():\n    import mlflow\n",  # only on some path: not preloaded
-        "helpers/deep.py": "import decimal\n",
+                         "def save():\n    import mlflow\n",  # a pipeline run's: not preloaded
+        "helpers/deep.py": "import decimal\n"
+                           "def real_rows():\n    import sklearn.datasets\n",  # a generator's
         "pkg/__init__.py": "",
         "pkg/gen.py": "import numpy\nimport schema\n",
         "schema.py": "import json\n",
     })
     assert set(run_preload(code, ["step_prep.py", "--x", "1"])) == \
-        {"pandas", "scipy.stats", "csv", "decimal"}
+        {"pandas", "scipy.stats", "csv", "decimal", "sklearn.datasets", "sklearn.base",
+         "sklearn.utils"}
     assert set(run_preload(code, ["-m", "pkg.gen"])) == {"numpy", "json"}
     assert "sklearn.ensemble" in preload_modules([code])  # a pipeline's server takes them all
+    assert "mlflow" in preload_modules([code])
+    # the script's own function-level import of MLflow is preloaded: the run itself uses it
+    (code / "step_register.py").write_text("from helpers import io\ndef main():\n"
+                                           "    import mlflow\n")
+    assert "mlflow" in run_preload(code, ["step_register.py"])

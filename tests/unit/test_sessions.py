@@ -11,7 +11,7 @@ from mlops import cli
 from mlops.cicd.generate import render_all
 from mlops.config import load_config
 from mlops.infra.docs import write_docs
-from mlops.sessions import BY_NAME, SESSIONS, markdown
+from mlops.sessions import BY_NAME, SERIAL_MARK, SESSIONS, TEST_WORKERS, markdown, suite_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,3 +42,20 @@ def test_ci_pipelines_call_only_declared_sessions():
 def test_every_requirement_is_a_declared_session():
     for session in SESSIONS:
         assert set(session.requires) <= set(BY_NAME), session.name
+
+
+def test_the_suite_runs_in_parallel_then_its_serial_modules_alone():
+    """`nox -s tests`: every test runs exactly once, the `serial` ones alone after the others;
+    the marker is the one pyproject registers (pytest runs with --strict-markers)."""
+    import tomllib
+
+    parallel, serial = suite_runs([])
+    assert parallel[:2] == ["-n", str(TEST_WORKERS)] and "--dist" in parallel
+    assert parallel[parallel.index("-m") + 1] == f"not {SERIAL_MARK}"
+    assert serial == ["-m", SERIAL_MARK]
+    markers = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
+        "ini_options"]["markers"]
+    assert any(m.startswith(f"{SERIAL_MARK}:") for m in markers)
+    assert "pytest-xdist" in (ROOT / "pyproject.toml").read_text()
+    # arguments given run once, as given
+    assert suite_runs(["-k", "front", "-x"]) == [["-k", "front", "-x"]]
