@@ -243,25 +243,42 @@ class _CheckProcesses:
                     os.killpg(process.pid, signal.SIGKILL)
 
 
-def _concurrently(tasks: dict[str, Callable[[], Any]], pool: StepPool,
-                  checks: _CheckProcesses) -> dict[str, Future]:
-    """Run ``tasks`` at once, each in a thread with a copy of this context (so their pipelines
-    share ``pool``). Ctrl-C or SIGTERM stops them all (steps terminated and their runs marked
-    KILLED, check processes stopped), then re-raises KeyboardInterrupt."""
-    with sigterm_as_interrupt(), ThreadPoolExecutor(max_workers=max(1, len(tasks)),
-                                                    thread_name_prefix="build") as executor:
-        futures = {name: executor.submit(contextvars.copy_context().run, task)
-                   for name, task in tasks.items()}
+class _Concurrent:
+    """A build's tasks run at once, each in a thread with a copy of this context (so that their
+    pipelines share the build's pool), each started as soon as it can be: a model's lint and
+    unit tests before the workspace is provisioned, its pipeline after. Leaving the block
+    early (Ctrl-C, SIGTERM, or an error such as a failed provisioning) stops them all: steps
+    terminated and their runs marked KILLED, check processes stopped."""
+
+    def __init__(self, pool: StepPool, checks: _CheckProcesses, size: int):
+        self.pool, self.checks = pool, checks
+        self.futures: dict[str, Future] = {}
+        self._executor = ThreadPoolExecutor(max_workers=max(1, size),
+                                            thread_name_prefix="build")
+        self._signals = sigterm_as_interrupt()
+
+    def __enter__(self) -> _Concurrent:
+        self._signals.__enter__()
+        return self
+
+    def start(self, name: str, task: Callable[[], Any]) -> None:
+        self.futures[name] = self._executor.submit(contextvars.copy_context().run, task)
+
+    def wait(self) -> dict[str, Future]:
+        pending = set(self.futures.values())
+        while pending:  # short waits: Ctrl-C reaches the main thread
+            _, pending = wait_for(pending, timeout=0.2)
+        return self.futures
+
+    def __exit__(self, kind, error, traceback) -> None:
         try:
-            pending = set(futures.values())
-            while pending:
-                _, pending = wait_for(pending, timeout=0.2)
-        except KeyboardInterrupt:
-            pool.cancel()
-            checks.stop()
-            wait_for(futures.values())
-            raise
-    return futures
+            if kind is not None:
+                self.pool.cancel()
+                self.checks.stop()
+                wait_for(self.futures.values())
+        finally:
+            self._executor.shutdown(wait=True)
+            self._signals.__exit__(kind, error, traceback)
 
 
 def _outcome(future: Future) -> Any:
@@ -279,20 +296,19 @@ def pr_build(config: FactoryConfig, models: list[str], target: str = "local", *,
              checks: bool = True) -> list[BuildReport]:
     """Lint + unit tests and, concurrently, the pipeline on env ``pr`` of each model; every
     model at once, their steps sharing the compute cluster's nodes."""
-    with shared_pool() as pool:
+    entries = [config.entry(m, "pr") for m in models]
+    processes = _CheckProcesses()
+    with shared_pool() as pool, _Concurrent(pool, processes, 2 * len(models)) as tasks:
         if platform is None:
-            _warm_up(pool, config, [config.entry(m, "pr") for m in models], target)
+            _warm_up(pool, config, entries, target)
+        for entry in entries if checks else ():  # they need no workspace: before provisioning
+            tasks.start(f"{entry.model}.checks", functools.partial(
+                run_checks, entry, runner=runner or processes.run, root=config.root))
         platform = _platform(config, target, platform)
-        processes = _CheckProcesses()
-        tasks: dict[str, Callable[[], Any]] = {}
-        for model in models:
-            entry = config.entry(model, "pr")
-            if checks:
-                tasks[f"{model}.checks"] = functools.partial(
-                    run_checks, entry, runner=runner or processes.run, root=config.root)
-            tasks[f"{model}.pipeline"] = functools.partial(_pipeline, platform, entry,
-                                                           run_names(entry), target, wait)
-        done = _concurrently(tasks, pool, processes)
+        for entry in entries:
+            tasks.start(f"{entry.model}.pipeline", functools.partial(
+                _pipeline, platform, entry, run_names(entry), target, wait))
+        done = tasks.wait()
     reports = []
     for model in models:
         report = _outcome(done[f"{model}.pipeline"])
@@ -353,12 +369,13 @@ def ci_build(config: FactoryConfig, models: list[str], target: str = "local", *,
                 report.status, report.error = "failed", f"deploy/smoke test: {exc}"
         return report
 
-    with shared_pool() as pool:
+    with shared_pool() as pool, _Concurrent(pool, _CheckProcesses(), len(models)) as tasks:
         if platform is None:
             _warm_up(pool, config, [config.entry(m, "dev") for m in models], target)
         platform = _platform(config, target, platform)
-        done = _concurrently({model: functools.partial(build, model) for model in models},
-                             pool, _CheckProcesses())
+        for model in models:
+            tasks.start(model, functools.partial(build, model))
+        done = tasks.wait()
     reports = []
     for model in models:
         report = _outcome(done[model])

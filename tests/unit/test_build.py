@@ -248,3 +248,66 @@ def test_when_both_fail_the_report_names_both(tmp_path, monkeypatch):
     with pytest.raises(BuildFailed) as caught:
         pr_build(config, [model], platform=Broken(), runner=runner)
     assert "tests failed" in str(caught.value) and "step 'train' failed" in str(caught.value)
+
+
+def test_checks_start_before_the_workspace_is_provisioned(tmp_path, monkeypatch):
+    """Lint and unit tests need no workspace: they start first, and run while it is checked
+    and provisioned (synth, plan, apply: seconds, minutes on Azure)."""
+    import time
+
+    from mlops import platform as platforms
+
+    config = fresh(tmp_path, monkeypatch)
+    model = config.model_names[0]
+    seen: dict[str, float] = {}
+
+    def provisioned(target, config):
+        seen["provisioning"] = time.monotonic()
+        time.sleep(0.5)
+        seen["provisioned"] = time.monotonic()
+        return FakePlatform()
+
+    def runner(cmd, **kwargs):
+        seen.setdefault("first check", time.monotonic())
+        return subprocess.CompletedProcess(cmd, 0, "ok", "")
+
+    monkeypatch.setattr(platforms, "get_platform", provisioned)
+    monkeypatch.setattr(build, "_warm_up", lambda *args: None)
+    pr_build(config, [model], runner=runner)
+    assert seen["first check"] < seen["provisioned"]
+
+
+def test_a_failed_provisioning_stops_the_checks_already_running(tmp_path, monkeypatch):
+    """The checks run as real processes: provisioning fails, the build fails with its error
+    and leaves no check running behind it."""
+    import sys
+    import time
+
+    from mlops import platform as platforms
+    from mlops.errors import FactoryError
+    from mlops.procinfo import start_time
+
+    config = fresh(tmp_path, monkeypatch)
+    model = config.model_names[0]
+    pid_file = tmp_path / "check.pid"
+    sleeper = [sys.executable, "-c", "import os, sys, time; open(sys.argv[1], 'w')"
+               ".write(str(os.getpid())); time.sleep(120)", str(pid_file)]
+
+    def failing(target, config):
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        raise FactoryError("provision local: terraform apply failed")
+
+    monkeypatch.setattr(build, "check_commands", lambda entry: [("tests", sleeper)])
+    monkeypatch.setattr(platforms, "get_platform", failing)
+    monkeypatch.setattr(build, "_warm_up", lambda *args: None)
+    started = time.monotonic()
+    with pytest.raises(FactoryError, match="terraform apply failed"):
+        pr_build(config, [model])
+    assert time.monotonic() - started < 30
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while start_time(pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert start_time(pid) is None, "the check outlived its failed build"
