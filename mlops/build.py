@@ -83,18 +83,30 @@ def _checks_key(model_dir: Path, root: Path) -> str:
     return digest.hexdigest()
 
 
+def _test_folders(entry: ModelEnvConfig) -> list[Path]:
+    """The model's own tests and the factory's contract tests for it."""
+    root = entry.model_dir.parent.parent
+    return [p for p in (entry.model_dir / "tests", root / "tests" / "models") if p.is_dir()]
+
+
 def check_commands(entry: ModelEnvConfig, python: str = sys.executable) -> list[tuple[str, list[str]]]:
     """(name, command) of each check: ruff over the model folder, pytest of its unit tests."""
-    model_dir = entry.model_dir
-    root = model_dir.parent.parent
-    commands = [("lint", [python, "-m", "ruff", "check", "--quiet", str(model_dir)])]
-    # the model's own tests and the factory's contract tests for it; unit tests only: the
-    # pipeline run that follows is the end-to-end check
-    targets = [str(p) for p in (model_dir / "tests", root / "tests" / "models") if p.is_dir()]
+    commands = [("lint", [python, "-m", "ruff", "check", "--quiet", str(entry.model_dir)])]
+    # unit tests only: the pipeline run alongside is the end-to-end check
     commands.append(("tests", [python, "-m", "pytest", "-q", "--no-header", "-p",
                                "no:cacheprovider", "-m", "not integration and not slow",
-                               "--factory-model", entry.model, *targets]))
+                               "--factory-model", entry.model,
+                               *map(str, _test_folders(entry))]))
     return commands
+
+
+def _checks_cached(entry: ModelEnvConfig, root: Path, cache_dir: Path | None = None) -> bool:
+    """Whether this exact code of the model passed its lint and unit tests before."""
+    marker = (cache_dir or state_dir(root) / "build-checks") / f"{entry.model}.json"
+    try:
+        return json.loads(marker.read_text()).get("key") == _checks_key(entry.model_dir, root)
+    except (OSError, ValueError):
+        return False
 
 
 def run_checks(entry: ModelEnvConfig, *, runner: Runner | None = None,
@@ -104,12 +116,9 @@ def run_checks(entry: ModelEnvConfig, *, runner: Runner | None = None,
     cache_dir = cache_dir or state_dir(root) / "build-checks"
     key = _checks_key(entry.model_dir, root)
     marker = cache_dir / f"{entry.model}.json"
-    try:
-        if json.loads(marker.read_text()).get("key") == key:
-            _say(f"  {entry.model}: lint + unit tests passed earlier for this exact code (cached)")
-            return [{"name": "lint", "status": "cached"}, {"name": "tests", "status": "cached"}]
-    except (OSError, ValueError):
-        pass
+    if _checks_cached(entry, root, cache_dir):
+        _say(f"  {entry.model}: lint + unit tests passed earlier for this exact code (cached)")
+        return [{"name": "lint", "status": "cached"}, {"name": "tests", "status": "cached"}]
     runner = runner or subprocess.run
     results: list[dict] = []
     for name, cmd in check_commands(entry):
@@ -147,20 +156,25 @@ def _platform(config: FactoryConfig, target: str, platform):
 
 
 def _warm_up(pool: StepPool, config: FactoryConfig, entries: list[ModelEnvConfig],
-             target: str) -> None:
+             target: str, tested: list[ModelEnvConfig] | None = None) -> None:
     """Local steps fork from the build's warm interpreter (mlops/pipeline/launch.py): start it
-    now, so that it preloads while the workspace is provisioned and each pipeline set up."""
+    now, so that it preloads while the workspace is provisioned and each pipeline set up.
+    The unit tests of the ``tested`` models fork from it too (what they import is added)."""
     if target != "local" or not entries:
         return
     from mlops.config import selected_infra_env
-    from mlops.pipeline.launch import preload_modules
+    from mlops.pipeline.launch import check_preload, preload_modules
     from mlops.pipeline.runner import step_base_env
     from mlops.staging import stage_entry
 
+    def modules() -> list[str]:
+        steps = preload_modules(dict.fromkeys(stage_entry(e).code for e in entries))
+        tests = check_preload(dict.fromkeys(f for e in tested or () for f in _test_folders(e)))
+        return list(dict.fromkeys([*steps, *tests]))
+
     max_nodes = config.infra_env(selected_infra_env()).cluster_max_nodes
     pool.warm_up(sys.executable, step_base_env(pool.max_nodes or max_nodes),
-                 state_dir(config.root) / f".forkserver-{os.getpid()}.log",
-                 lambda: preload_modules(dict.fromkeys(stage_entry(e).code for e in entries)))
+                 state_dir(config.root) / f".forkserver-{os.getpid()}.log", modules)
 
 
 def _pipeline(platform, entry: ModelEnvConfig, names: RunNames, target: str,
@@ -209,19 +223,46 @@ def _finish(reports: list[BuildReport], kind: str) -> list[BuildReport]:
 
 
 class _CheckProcesses:
-    """The check subprocesses of a build (a ``Runner``), so that a cancelled build stops them."""
+    """The check processes of a build (a ``Runner``), so that a cancelled build stops them. The
+    unit tests (`python -m pytest`) fork from the build's warm interpreter when ``pool`` has
+    one (pandas, scikit-learn, azure-ai-ml already imported), else start as a new one."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool: StepPool | None = None) -> None:
+        self.pool = pool
         self._lock = threading.Lock()
-        self._running: set[subprocess.Popen] = set()
+        self._running: set[Any] = set()  # Popen or ForkedProcess: pid, wait(timeout)
+
+    def _track(self, process: Any) -> None:
+        with self._lock:
+            self._running.add(process)
+
+    def _forked(self, cmd: list[str], cwd, env) -> subprocess.CompletedProcess | None:
+        if self.pool is None or cmd[:3] != [sys.executable, "-m", "pytest"]:
+            return None
+        from mlops.pipeline.launch import LaunchError, run_captured
+
+        server = self.pool.warmed_server()
+        if server is None:
+            return None
+        try:
+            return run_captured(server, cmd[1:], Path(cwd or os.getcwd()),
+                                server.aligned(dict(env or os.environ)), started=self._track)
+        except LaunchError:
+            return None  # started anew below
 
     def run(self, cmd: list[str], *, cwd=None, env=None, capture_output: bool = True,
             text: bool = True, check: bool = False) -> subprocess.CompletedProcess:
+        try:
+            result = self._forked(cmd, cwd, env)
+        finally:
+            with self._lock:
+                self._running = {p for p in self._running if p.poll() is None}
+        if result is not None:
+            return result
         process = subprocess.Popen(cmd, cwd=cwd, env=env, text=text, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    start_new_session=True)
-        with self._lock:
-            self._running.add(process)
+        self._track(process)
         try:
             out, err = process.communicate()
         finally:
@@ -297,18 +338,21 @@ def pr_build(config: FactoryConfig, models: list[str], target: str = "local", *,
     """Lint + unit tests and, concurrently, the pipeline on env ``pr`` of each model; every
     model at once, their steps sharing the compute cluster's nodes."""
     entries = [config.entry(m, "pr") for m in models]
-    processes = _CheckProcesses()
-    with shared_pool() as pool, _Concurrent(pool, processes, 2 * len(models)) as tasks:
-        if platform is None:
-            _warm_up(pool, config, entries, target)
-        for entry in entries if checks else ():  # they need no workspace: before provisioning
-            tasks.start(f"{entry.model}.checks", functools.partial(
-                run_checks, entry, runner=runner or processes.run, root=config.root))
-        platform = _platform(config, target, platform)
-        for entry in entries:
-            tasks.start(f"{entry.model}.pipeline", functools.partial(
-                _pipeline, platform, entry, run_names(entry), target, wait))
-        done = tasks.wait()
+    with shared_pool() as pool:
+        processes = _CheckProcesses(pool)
+        with _Concurrent(pool, processes, 2 * len(models)) as tasks:
+            if platform is None:
+                tested = [e for e in entries if checks and runner is None
+                          and not _checks_cached(e, config.root)]
+                _warm_up(pool, config, entries, target, tested)
+            for entry in entries if checks else ():  # need no workspace: before provisioning
+                tasks.start(f"{entry.model}.checks", functools.partial(
+                    run_checks, entry, runner=runner or processes.run, root=config.root))
+            platform = _platform(config, target, platform)
+            for entry in entries:
+                tasks.start(f"{entry.model}.pipeline", functools.partial(
+                    _pipeline, platform, entry, run_names(entry), target, wait))
+            done = tasks.wait()
     reports = []
     for model in models:
         report = _outcome(done[f"{model}.pipeline"])

@@ -16,8 +16,9 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,7 +35,10 @@ PRELOAD_ROOTS: dict[str, tuple[str, ...]] = {
     "mlflow": ("mlflow.tracking", "mlflow.models", "mlflow.pyfunc",
                "mlflow.store.tracking.sqlalchemy_store",
                "mlflow.store.model_registry.sqlalchemy_store"),
+    "azure": (),  # azure-ai-ml: the contract tests load a model's pipeline with it (3+ s)
 }
+# The factory's own package: never imported into a server (a kept one would hold old code).
+FACTORY_PACKAGE = __name__.split(".")[0]
 # Heavy libraries a run preloads from a helper's function only when its own script imports
 # them too: the steps' shared helpers import MLflow inside functions used only in a pipeline
 # run, and a test that runs prep should not wait the seconds MLflow costs.
@@ -179,6 +183,18 @@ def preload_modules(code_folders: Iterable[Path]) -> list[str]:
     return _wanted(files, local)
 
 
+def check_preload(test_folders: Iterable[Path]) -> list[str]:
+    """What a server should import for a build's unit-test run (`python -m pytest` over these
+    folders): pytest, the test files' module-level imports and the heavy libraries they import
+    anywhere; never the factory's own modules, nor the folders' own."""
+    local = {FACTORY_PACKAGE}
+    files: list[Path] = []
+    for folder in test_folders:
+        local |= _local_names(folder)
+        files += [f for f in tree_files(folder) if f.suffix == ".py"]
+    return list(dict.fromkeys(["pytest", *_wanted(files, local)]))
+
+
 def run_preload(folder: Path, argv: list[str]) -> list[str]:
     """What a server should import for one run of ``python argv...`` in ``folder`` (argv may
     start with "-m"): the module-level imports of its script and of the folder's own modules it
@@ -273,6 +289,7 @@ class ForkServer:
         ``modules``; ``wait``: until it has (else see wait_ready; until then close() stops
         it at once)."""
         self.env = {**env, "PYTHONUNBUFFERED": "1"}
+        self.python = python
         self.log = log
         self.kept_note = ""  # why this build has a server of its own, when it should not
         self.loaded: set[str] = set()
@@ -394,6 +411,12 @@ class ForkServer:
         """Why a step with ``env`` cannot be forked from this server (empty: it can)."""
         return startup_differences(env, self.env, self.set_by_libraries)
 
+    def aligned(self, env: dict[str, str]) -> dict[str, str]:
+        """``env`` with the server's start-up variables (for a process that may run with the
+        server's: a build's unit tests get a slot's thread counts, as its steps do)."""
+        kept_apart = {k: v for k, v in env.items() if not _startup(k)}
+        return {**kept_apart, **{k: v for k, v in self.env.items() if _startup(k)}}
+
     @property
     def alive(self) -> bool:
         return self.error is None and self.process.poll() is None
@@ -446,3 +469,27 @@ class ForkServer:
         if stopped_early or (self.process.returncode == 0 and not self.failed):
             with contextlib.suppress(OSError):
                 self.log.unlink()
+
+
+def run_captured(server: ForkServer, argv: list[str], cwd: Path, env: dict[str, str],
+                 timeout: float | None = None,
+                 started: Callable[[ForkedProcess], None] | None = None
+                 ) -> subprocess.CompletedProcess:
+    """``python argv...`` forked from ``server``, its stdout and stderr captured apart, as
+    ``subprocess.run(capture_output=True, text=True)`` gives them. ``started`` gets the process
+    as soon as it runs (to stop it); past ``timeout`` its group is killed and TimeoutExpired
+    raised. Raises LaunchError when the server cannot fork it."""
+    command = [server.python, *argv]
+    with tempfile.TemporaryDirectory(prefix="forked-") as scratch:
+        out, err = Path(scratch) / "stdout", Path(scratch) / "stderr"
+        process = server.start(argv, cwd, env, out, err)
+        if started is not None:
+            started(process)
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise subprocess.TimeoutExpired(command, timeout or 0.0) from None
+        read = lambda path: path.read_text(errors="replace") if path.exists() else ""  # noqa: E731
+        return subprocess.CompletedProcess(command, code, read(out), read(err))

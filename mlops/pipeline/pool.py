@@ -50,6 +50,8 @@ class StepPool:
         self._server_lock = threading.Lock()
         self._server: ForkServer | None = None
         self._closed = False
+        self._warmed = threading.Event()  # set once warm_up's server is ready (or failed)
+        self._warming = False
 
     # -- slots -------------------------------------------------------------------------------
     def try_acquire(self, max_nodes: int) -> bool:
@@ -110,10 +112,24 @@ class StepPool:
             return
 
         def start() -> None:
-            with contextlib.suppress(Exception):
-                self.server(python, env, log, list(modules()))
+            try:
+                with contextlib.suppress(Exception):
+                    self.server(python, env, log, list(modules()))
+            finally:
+                self._warmed.set()
 
+        self._warming = True
         threading.Thread(target=start, name="forkserver-warm-up", daemon=True).start()
+
+    def warmed_server(self, timeout: float | None = None) -> ForkServer | None:
+        """The server warm_up started, once its imports are done; None without a warm-up, or
+        when it failed (other processes of the build, such as its unit tests, may fork from
+        it: the modules they need were in the warm-up's list)."""
+        if not self._warming or not self._warmed.wait(timeout):
+            return None
+        with self._server_lock:
+            server = self._server
+        return server if server is not None and server.alive and not self._closed else None
 
     # -- lifetime ----------------------------------------------------------------------------
     def cancel(self) -> None:

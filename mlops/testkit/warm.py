@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
-from mlops.pipeline.launch import ForkServer, LaunchError, run_preload
+from mlops.pipeline.launch import ForkServer, LaunchError, run_captured, run_preload
 from mlops.pipeline.pool import warm_by_default
 
 _LOCK = threading.Lock()
@@ -54,23 +52,8 @@ def run(argv: list[str], cwd: Path, env: dict[str, str],
     """``python argv...`` (argv may start with "-m") in ``cwd``, its output captured."""
     env = {**env, "PYTHONUNBUFFERED": "1"}
     server = _server(cwd, argv, env)
-    command = [sys.executable, *argv]
-    if server is None or server.startup_differences(env):
-        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True,
-                              timeout=timeout)
-    scratch = Path(tempfile.mkdtemp(dir=_SCRATCH))
-    out, err = scratch / "stdout", scratch / "stderr"
-    try:
-        process = server.start(argv, cwd, env, out, err)
-        try:
-            code = process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            raise subprocess.TimeoutExpired(command, timeout) from None
-        read = lambda path: path.read_text() if path.exists() else ""  # noqa: E731
-        return subprocess.CompletedProcess(command, code, read(out), read(err))
-    finally:
-        for path in (out, err):
-            path.unlink(missing_ok=True)
-        scratch.rmdir()
+    if server is not None and not server.startup_differences(env):
+        with contextlib.suppress(LaunchError):
+            return run_captured(server, argv, cwd, env, timeout)
+    return subprocess.run([sys.executable, *argv], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)

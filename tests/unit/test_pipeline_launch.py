@@ -86,3 +86,18 @@ def test_one_run_preloads_what_its_script_reaches_not_the_whole_folder(tmp_path)
     (code / "step_register.py").write_text("from helpers import io\ndef main():\n"
                                            "    import mlflow\n")
     assert "mlflow" in run_preload(code, ["step_register.py"])
+
+
+def test_a_builds_unit_tests_preload_their_libraries_never_the_factory(tmp_path):
+    from mlops.pipeline.launch import check_preload
+
+    tests = write(tmp_path / "tests", {
+        "conftest.py": "import json\nfrom mlops.testkit import kit\n",
+        "test_a.py": "import pandas as pd\nimport helper\nfrom mlops.tasks import task\n"
+                     "def test_x():\n    from azure.ai.ml import load_job\n",
+        "helper.py": "import decimal\n",
+    })
+    modules = check_preload([tests])
+    assert modules[0] == "pytest"
+    assert {"json", "pandas", "decimal", "azure.ai.ml"} <= set(modules)
+    assert not [m for m in modules if m.split(".")[0] in ("mlops", "helper", "conftest")]
