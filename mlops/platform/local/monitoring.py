@@ -10,12 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from mlops.config import ModelEnvConfig
 from mlops.errors import FactoryError
-from mlops.monitoring import drift
-from mlops.monitoring.collected import read_collected
 from mlops.monitoring.reference import reference_features, reference_predictions
 from mlops.naming import RunNames
 from mlops.plugins import read_plugin
@@ -35,6 +31,10 @@ def collection_root(workspace: Workspace) -> Path:
 
 def monitor(workspace: Workspace, entry: ModelEnvConfig, names: RunNames, reports: Path,
             env: str) -> MonitorRecord:
+    import pandas as pd  # here, not above: every command loads the platform, few monitor
+
+    from mlops.monitoring import drift
+    from mlops.monitoring.collected import read_collected
     from mlops.platform.local.data import latest_asset
     from mlops.platform.local.endpoints import champion_model, registry_of
 
