@@ -120,6 +120,10 @@ def test_front_and_keeper_killed_together_a_deploy_brings_the_endpoint_back(serv
     record = registry.read(NAME)
     for ref in (record.keeper, record.front):
         os.kill(ref.pid, signal.SIGKILL)
+    # a killed process dies when the kernel next runs it: until then /proc shows it running,
+    # and a deploy that looked then would find the endpoint healthy and do nothing
+    assert wait_for(lambda: not (supervision.alive(record.keeper)
+                                 or supervision.alive(record.front)), 10)
     assert wait_for(lambda: online.endpoint_status(registry.read(NAME)) in ("down", "healthy"),
                     10)
     deploy(registry.root, NAME, model_dir, sample, {"WORKER_COUNT": "2"})
