@@ -159,7 +159,8 @@ def _warm_up(pool: StepPool, config: FactoryConfig, entries: list[ModelEnvConfig
              target: str, tested: list[ModelEnvConfig] | None = None) -> None:
     """Local steps fork from the build's warm interpreter (mlops/pipeline/launch.py): start it
     now, so that it preloads while the workspace is provisioned and each pipeline set up.
-    The unit tests of the ``tested`` models fork from it too (what they import is added)."""
+    The unit tests of the ``tested`` models fork from it too: what they import (pytest,
+    azure-ai-ml...) the kept server imports after this build's session is forked."""
     if target != "local" or not entries:
         return
     from mlops.config import selected_infra_env
@@ -167,14 +168,15 @@ def _warm_up(pool: StepPool, config: FactoryConfig, entries: list[ModelEnvConfig
     from mlops.pipeline.runner import step_base_env
     from mlops.staging import stage_entry
 
-    def modules() -> list[str]:
-        steps = preload_modules(dict.fromkeys(stage_entry(e).code for e in entries))
-        tests = check_preload(dict.fromkeys(f for e in tested or () for f in _test_folders(e)))
-        return list(dict.fromkeys([*steps, *tests]))
+    def steps() -> list[str]:
+        return preload_modules(dict.fromkeys(stage_entry(e).code for e in entries))
+
+    def tests() -> list[str]:  # kept for the next build: this one's steps never wait for them
+        return check_preload(dict.fromkeys(f for e in tested or () for f in _test_folders(e)))
 
     max_nodes = config.infra_env(selected_infra_env()).cluster_max_nodes
     pool.warm_up(sys.executable, step_base_env(pool.max_nodes or max_nodes),
-                 state_dir(config.root) / f".forkserver-{os.getpid()}.log", modules)
+                 state_dir(config.root) / f".forkserver-{os.getpid()}.log", steps, tests)
 
 
 def _pipeline(platform, entry: ModelEnvConfig, names: RunNames, target: str,

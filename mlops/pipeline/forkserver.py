@@ -354,11 +354,13 @@ def _unlink_own(path, inode):
 def daemon(path, idle_seconds, warm_calls):
     """A warm server kept between builds, listening on the Unix socket ``path``.
 
-    A client connects and sends one JSON line, {"modules": [...], "log": path}, with its
-    request and reply pipes attached ({"stop": true}, without, asks the server to leave). The server answers {"ok": true} (or {"stale": why} when
+    A client connects and sends one JSON line, {"modules": [...], "log": path, "later": [...]},
+    with its request and reply pipes attached ({"stop": true}, without, asks the server to
+    leave). The server answers {"ok": true} (or {"stale": why} when
     its packages changed: it then leaves, and the client starts a new one), imports the modules
     itself, so that later builds find them loaded, and forks a session that serves the pipes
-    as serve() does. A session is its own process: a build whose kept server dies goes on. The
+    as serve() does; then it imports the "later" modules, which this build's session does not
+    wait for and later builds' sessions have. A session is its own process: a build whose kept server dies goes on. The
     server exits after ``idle_seconds`` without a session, removing its socket."""
     import socket
 
@@ -427,6 +429,7 @@ def daemon(path, idle_seconds, warm_calls):
                 sessions.add(pid)
                 print(f"{time.strftime('%H:%M:%S')} session {pid} for {hello['log']}",
                       flush=True)
+                _preload(hello.get("later") or [], warm_calls)  # for the builds after this one
             finally:
                 for fd in fds:
                     os.close(fd)

@@ -192,9 +192,10 @@ def _answer(sock: socket.socket, timeout: float) -> dict | None:
 
 def session(python: str, env: dict[str, str], server: Path, log: Path, modules: list[str],
             pipes: tuple[int, int], keep: float, warm_calls: dict[str, str],
-            timeout: float) -> Session:
+            timeout: float, later: list[str] | None = None) -> Session:
     """Hand ``pipes`` (request read end, reply write end) to the kept server of this
-    environment, starting it when none answers; it forks a session that serves them. ``env``:
+    environment, starting it when none answers; it forks a session that serves them, with
+    ``modules`` imported (and ``later`` too, when an earlier build asked for them). ``env``:
     what the kept server starts with (see module doc); ``timeout``: for its answer, which
     waits while it imports for another build."""
     base = folder()
@@ -203,7 +204,8 @@ def session(python: str, env: dict[str, str], server: Path, log: Path, modules: 
     if len(str(path)) > SOCKET_PATH_MAX:
         raise KeptServerError(f"{path}: a socket path longer than {SOCKET_PATH_MAX} bytes; set "
                               f"{DIR_ENV} to a shorter folder")
-    hello = (json.dumps({"modules": modules, "log": str(log)}) + "\n").encode()
+    hello = (json.dumps({"modules": modules, "log": str(log), "later": later or []})
+             + "\n").encode()
     for _ in range(3):  # one that was leaving (idle, or its packages changed): a new one
         sock = _connect(path)
         if sock is None:

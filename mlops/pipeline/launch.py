@@ -283,11 +283,13 @@ class ForkServer:
     """The runner's side of forkserver.py: one per build, shared by its pipelines' threads."""
 
     def __init__(self, python: str, env: dict[str, str], log: Path,
-                 modules: Iterable[str] = (), wait: bool = True, keep: float | None = None):
+                 modules: Iterable[str] = (), wait: bool = True, keep: float | None = None,
+                 later: Iterable[str] = ()):
         """A session of this environment's kept server (kept.py), or a server of its own when
         ``keep`` is 0 (default: kept.KEEP_ENV) or none can be had (see kept_note), importing
         ``modules``; ``wait``: until it has (else see wait_ready; until then close() stops
-        it at once)."""
+        it at once). ``later``: modules the kept server imports after forking this session
+        (its later sessions have them; a server of its own ignores them)."""
         self.env = {**env, "PYTHONUNBUFFERED": "1"}
         self.python = python
         self.log = log
@@ -314,7 +316,8 @@ class ForkServer:
                     raise kept.KeptServerError(f"{kept.KEEP_ENV} is 0")
                 self.process = kept.session(
                     python, kept_environment(self.env), SERVER, log, modules,
-                    (request_r, reply_w), keep, WARM_CALLS, READY_TIMEOUT_SECONDS)
+                    (request_r, reply_w), keep, WARM_CALLS, READY_TIMEOUT_SECONDS,
+                    list(later))
             except (kept.KeptServerError, OSError) as exc:
                 self.kept_note = f"no kept warm server: {exc}"
                 with log.open("w") as out:

@@ -74,7 +74,7 @@ class StepPool:
 
     # -- the warm interpreter ----------------------------------------------------------------
     def server(self, python: str, env: dict[str, str], log: Path,
-               modules: Iterable[str]) -> ForkServer | None:
+               modules: Iterable[str], later: Iterable[str] = ()) -> ForkServer | None:
         """The build's fork server with ``modules`` loaded (started on first use), or None when
         steps are spawned (warm start off, the pool closed, or the server could not start: see
         server_note). Waits for its imports outside the lock, so that close() never waits."""
@@ -87,7 +87,8 @@ class StepPool:
                 return None
             try:
                 if server is None:
-                    server = self._server = ForkServer(python, env, log, modules, wait=False)
+                    server = self._server = ForkServer(python, env, log, modules, wait=False,
+                                                       later=later)
             except (LaunchError, OSError) as exc:
                 self.server_note = f"warm start unavailable, steps are spawned: {exc}"
                 return None
@@ -104,17 +105,20 @@ class StepPool:
         return server
 
     def warm_up(self, python: str, env: dict[str, str], log: Path,
-                modules: Callable[[], Iterable[str]]) -> None:
+                modules: Callable[[], Iterable[str]],
+                later: Callable[[], Iterable[str]] | None = None) -> None:
         """Start the fork server in the background now (a build does so before provisioning
         and tracking set-up), so that its first step need not wait for the whole preload.
-        ``modules`` is called in that thread; any failure leaves the start to the first step."""
+        ``modules`` (and ``later``, see ForkServer) are called in that thread; any failure
+        leaves the start to the first step."""
         if not self.warm:
             return
 
         def start() -> None:
             try:
                 with contextlib.suppress(Exception):
-                    self.server(python, env, log, list(modules()))
+                    self.server(python, env, log, list(modules()),
+                                list(later()) if later else ())
             finally:
                 self._warmed.set()
 

@@ -124,6 +124,23 @@ def test_a_second_build_gets_a_session_of_the_same_warm_server(warm_dir, code, t
     assert log.read_text().count("exited (code 0)") == 2
 
 
+def test_modules_for_later_are_imported_after_this_builds_session(warm_dir, code, tmp_path):
+    """A build's unit tests' libraries (azure-ai-ml: seconds) must not hold its first step: the
+    kept server imports them after forking the build's session; the next build has them."""
+    first = ForkServer(sys.executable, _env(), tmp_path / "one.log", ["decimal"],
+                       later=["fractions"])
+    try:
+        assert not _probe(first, code, tmp_path, "a")["preloaded"]
+    finally:
+        first.close()
+    second = ForkServer(sys.executable, _env(), tmp_path / "two.log", ["decimal"])
+    try:
+        assert _probe(second, code, tmp_path, "b")["preloaded"]
+        assert {"decimal"} <= second.loaded
+    finally:
+        second.close()
+
+
 def test_the_kept_server_never_holds_the_builds_secrets(warm_dir, code, tmp_path):
     """It outlives the build: it starts with the start-up variables and PATH/HOME only. A step
     still gets its whole environment."""
