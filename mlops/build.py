@@ -224,6 +224,11 @@ def _finish(reports: list[BuildReport], kind: str) -> list[BuildReport]:
     return reports
 
 
+# A kept server that has the build's libraries gives the build its session in well under a
+# second; one still importing them (the first build) would hold the unit tests for many.
+TESTS_WAIT_SECONDS = 1.5
+
+
 class _CheckProcesses:
     """The check processes of a build (a ``Runner``), so that a cancelled build stops them. The
     unit tests (`python -m pytest`) fork from the build's warm interpreter when ``pool`` has
@@ -243,8 +248,8 @@ class _CheckProcesses:
             return None
         from mlops.pipeline.launch import LaunchError, run_captured
 
-        server = self.pool.warmed_server()
-        if server is None:
+        server = self.pool.warmed_server(TESTS_WAIT_SECONDS)
+        if server is None:  # still importing (a first build): a new interpreter is sooner
             return None
         try:
             return run_captured(server, cmd[1:], Path(cwd or os.getcwd()),

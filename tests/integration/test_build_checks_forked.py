@@ -17,6 +17,7 @@ from mlops.pipeline import kept
 from mlops.pipeline.launch import check_preload
 from mlops.pipeline.pool import START_ENV, StepPool
 from mlops.pipeline.runner import step_base_env
+from mlops.procinfo import start_time
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -54,10 +55,14 @@ def folder(tmp_path, monkeypatch):
     return tests
 
 
-def _pool(folder, tmp_path) -> StepPool:
+def _pool(folder, tmp_path, ready: bool = True) -> StepPool:
+    """A build's pool whose warm-up imported what the tests import (``ready``: waited for, as
+    a kept server that has them gives it at once)."""
     pool = StepPool(max_nodes=2)
     pool.warm_up(sys.executable, step_base_env(2), tmp_path / "fs.log",
                  lambda: check_preload([folder]))
+    if ready:
+        pool.warmed_server()
     return pool
 
 
@@ -112,10 +117,27 @@ def test_a_cancelled_build_stops_its_forked_tests(folder, tmp_path):
         assert not runner.is_alive() and time.monotonic() - started < 15
         assert results[0].returncode != 0
         pid = int(pid_file.read_text())
-        assert not os.path.exists(f"/proc/{pid}") or \
-            open(f"/proc/{pid}/stat").read().split(") ")[1][0] in "ZX"
+        assert start_time(pid) is None  # gone (or a zombie): stopped
     finally:
         pool.close()
+
+
+def test_tests_do_not_wait_for_a_server_still_importing(folder, tmp_path):
+    """The first build's server imports for seconds: its unit tests start anew at once."""
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "slowmod.py").write_text("import time\ntime.sleep(30)\n")
+    pool = StepPool(max_nodes=2)
+    pool.warm_up(sys.executable, {**step_base_env(2), "PYTHONPATH": str(slow)},
+                 tmp_path / "fs.log", lambda: ["slowmod"])
+    try:
+        started = time.monotonic()
+        result = _run(_CheckProcesses(pool), folder, tmp_path)
+        assert time.monotonic() - started < 25
+    finally:
+        pool.close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads((tmp_path / "where.json").read_text())["parent"] == os.getpid()
 
 
 def test_without_a_warm_interpreter_the_tests_start_anew(folder, tmp_path, monkeypatch):
