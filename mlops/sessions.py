@@ -40,7 +40,8 @@ SESSIONS: tuple[Session, ...] = (
     Session("lint", "Ruff over the factory, its models and tests.",
             "ruff over the factory, models and tests", default=True, runner="lint"),
     Session("tests", "The test suite: unit tests plus integration tests on the real local "
-            "platform.", "the test suite (unit + integration on the real local platform)",
+            "platform.", "the test suite (unit + integration on the real local platform): "
+            "two pytest-xdist workers, then the `serial` modules alone",
             default=True, runner="tests"),
     Session("bench", "Benchmarks; results go to docs/benchmarks.md with the command that "
             "produced them.",
