@@ -100,13 +100,18 @@ def check_commands(entry: ModelEnvConfig, python: str = sys.executable) -> list[
     return commands
 
 
-def _checks_cached(entry: ModelEnvConfig, root: Path, cache_dir: Path | None = None) -> bool:
-    """Whether this exact code of the model passed its lint and unit tests before."""
-    marker = (cache_dir or state_dir(root) / "build-checks") / f"{entry.model}.json"
+def _recorded_key(marker: Path) -> str | None:
+    """The code key a model's last passed checks recorded."""
     try:
-        return json.loads(marker.read_text()).get("key") == _checks_key(entry.model_dir, root)
+        return json.loads(marker.read_text()).get("key")
     except (OSError, ValueError):
-        return False
+        return None
+
+
+def _checks_cached(entry: ModelEnvConfig, root: Path) -> bool:
+    """Whether this exact code of the model passed its lint and unit tests before."""
+    marker = state_dir(root) / "build-checks" / f"{entry.model}.json"
+    return _recorded_key(marker) == _checks_key(entry.model_dir, root)
 
 
 def run_checks(entry: ModelEnvConfig, *, runner: Runner | None = None,
@@ -116,7 +121,7 @@ def run_checks(entry: ModelEnvConfig, *, runner: Runner | None = None,
     cache_dir = cache_dir or state_dir(root) / "build-checks"
     key = _checks_key(entry.model_dir, root)
     marker = cache_dir / f"{entry.model}.json"
-    if _checks_cached(entry, root, cache_dir):
+    if _recorded_key(marker) == key:
         _say(f"  {entry.model}: lint + unit tests passed earlier for this exact code (cached)")
         return [{"name": "lint", "status": "cached"}, {"name": "tests", "status": "cached"}]
     runner = runner or subprocess.run
@@ -251,19 +256,24 @@ class _CheckProcesses:
         server = self.pool.warmed_server(TESTS_WAIT_SECONDS)
         if server is None:  # still importing (a first build): a new interpreter is sooner
             return None
+        forked: list[Any] = []
+
+        def started(process: Any) -> None:
+            forked.append(process)
+            self._track(process)
+
         try:
             return run_captured(server, cmd[1:], Path(cwd or os.getcwd()),
-                                server.aligned(dict(env or os.environ)), started=self._track)
+                                server.aligned(dict(env or os.environ)), started=started)
         except LaunchError:
             return None  # started anew below
+        finally:
+            with self._lock:
+                self._running.difference_update(forked)
 
     def run(self, cmd: list[str], *, cwd=None, env=None, capture_output: bool = True,
             text: bool = True, check: bool = False) -> subprocess.CompletedProcess:
-        try:
-            result = self._forked(cmd, cwd, env)
-        finally:
-            with self._lock:
-                self._running = {p for p in self._running if p.poll() is None}
+        result = self._forked(cmd, cwd, env)
         if result is not None:
             return result
         process = subprocess.Popen(cmd, cwd=cwd, env=env, text=text, stdin=subprocess.DEVNULL,

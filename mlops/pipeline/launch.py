@@ -172,14 +172,20 @@ def _wanted(files: Iterable[Path], local: set[str], entry: Path | None = None) -
     return [m for m in found if m.split(".")[0] not in local | {"__future__"}]
 
 
+def _sources(folders: Iterable[Path]) -> tuple[set[str], list[Path]]:
+    """The modules the folders provide themselves, and their Python files."""
+    local: set[str] = set()
+    files: list[Path] = []
+    for folder in folders:
+        local |= _local_names(folder)
+        files += [f for f in tree_files(folder) if f.suffix == ".py"]
+    return local, files
+
+
 def preload_modules(code_folders: Iterable[Path]) -> list[str]:
     """What a server should import for steps of these code folders: what every file of them
     imports (see _wanted); two models both have a `schema`: each child imports its own."""
-    local: set[str] = set()
-    files: list[Path] = []
-    for folder in code_folders:
-        local |= _local_names(folder)
-        files += [f for f in tree_files(folder) if f.suffix == ".py"]
+    local, files = _sources(code_folders)
     return _wanted(files, local)
 
 
@@ -187,12 +193,8 @@ def check_preload(test_folders: Iterable[Path]) -> list[str]:
     """What a server should import for a build's unit-test run (`python -m pytest` over these
     folders): pytest, the test files' module-level imports and the heavy libraries they import
     anywhere; never the factory's own modules, nor the folders' own."""
-    local = {FACTORY_PACKAGE}
-    files: list[Path] = []
-    for folder in test_folders:
-        local |= _local_names(folder)
-        files += [f for f in tree_files(folder) if f.suffix == ".py"]
-    return list(dict.fromkeys(["pytest", *_wanted(files, local)]))
+    local, files = _sources(test_folders)
+    return list(dict.fromkeys(["pytest", *_wanted(files, local | {FACTORY_PACKAGE})]))
 
 
 def run_preload(folder: Path, argv: list[str]) -> list[str]:
@@ -311,15 +313,17 @@ class ForkServer:
         keep = kept.keep_seconds() if keep is None else keep
         self.process: subprocess.Popen | kept.Session
         try:
-            try:
-                if keep <= 0:
-                    raise kept.KeptServerError(f"{kept.KEEP_ENV} is 0")
-                self.process = kept.session(
-                    python, kept_environment(self.env), SERVER, log, modules,
-                    (request_r, reply_w), keep, WARM_CALLS, READY_TIMEOUT_SECONDS,
-                    list(later))
-            except (kept.KeptServerError, OSError) as exc:
-                self.kept_note = f"no kept warm server: {exc}"
+            if keep <= 0:
+                self.kept_note = f"no kept warm server: {kept.KEEP_ENV} is 0"
+            else:
+                try:
+                    self.process = kept.session(
+                        python, kept_environment(self.env), SERVER, log, modules,
+                        (request_r, reply_w), keep, WARM_CALLS, READY_TIMEOUT_SECONDS,
+                        list(later))
+                except (kept.KeptServerError, OSError) as exc:
+                    self.kept_note = f"no kept warm server: {exc}"
+            if self.kept_note:
                 with log.open("w") as out:
                     self.process = subprocess.Popen(
                         [python, str(SERVER), str(request_r), str(reply_w),
