@@ -1,9 +1,11 @@
 """The model builds behind `nox -s pr_build` and `nox -s ci_build`.
 
-pr_build: per model, lint (ruff) and unit tests (pytest) of mlops/<model>, concurrently with its
-pipeline on environment ``pr``; fails when either fails (the report says which) or when the
-gate's absolute threshold fails. ci_build: the pipeline on ``dev`` (the register step gates and
-registers), then deploy and smoke-test the new champion. Several models build concurrently,
+pr_build: per model, lint (ruff) and unit tests (pytest) of mlops/<model>, started first,
+concurrently with its data registration and pipeline on environment ``pr``; fails when either
+fails (the report says which) or when the gate's absolute threshold fails. ci_build: the data
+registration and pipeline on ``dev`` (the register step gates and registers), then deploy and
+smoke-test the new champion. A build registers its models' data itself, as `nox -s
+register_data` does, so that its checks need not wait for a session of their own. Several models build concurrently,
 their pipelines sharing one pool of step slots (the compute cluster's max nodes) and one warm
 interpreter (mlops.pipeline.pool). Both print a metrics table and write
 reports/<model>_<env>.json and .md.
@@ -184,13 +186,17 @@ def _warm_up(pool: StepPool, config: FactoryConfig, entries: list[ModelEnvConfig
                  state_dir(config.root) / f".forkserver-{os.getpid()}.log", steps, tests)
 
 
-def _pipeline(platform, entry: ModelEnvConfig, names: RunNames, target: str,
-              wait: bool) -> BuildReport:
+def _pipeline(platform, config: FactoryConfig, entry: ModelEnvConfig, names: RunNames,
+              target: str, wait: bool) -> BuildReport:
+    """The model's data registered (content-versioned: unchanged data is a no-op), then its
+    pipeline; a failure of either is the model's failed report, never the other models'."""
+    from mlops.data_registration import register_model_data
     from mlops.pipeline.runner import StepFailed
 
-    _say(f"{entry.model}: pipeline on environment {entry.env} ({target}), run "
-         f"{names.display_name}")
     try:
+        register_model_data(platform, config, [entry.model])
+        _say(f"{entry.model}: pipeline on environment {entry.env} ({target}), run "
+             f"{names.display_name}")
         result = platform.run_pipeline(entry, names, wait=wait)
     except StepFailed as exc:
         report = BuildReport(entry.model, entry.env, target, "failed",
@@ -199,7 +205,7 @@ def _pipeline(platform, entry: ModelEnvConfig, names: RunNames, target: str,
                              steps=[{"name": s.name, "status": s.status, "reused": s.reused,
                                      "seconds": s.seconds} for s in exc.result.steps])
         return report
-    except FactoryError as exc:  # bad data, unregistered asset, a failed cloud job...
+    except FactoryError as exc:  # bad data, a DATA_PATH typo, a failed cloud job...
         return BuildReport(entry.model, entry.env, target, "failed",
                            experiment=names.experiment_name, display_name=names.display_name,
                            error=str(exc))
@@ -368,7 +374,7 @@ def pr_build(config: FactoryConfig, models: list[str], target: str = "local", *,
             platform = _platform(config, target, platform)
             for entry in entries:
                 tasks.start(f"{entry.model}.pipeline", functools.partial(
-                    _pipeline, platform, entry, run_names(entry), target, wait))
+                    _pipeline, platform, config, entry, run_names(entry), target, wait))
             done = tasks.wait()
     reports = []
     for model in models:
@@ -422,7 +428,7 @@ def ci_build(config: FactoryConfig, models: list[str], target: str = "local", *,
     def build(model: str) -> BuildReport:
         entry = config.entry(model, "dev")
         names = run_names(entry)
-        report = _pipeline(platform, entry, names, target, wait)
+        report = _pipeline(platform, config, entry, names, target, wait)
         if report.status == "passed" and deploy:
             try:
                 _deploy(platform, entry, names, report, target)

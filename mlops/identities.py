@@ -382,9 +382,10 @@ _INFRA_WRITE = (*_INFRA_READ, "create the Azure ML workspace",
                 "create the model pipelines' identity and its federated credential",
                 "assign the stack's roles", "grant read access to the state",
                 "manage Azure DevOps resources")
-_TRAIN = (*_STATE, "read datastores", "upload data and code",
-          "register components and environments", "submit pipeline jobs", "follow jobs",
-          "read models")
+_DATA = (*_STATE, "read datastores", "upload data and code", "register data assets")
+# pr_build and ci_build register their models' data before the pipeline (mlops/build.py)
+_TRAIN = (*_DATA, "register components and environments", "submit pipeline jobs",
+          "follow jobs", "read models")
 _DEPLOY = (*_STATE, "read models", "upload data and code", "deploy online endpoints",
            "deploy batch endpoints", "invoke online endpoints with their key",
            "invoke batch endpoints")
@@ -395,8 +396,7 @@ SESSION_OPERATIONS: dict[str, tuple[str, ...]] = {
     "apply": _INFRA_WRITE,
     "provision": _INFRA_WRITE,
     "destroy": _INFRA_WRITE,
-    "register_data": (*_STATE, "read datastores", "upload data and code",
-                      "register data assets"),
+    "register_data": _DATA,
     "pr_build": _TRAIN,
     "ci_build": (*_TRAIN, "register and tag models", *_DEPLOY),
     "deploy": _DEPLOY,

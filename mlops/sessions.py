@@ -93,19 +93,21 @@ SESSIONS: tuple[Session, ...] = (
             "writes a new model: folder, configs, config entries and CI pipelines "
             "(`-- NAME [--task regression\\|classification] [--from MODEL]`)", new_names=True),
     # model sessions never require provision: mlops.infra.workspace_for provisions local on
-    # demand and only reads Terraform outputs on azure (the infrastructure pipeline provisions)
+    # demand and only reads Terraform outputs on azure (the infrastructure pipeline provisions).
+    # pr_build and ci_build register their models' data themselves (SESSION_OPERATIONS in
+    # mlops/identities.py), alongside the checks, rather than wait for register_data's session.
     Session("register_data", "Register each model's datasets as data assets versioned by "
             "content (generates empty ones).",
             "registers each model's datasets, versioned by content",
             requires=("check_config",), tools=TERRAFORM),
     Session("pr_build", "Lint and unit tests of each model, then its pipeline on env pr; "
             "fails when the gate fails.",
-            "lint + unit tests of the model, pipeline on `pr`, gate",
-            requires=("register_data",), tools=TERRAFORM),
+            "lint + unit tests of the model, alongside its data registration and pipeline "
+            "on `pr`, gate", requires=("check_config",), tools=TERRAFORM),
     Session("ci_build", "Pipeline on env dev, gated registration, then deploy and smoke-test "
             "the new champion.",
-            "pipeline on `dev`, gated registration, deploy batch + online, smoke tests",
-            requires=("register_data",), tools=TERRAFORM),
+            "data registration, pipeline on `dev`, gated registration, deploy batch + "
+            "online, smoke tests", requires=("check_config",), tools=TERRAFORM),
     Session("deploy", "Deploy each model's champion to its batch and online endpoints "
             "(blue/green, smoke-tested).",
             "deploys the champion to its batch and online endpoints (blue/green)",
@@ -165,8 +167,11 @@ def markdown() -> str:
 # `nox -s tests`: most integration tests wait on subprocesses and servers, so two pytest-xdist
 # workers (each taking whole modules: their module fixtures, their order) keep both cores busy;
 # the modules marked `serial` (fault tests timing processes coming back) run alone afterwards.
+# Modules are handed out in collection order, which tests/conftest.py sorts longest first; each
+# run lists its slowest tests, so that a CI log shows where the time went.
 TEST_WORKERS = 2
 SERIAL_MARK = "serial"
+SLOWEST_SHOWN = 25
 
 
 def suite_runs(posargs: list[str] | tuple[str, ...]) -> list[list[str]]:
@@ -174,5 +179,6 @@ def suite_runs(posargs: list[str] | tuple[str, ...]) -> list[list[str]]:
     (`nox -s tests -- -k front`) are run once, as given, in one process."""
     if posargs:
         return [list(posargs)]
-    return [["-n", str(TEST_WORKERS), "--dist", "loadscope", "-m", f"not {SERIAL_MARK}"],
-            ["-m", SERIAL_MARK]]
+    return [["-n", str(TEST_WORKERS), "--dist", "loadscope", "--no-loadscope-reorder",
+             "-m", f"not {SERIAL_MARK}", f"--durations={SLOWEST_SHOWN}"],
+            ["-m", SERIAL_MARK, f"--durations={SLOWEST_SHOWN}"]]

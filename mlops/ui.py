@@ -39,6 +39,14 @@ def command(workspace: Workspace, port: int) -> list[str]:
             "--workers", "1"]
 
 
+def environment(environ=None) -> dict[str, str]:
+    """The server's environment: MLflow's server jobs off. The UI runs none, and MLflow 3
+    otherwise starts a job runner beside the web server, one more interpreter importing MLflow
+    (mlflow/server/__init__.py, MLFLOW_SERVER_ENABLE_JOB_EXECUTION, default true)."""
+    return {**(os.environ if environ is None else environ),
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def choose_port(environ=None) -> int:
     from mlops.serving.processes import free_port
 
@@ -75,7 +83,7 @@ def serve(workspace: Workspace, reports: Path, say: Callable[[str], None] = prin
     port = choose_port()
     argv = command(workspace, port)
     log = workspace.root / "ui" / "mlflow-ui.log"
-    proc = processes.spawn(argv, log, env=dict(os.environ), cwd=workspace.root)
+    proc = processes.spawn(argv, log, env=environment(), cwd=workspace.root)
     started = processes.start_time(proc.pid)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -17,6 +17,24 @@ REPO = Path(__file__).resolve().parents[1]
 # The suite starts kept warm servers under many start-up environments (a test's PYTHONPATH, its
 # thread counts): none should outlive it by the default quarter of an hour.
 os.environ.setdefault(KEEP_ENV, "120")
+
+
+def _rank(item: pytest.Item) -> int:
+    return 0 if item.get_closest_marker("slow") else 1 if item.get_closest_marker(
+        "integration") else 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding a slow test first, then other integration modules, then the unit tests,
+    each keeping its own order. `nox -s tests` hands whole modules to its workers in this order
+    (mlops/sessions.py: --no-loadscope-reorder; pytest-xdist would otherwise start with the
+    modules of most tests, the quick unit ones), so the longest start first and the quick ones
+    even out the end of the run."""
+    module_rank: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        module_rank[module] = min(module_rank.get(module, 2), _rank(item))
+    items.sort(key=lambda item: module_rank[item.nodeid.split("::")[0]])
 @pytest.fixture
 def config_root(tmp_path: Path) -> Path:
     return copy_config_tree(tmp_path)

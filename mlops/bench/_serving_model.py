@@ -37,6 +37,15 @@ def fit(seed: int = 0, slope: float = 2.5):
                           remainder="passthrough"), LinearRegression()).fit(x, y)
 
 
+def _requirements() -> list[str]:
+    """Pinned from this environment, as the pipeline's models are (factory_steps.modelio):
+    MLflow would otherwise infer them by loading the model in a new interpreter (about 8 s)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("mlflow", "scikit-learn", "cloudpickle",
+                                                    "pandas")]
+
+
 def save(folder: Path, *, seed: int = 0, slope: float = 2.5) -> Path:
     """The regression model saved as an MLflow model folder (no registry involved)."""
     import mlflow.sklearn
@@ -44,7 +53,8 @@ def save(folder: Path, *, seed: int = 0, slope: float = 2.5) -> Path:
 
     x, model = fit(seed, slope)
     mlflow.sklearn.save_model(model, folder, signature=infer_signature(x, model.predict(x)),
-                              serialization_format="cloudpickle")
+                              serialization_format="cloudpickle",
+                              pip_requirements=_requirements())
     return folder
 
 
@@ -68,7 +78,8 @@ def train_and_register(workspace, model_name: str, *, seed: int = 0,
         with mlflow.start_run(experiment_id=experiment_id):
             info = mlflow.sklearn.log_model(model, name="model", registered_model_name=model_name,
                                             signature=infer_signature(x, model.predict(x)),
-                                            input_example=x.head(2))
+                                            input_example=x.head(2),
+                                            pip_requirements=_requirements())
     finally:  # the process's other MLflow clients keep their own stores
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)

@@ -2,9 +2,9 @@
 measured in the same run (these machines are shared and noisy: ratios, not absolutes).
 
 anchor: one cold import of pandas + scikit-learn + MLflow in a new interpreter, the floor of
-a step started the old way. pr_build per model (`nox -s pr_build -- <model>`, the whole
-requires-chain): cold (the step-reuse and lint/test caches removed first, so every step runs,
-forked warm, lint and unit tests alongside) twice: as the first build, with no kept warm server
+a step started the old way. pr_build per model (`nox -s pr_build -- <model>`, its
+requires-chain included): cold (the step-reuse and lint/test caches removed first, so every
+step runs, forked warm, lint and unit tests alongside) twice: as the first build, with no kept warm server
 yet, and with the server kept from the build before; warm (nothing changed: every step reused
 after its outputs are re-hashed), and from a fresh checkout (provisioning and data generation
 paid too). For nyc_taxi, each step cold with nothing else running (lint and unit tests
@@ -152,8 +152,8 @@ def _pr_build_rows(section: Section, config: FactoryConfig, model: str, floor: f
                     cold < COLD_TARGET, note=f"{len(steps)}/{len(report['steps'])} steps ran, "
                                              f"{cold / floor:.1f} x the import floor")
         section.notes.append(f"{model} cold, {state}: steps {sum(steps.values()):.1f} s in "
-                             f"total, lint + unit tests {checks:.1f} s alongside them, the rest "
-                             "is the requires-chain")
+                             f"total, lint + unit tests {checks:.1f} s alongside them; the rest "
+                             "is start-up, provisioning and data registration")
     warm, warm_report = _timed_build(model)
     reused = sum(s["reused"] for s in warm_report["steps"])
     verify = _verification_seconds(config, warm_report)
@@ -246,6 +246,7 @@ def _run_area(config: FactoryConfig, args: Namespace) -> Section:
                          "step. Builds in this area use the bench's own folder of kept servers, "
                          "stopped where a row says \"no kept server\".")
     section.notes.append("pr_build times are wall clock of `nox -s pr_build -- <model>` "
-                         "including the requires-chain (check_config, register_data) and the "
-                         "on-demand provisioning of the local workspace (synth, plan, provision).")
+                         "including its requires-chain (check_config), the on-demand "
+                         "provisioning of the local workspace (synth, plan, provision) and the "
+                         "data registration.")
     return section

@@ -50,10 +50,14 @@ PRELOAD_TOGETHER: dict[tuple[str, ...], tuple[str, ...]] = {
 }
 # Read-only caches of the installed environment (never tracking state: no URI, no run) worth
 # filling once: MLflow maps modules to installed distributions, by scanning every package's
-# metadata (2-4 s), each time a step loads a model. module:function, called without arguments
-# after the module is preloaded; a failure only costs the step that time again.
+# metadata (2-4 s), each time a step loads a model. azure-ai-ml calls inspect.stack() whenever
+# it builds an experimental schema class (_utils/_experimental.py, _should_skip_warning), and
+# the first call maps every loaded module to its file (1-1.5 s once azure-ai-ml is loaded);
+# later calls only map modules new since. module:function, called without arguments after the
+# module is preloaded; a failure only costs the step that time again.
 WARM_CALLS: dict[str, str] = {
     "mlflow.pyfunc": "mlflow.utils.requirements_utils:_init_packages_to_modules_map",
+    "azure.ai.ml": "inspect:stack",
 }
 # Variables a library reads once, when the interpreter starts or the library loads: a step
 # whose values differ from the server's cannot be forked from it (it is spawned instead).

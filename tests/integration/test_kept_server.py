@@ -19,7 +19,7 @@ import pytest
 
 from mlops.errors import FactoryError
 from mlops.pipeline import kept
-from mlops.pipeline.launch import ForkServer
+from mlops.pipeline.launch import WARM_CALLS, ForkServer
 from mlops.procinfo import start_time
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -321,3 +321,31 @@ def test_zero_keep_seconds_turns_kept_servers_off(warm_dir, tmp_path, monkeypatc
 def test_a_bad_keep_value_is_named(raw):
     with pytest.raises(FactoryError, match=rf"{kept.KEEP_ENV}='{raw}': expected a number"):
         kept.keep_seconds({kept.KEEP_ENV: raw})
+
+
+WARMED = textwrap.dedent("""
+    import inspect, json
+    import mlflow.utils.requirements_utils as requirements
+    print(json.dumps({"packages": requirements._MODULES_TO_PACKAGES is not None,
+                      "modules by file": "azure.ai.ml" in inspect._filesbymodname}))
+""")
+
+
+def test_a_step_inherits_the_library_caches_its_server_filled(warm_dir, tmp_path):
+    """launch.WARM_CALLS: MLflow's package map and inspect's module map (azure-ai-ml walks the
+    stack whenever it builds an experimental schema) are filled once in the server, and a step
+    forked from it starts with them; a step spawned anew does not have them."""
+    (tmp_path / "warmed.py").write_text(WARMED)
+    server = ForkServer(sys.executable, _env(), tmp_path / "warm.log",
+                        ["mlflow.pyfunc", "azure.ai.ml"])
+    try:
+        assert {"mlflow.pyfunc", "azure.ai.ml"} <= server.loaded
+        assert not set(WARM_CALLS.values()) & set(server.failed), server.failed
+        log = tmp_path / "warmed.out"
+        assert server.start(["warmed.py"], tmp_path, _env(), log).wait(120) == 0
+        assert json.loads(log.read_text()) == {"packages": True, "modules by file": True}
+    finally:
+        server.close()
+    spawned = subprocess.run([sys.executable, "-c", "import azure.ai.ml\n" + WARMED],
+                             capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(spawned.stdout) == {"packages": False, "modules by file": False}

@@ -394,6 +394,9 @@ BUILD_DRIVER = textwrap.dedent("""
     root, fixture, repo = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 
     class TinyPlatform:  # each model's pipeline is the tiny one, run by the real runner
+        def register_data(self, entry):
+            return []
+
         def run_pipeline(self, entry, names, *, wait=True):
             settings = RunSettings(runs_root=root / "runs", experiment="tiny_experiment",
                                    display_name=entry.model, label=entry.model, max_nodes=2,

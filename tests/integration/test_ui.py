@@ -20,6 +20,7 @@ from mlops.build_report import BuildReport
 from mlops.config import load_config
 from mlops.paths import local_workspace
 from mlops.serving.client import request
+from mlops.serving.processes import tree
 from mlops.testkit.signals import interruptible
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
@@ -81,6 +82,11 @@ def test_ui_lists_the_experiment_and_the_registered_model(ui):
     models = browser.dom(url + "/#/models")
     assert MODEL in models
     browser.screenshot(url + "/#/models", "mlflow_ui_models")
+    # the web server only: no job runner importing MLflow beside it (mlops.ui.environment)
+    commands = [Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                for pid in tree(proc.pid) if Path(f"/proc/{pid}").exists()]
+    assert any("mlflow server" in c or "uvicorn" in c for c in commands), commands
+    assert not [c for c in commands if "mlflow.server.jobs" in c], commands
 
     proc.send_signal(signal.SIGINT)  # Ctrl-C
     assert proc.wait(timeout=60) == 0

@@ -23,6 +23,10 @@ class FakePlatform:
         self.passed, self.registered = passed, registered
         self.calls: list[tuple] = []
 
+    def register_data(self, entry):
+        self.calls.append(("data", entry.model))
+        return []
+
     def run_pipeline(self, entry, names, *, wait=True):
         self.calls.append(("run", entry.model, entry.env, wait))
         gate = GateDecision(self.passed, self.registered,
@@ -55,7 +59,7 @@ def test_pr_build_writes_json_and_markdown_reports(config, tmp_path, capsys):
     model = config.model_names[0]
     platform = FakePlatform()
     pr_build(config, [model], platform=platform)
-    assert platform.calls == [("run", model, "pr", True)]
+    assert platform.calls == [("data", model), ("run", model, "pr", True)]
     report = json.loads((tmp_path / "reports" / f"{model}_pr.json").read_text())
     assert report["model"] == model and report["env"] == "pr" and report["status"] == "passed"
     assert report["run_id"] == "run123" and report["experiment"].startswith(model)
@@ -82,7 +86,8 @@ def test_ci_build_deploys_and_smoke_tests_a_new_champion(config, tmp_path):
     model = config.model_names[0]
     platform = FakePlatform()
     ci_build(config, [model], target="azure", platform=platform)
-    assert platform.calls == [("run", model, "dev", True), ("deploy", model), ("invoke", model)]
+    assert platform.calls == [("data", model), ("run", model, "dev", True), ("deploy", model),
+                              ("invoke", model)]
     report = json.loads((tmp_path / "reports" / f"{model}_dev.json").read_text())
     assert report["deployment"]["smoke_test"] == {"predictions": [12.5]}
 
@@ -90,7 +95,7 @@ def test_ci_build_deploys_and_smoke_tests_a_new_champion(config, tmp_path):
 def test_ci_build_keeps_the_deployment_when_the_champion_is_kept(config):
     platform = FakePlatform(registered=False)
     ci_build(config, config.model_names[:1], target="azure", platform=platform)
-    assert [c[0] for c in platform.calls] == ["run"]
+    assert [c[0] for c in platform.calls] == ["data", "run"]
 
 
 def test_ci_build_skips_deploy_and_smoke_test_of_a_model_served_nowhere(config, tmp_path,
@@ -103,7 +108,7 @@ def test_ci_build_skips_deploy_and_smoke_test_of_a_model_served_nowhere(config, 
         entries[(model, "dev")], is_online_deployment=False, is_batch_deployment=False)
     platform = FakePlatform()
     ci_build(dataclasses.replace(config, entries=entries), [model], platform=platform)
-    assert platform.calls == [("run", model, "dev", True)]
+    assert platform.calls == [("data", model), ("run", model, "dev", True)]
     report = json.loads((tmp_path / "reports" / f"{model}_dev.json").read_text())
     assert report["status"] == "passed"
     assert report["deployment"]["summary"] == (
@@ -229,7 +234,7 @@ def test_a_failing_check_fails_the_build_naming_it_while_the_pipeline_still_repo
     assert report["status"] == "failed" and report["error"].startswith(f"{model}: lint failed")
     assert report["checks"] == [{"name": "lint", "status": "failed", "seconds": 0.0}]
     assert report["metrics"]["r2"] == 0.93  # the pipeline ran alongside and is reported too
-    assert platform.calls == [("run", model, "pr", True)]
+    assert platform.calls == [("data", model), ("run", model, "pr", True)]
 
 
 def test_when_both_fail_the_report_names_both(tmp_path, monkeypatch):
@@ -311,3 +316,56 @@ def test_a_failed_provisioning_stops_the_checks_already_running(tmp_path, monkey
     while start_time(pid) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert start_time(pid) is None, "the check outlived its failed build"
+
+
+def test_a_build_registers_its_data_while_the_checks_run_and_before_the_pipeline(tmp_path,
+                                                                                   monkeypatch):
+    """pr_build registers the model's data itself (no register_data session before it): the
+    unit tests do not wait for it, the pipeline does."""
+    import time
+
+    config = fresh(tmp_path, monkeypatch)
+    model = config.model_names[0]
+    seen: dict[str, float] = {}
+
+    class Registering(FakePlatform):
+        def register_data(self, entry):
+            seen["registering"] = time.monotonic()
+            time.sleep(0.5)
+            seen["registered"] = time.monotonic()
+            return super().register_data(entry)
+
+        def run_pipeline(self, entry, names, *, wait=True):
+            seen["pipeline"] = time.monotonic()
+            return super().run_pipeline(entry, names, wait=wait)
+
+    def runner(cmd, **kwargs):
+        seen.setdefault("first check", time.monotonic())
+        return subprocess.CompletedProcess(cmd, 0, "ok", "")
+
+    platform = Registering()
+    pr_build(config, [model], platform=platform, runner=runner)
+    assert seen["first check"] < seen["registered"] <= seen["pipeline"]
+    assert platform.calls == [("data", model), ("run", model, "pr", True)]
+
+
+def test_data_that_fails_to_register_fails_its_model_only_and_runs_no_pipeline(tmp_path,
+                                                                                monkeypatch):
+    from mlops.errors import FactoryError
+
+    config = fresh(tmp_path, monkeypatch)
+    first, second = config.model_names[:2]
+
+    class Typo(FakePlatform):
+        def register_data(self, entry):
+            if entry.model == first:
+                raise FactoryError(f"{entry.model}: DATA_PATH 'dta/' does not exist")
+            return super().register_data(entry)
+
+    platform = Typo()
+    with pytest.raises(BuildFailed, match=f"(?s)ci_build failed for {first}:.*DATA_PATH 'dta/'"):
+        ci_build(config, [first, second], platform=platform, deploy=False)
+    assert ("run", first, "dev", True) not in platform.calls
+    assert ("run", second, "dev", True) in platform.calls
+    report = json.loads((tmp_path / "reports" / f"{first}_dev.json").read_text())
+    assert report["status"] == "failed" and "DATA_PATH 'dta/'" in report["error"]

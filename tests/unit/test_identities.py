@@ -255,7 +255,7 @@ def test_a_job_running_a_session_as_the_wrong_identity_fails_naming_everything(c
 
 
 def test_model_sessions_requiring_provision_again_would_fail(requires):
-    chain = _chain("pr_build", {**requires, "register_data": ["provision"]})
+    chain = _chain("pr_build", {**requires, "pr_build": [*requires["pr_build"], "provision"]})
     missing = check_jobs([JobRun("pr", "model_pipeline", chain)])
     assert {m.session for m in missing} == {"plan", "provision"}
 

@@ -79,3 +79,68 @@ def test_missing_parts_recorded_in_state_are_planned_for_replacement(tmp_path):
     layout.local_state().parent.mkdir(parents=True)
     layout.local_state().write_text(json.dumps(state))
     assert _missing_local_parts(layout) == ["terraform_data.endpoint_registry"]
+
+
+def _schema(db) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        return sorted(sql for (sql,) in conn.execute("select sql from sqlite_master where sql "
+                                                     "is not null"))
+
+
+def _default_experiment(db) -> tuple:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("select name, artifact_location, lifecycle_stage from experiments "
+                            "where experiment_id = 0").fetchone()
+
+
+def test_a_second_store_is_copied_from_the_migrated_schema_without_mlflow(tmp_path,
+                                                                          monkeypatch):
+    """The first workspace runs MLflow's migrations and keeps the result; the next copies it
+    (no MLflow import) and is the store MLflow would have made: same schema, its own Default
+    experiment, usable by MLflow as it is."""
+    import subprocess
+    import sys
+
+    template = tmp_path / "env" / "mlflow-x.db"
+    monkeypatch.setattr(bootstrap, "schema_template", lambda: template)
+    first = {"db": str(tmp_path / "a" / "mlflow.db"), "artifact_root": str(tmp_path / "a" / "art")}
+    assert "migrated" in bootstrap.mlflow_store(first)
+    assert template.is_file()
+    # MLflow's own Default experiment: what a copy must reproduce for its workspace
+    assert _default_experiment(first["db"]) == \
+        ("Default", f"{(tmp_path / 'a' / 'art').as_uri()}/0", "active")
+
+    second = {"db": str(tmp_path / "b" / "mlflow.db"), "artifact_root": str(tmp_path / "b" / "art")}
+    script = ("import json, sys\nfrom pathlib import Path\nfrom mlops.infra import local_bootstrap "
+              "as b\nb.schema_template = lambda: Path(sys.argv[2])\n"
+              "print(b.mlflow_store(json.loads(sys.argv[1])))\n"
+              "print('mlflow imported' if 'mlflow' in sys.modules else 'no mlflow')\n")
+    out = subprocess.run([sys.executable, "-c", script, json.dumps(second), str(template)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "from the migrated schema kept in the environment" in out and "no mlflow" in out
+    assert _schema(second["db"]) == _schema(first["db"])
+    assert _default_experiment(second["db"]) == \
+        ("Default", f"{(tmp_path / 'b' / 'art').as_uri()}/0", "active")
+    assert not list((tmp_path / "b").glob(".*.tmp"))
+
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{second['db']}"
+    client = MlflowClient(uri, uri)
+    experiment = client.create_experiment("e", artifact_location=(tmp_path / "b" / "art").as_uri())
+    run = client.create_run(experiment)
+    client.log_metric(run.info.run_id, "r2", 0.9)
+    client.create_registered_model("m")
+    assert client.get_run(run.info.run_id).data.metrics == {"r2": 0.9}
+    assert _schema(second["db"]) == _schema(first["db"])  # MLflow migrated nothing
+
+
+def test_a_broken_template_is_not_copied(tmp_path, monkeypatch):
+    template = tmp_path / "env" / "mlflow-x.db"
+    template.parent.mkdir()
+    template.write_bytes(b"not a database")
+    monkeypatch.setattr(bootstrap, "schema_template", lambda: template)
+    spec = {"db": str(tmp_path / "a" / "mlflow.db"), "artifact_root": str(tmp_path / "a" / "art")}
+    assert "migrated" in bootstrap.mlflow_store(spec)
+    assert bootstrap.present({"kind": "mlflow-store", **spec})
+    assert _schema(template) == _schema(spec["db"])  # replaced by a good one

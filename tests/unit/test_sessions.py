@@ -5,6 +5,8 @@ pipeline runs is one of its sessions."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from mlops import cli
@@ -52,10 +54,28 @@ def test_the_suite_runs_in_parallel_then_its_serial_modules_alone():
     parallel, serial = suite_runs([])
     assert parallel[:2] == ["-n", str(TEST_WORKERS)] and "--dist" in parallel
     assert parallel[parallel.index("-m") + 1] == f"not {SERIAL_MARK}"
-    assert serial == ["-m", SERIAL_MARK]
+    assert serial[:2] == ["-m", SERIAL_MARK]
+    assert "--no-loadscope-reorder" in parallel  # modules go out as tests/conftest.py sorts them
     markers = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"][
         "ini_options"]["markers"]
     assert any(m.startswith(f"{SERIAL_MARK}:") for m in markers)
     assert "pytest-xdist" in (ROOT / "pyproject.toml").read_text()
     # arguments given run once, as given
     assert suite_runs(["-k", "front", "-x"]) == [["-k", "front", "-x"]]
+
+
+def _collected(*paths: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *paths],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if "::" in line]
+
+
+def test_modules_with_slow_tests_are_collected_first_and_unit_modules_last():
+    """tests/conftest.py orders whole modules (slow, then integration, then unit), each keeping
+    its own order, so that the parallel run starts its longest modules first."""
+    given = ["tests/unit/test_sessions.py", "tests/integration/test_kept_server.py",
+             "tests/integration/test_pr_build.py"]
+    ids = _collected(*given)
+    assert list(dict.fromkeys(i.split("::")[0] for i in ids)) == [given[2], given[1], given[0]]
+    for module in given:
+        assert [i for i in ids if i.startswith(f"{module}::")] == _collected(module)

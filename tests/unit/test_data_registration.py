@@ -1,11 +1,12 @@
-"""register-data: each model's data config is registered once, whatever its environments."""
+"""Data registration (register_data, and pr_build and ci_build before each pipeline): each
+model's data config is registered once, whatever its environments."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from mlops.commands.register_data import register_model_data
 from mlops.config import load_config
+from mlops.data_registration import register_model_data
 from mlops.records import DataAsset
 
 ROOT = Path(__file__).resolve().parents[2]
