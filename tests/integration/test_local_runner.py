@@ -285,7 +285,9 @@ def test_each_pipeline_imports_its_own_same_named_module(tmp_path):
         assert pool._server is not None and pool._server.alive
 
 
-def test_mlflow_state_never_leaks_from_the_warm_server(tmp_path):
+def test_mlflow_state_never_leaks_from_the_warm_server(tmp_path, monkeypatch):
+    # a kept server of its own: one shared with earlier tests may hold their libraries
+    monkeypatch.setenv(kept.DIR_ENV, str(tmp_path / "warm"))
     step = """
         import json, os, sys
         from pathlib import Path
@@ -298,9 +300,12 @@ def test_mlflow_state_never_leaks_from_the_warm_server(tmp_path):
     spec = load_pipeline(one_step_pipeline(tmp_path / "p", step))
     from mlops.pipeline.pool import shared_pool
 
-    with shared_pool():
-        first = run_pipeline(spec, settings(tmp_path / "one"))
-        second = run_pipeline(spec, settings(tmp_path / "two"))
+    try:
+        with shared_pool():
+            first = run_pipeline(spec, settings(tmp_path / "one"))
+            second = run_pipeline(spec, settings(tmp_path / "two"))
+    finally:
+        kept.stop_all(tmp_path / "warm")
     for root, run in ((tmp_path / "one", first), (tmp_path / "two", second)):
         record = json.loads((run.output("step", "out") / "r.json").read_text())
         assert record["uri"] == f"sqlite:///{root}/mlflow.db"

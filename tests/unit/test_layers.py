@@ -23,7 +23,7 @@ RANKS = {
     "mlops.infra": 6,
     "mlops.platform": 7,
     "mlops.build_report": 8, "mlops.iac_scan": 8, "mlops.promotion": 8, "mlops.lineage": 8,
-    "mlops.ui": 8,
+    "mlops.ui": 8, "mlops.data_registration": 8,
     "mlops.build": 9, "mlops.testkit": 9, "mlops.scaffold": 9,
     "mlops.bench": 10,
     "mlops.commands": 11,
