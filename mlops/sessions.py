@@ -94,8 +94,9 @@ SESSIONS: tuple[Session, ...] = (
             "(`-- NAME [--task regression\\|classification] [--from MODEL]`)", new_names=True),
     # model sessions never require provision: mlops.infra.workspace_for provisions local on
     # demand and only reads Terraform outputs on azure (the infrastructure pipeline provisions).
-    # pr_build and ci_build register their models' data themselves (SESSION_OPERATIONS in
-    # mlops/identities.py), alongside the checks, rather than wait for register_data's session.
+    # pr_build and ci_build wait for no other session: the CLI validates the configuration
+    # before any command (every problem at once, as check_config does), and they register their
+    # models' data themselves (SESSION_OPERATIONS in mlops/identities.py) while the checks run.
     Session("register_data", "Register each model's datasets as data assets versioned by "
             "content (generates empty ones).",
             "registers each model's datasets, versioned by content",
@@ -103,11 +104,11 @@ SESSIONS: tuple[Session, ...] = (
     Session("pr_build", "Lint and unit tests of each model, then its pipeline on env pr; "
             "fails when the gate fails.",
             "lint + unit tests of the model, alongside its data registration and pipeline "
-            "on `pr`, gate", requires=("check_config",), tools=TERRAFORM),
+            "on `pr`, gate", tools=TERRAFORM),
     Session("ci_build", "Pipeline on env dev, gated registration, then deploy and smoke-test "
             "the new champion.",
             "data registration, pipeline on `dev`, gated registration, deploy batch + "
-            "online, smoke tests", requires=("check_config",), tools=TERRAFORM),
+            "online, smoke tests", tools=TERRAFORM),
     Session("deploy", "Deploy each model's champion to its batch and online endpoints "
             "(blue/green, smoke-tested).",
             "deploys the champion to its batch and online endpoints (blue/green)",

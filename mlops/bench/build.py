@@ -2,8 +2,8 @@
 measured in the same run (these machines are shared and noisy: ratios, not absolutes).
 
 anchor: one cold import of pandas + scikit-learn + MLflow in a new interpreter, the floor of
-a step started the old way. pr_build per model (`nox -s pr_build -- <model>`, its
-requires-chain included): cold (the step-reuse and lint/test caches removed first, so every
+a step started the old way. pr_build per model (`nox -s pr_build -- <model>`, as a
+user runs it): cold (the step-reuse and lint/test caches removed first, so every
 step runs, forked warm, lint and unit tests alongside) twice: as the first build, with no kept warm server
 yet, and with the server kept from the build before; warm (nothing changed: every step reused
 after its outputs are re-hashed), and from a fresh checkout (provisioning and data generation
@@ -246,7 +246,6 @@ def _run_area(config: FactoryConfig, args: Namespace) -> Section:
                          "step. Builds in this area use the bench's own folder of kept servers, "
                          "stopped where a row says \"no kept server\".")
     section.notes.append("pr_build times are wall clock of `nox -s pr_build -- <model>` "
-                         "including its requires-chain (check_config), the on-demand "
-                         "provisioning of the local workspace (synth, plan, provision) and the "
-                         "data registration.")
+                         "including nox's start, the on-demand provisioning of the local "
+                         "workspace (synth, plan, provision) and the data registration.")
     return section

@@ -37,12 +37,17 @@ def _has_mlflow_schema(db: Path) -> bool:
         return False
 
 
+SCHEMA_ENV = "FACTORY_MLFLOW_SCHEMA"  # another place for the copy below (a read-only env)
+
+
 def schema_template() -> Path:
     """A new, migrated MLflow store of this environment's MLflow version, kept in the
     environment: the next workspace copies it instead of importing MLflow and running its
     migrations (about 8 s)."""
     from importlib.metadata import version
 
+    if os.environ.get(SCHEMA_ENV):
+        return Path(os.environ[SCHEMA_ENV])
     return Path(sys.prefix) / "share" / "model-factory" / f"mlflow-{version('mlflow')}.db"
 
 

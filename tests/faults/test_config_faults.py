@@ -42,3 +42,19 @@ def test_check_config_exits_non_zero_naming_the_threshold(config_root, edit_json
                             text=True, timeout=120)
     assert result.returncode == 1
     assert "nyc_taxi/pr: GATE_THRESHOLD: expected a reachable threshold" in result.stderr
+
+
+def test_builds_refuse_a_bad_config_before_starting_anything(config_root, edit_json,
+                                                              monkeypatch):
+    """pr_build and ci_build no longer wait for a check_config session: the CLI validates the
+    configuration before any command, so a bad entry still stops them first, named, with no
+    check, provisioning or report started."""
+    edit_json("config/model_config.json",
+              lambda d: _entry(d, "nyc_taxi", "pr").update(GATE_THRESHOLD=1.01))
+    monkeypatch.setenv("FACTORY_ROOT", str(config_root))
+    for command in ("pr-build", "ci-build"):
+        result = subprocess.run([sys.executable, "-m", "mlops", command, "nyc_taxi"],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stdout
+        assert "nyc_taxi/pr: GATE_THRESHOLD: expected a reachable threshold" in result.stderr
+        assert not (config_root / ".factory").exists() and not (config_root / "reports").exists()

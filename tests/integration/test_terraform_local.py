@@ -65,7 +65,10 @@ def provisioned(tmp_path_factory):
     SIGKILL (process group: python + terraform + provisioners) while the MLflow store is being
     created; the re-run must converge."""
     root = _copy_factory(tmp_path_factory.mktemp("factory"))
-    proc = subprocess.Popen([sys.executable, "-m", "mlops", "provision"], cwd=REPO, env=_env(root),
+    # no migrated schema to copy yet: the store is created by MLflow's migrations (seconds)
+    schema = str(root / "mlflow-schema.db")
+    proc = subprocess.Popen([sys.executable, "-m", "mlops", "provision"], cwd=REPO,
+                            env=_env(root, FACTORY_MLFLOW_SCHEMA=schema),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     seen = []
@@ -77,7 +80,7 @@ def provisioned(tmp_path_factory):
             break
     proc.wait()
     killed_mid_apply = proc.returncode == -signal.SIGKILL
-    rerun = factory(root, "provision")
+    rerun = factory(root, "provision", FACTORY_MLFLOW_SCHEMA=schema)
     return {"root": root, "killed_mid_apply": killed_mid_apply, "first": "".join(seen),
             "rerun": rerun.stdout}
 
