@@ -61,6 +61,10 @@ class Layout:
     def local_state(self) -> Path:
         return local_state_file(self.root)
 
+    def converged_record(self) -> Path:
+        """What the local stack last converged to (lifecycle.provision_on_demand)."""
+        return self.root / "terraform" / "local-converged.json"
+
     def lock_file(self, target: str) -> Path:
         return self.root / "locks" / f"{target}.lock"
 

@@ -4,7 +4,8 @@ A plan is saved per stack under .factory/plans/ with a record of what it was mad
 hash, local state lineage + serial, plan file hash). `apply` applies only such a saved plan and
 refuses a missing or stale one; `provision` reuses a fresh saved plan (the one `nox -s plan` just
 made) or makes one, and applies only when it has changes — the no-op path runs one `terraform
-plan` and nothing else.
+plan` and nothing else. Model sessions on local call `provision_on_demand`, which skips even
+that plan while nothing it would look at has changed since the last provision converged.
 """
 
 from __future__ import annotations
@@ -312,10 +313,44 @@ def provision(config: FactoryConfig, target: str, layout: Layout | None = None) 
         if not record.has_changes:
             _forget_plan(record, target, layout)
             _say(f"provision {target}: no changes; the infrastructure is up to date")
+            _record_converged(config, target, layout)
             return False
         _apply_record(record, target, layout, plan_deferred=True)
         _say(f"provision {target}: done")
+        _record_converged(config, target, layout)
         return True
+
+
+def _converged(config: FactoryConfig, layout: Layout) -> dict:
+    """What a plan of the local stack depends on: the stacks' inputs and the state's version
+    (the parts on disk are checked one by one, see _missing_local_parts)."""
+    return {"inputs": input_hash(config, "local", layout),
+            "state": list(_state_version("local", layout) or ())}
+
+
+def _record_converged(config: FactoryConfig, target: str, layout: Layout) -> None:
+    if target == "local":
+        _write_json(layout.converged_record(), _converged(config, layout))
+
+
+def provision_on_demand(config: FactoryConfig, layout: Layout | None = None) -> bool:
+    """The local workspace for a model session: provisioned, without running Terraform when
+    nothing a plan would look at changed since the last provision converged (the same stack
+    inputs, the same state lineage and serial, every part the state records on disk). The
+    local stack holds only terraform_data parts, so there is no remote drift to find; any
+    difference, a deleted folder included, takes the full synth, plan, apply path."""
+    layout = layout or Layout.of(config.root)
+    with _lock("local", "provision", layout):
+        try:
+            recorded = json.loads(layout.converged_record().read_text())
+        except (OSError, ValueError):
+            recorded = None
+        if recorded == _converged(config, layout) and layout.local_state().is_file() \
+                and not _missing_local_parts(layout):
+            _say("provision local: unchanged since it last converged (same stack inputs, "
+                 "same state, every part on disk); nothing to plan")
+            return False
+    return provision(config, "local", layout)
 
 
 def destroy(config: FactoryConfig, target: str, *, delete_data: bool = False,
@@ -341,6 +376,8 @@ def destroy(config: FactoryConfig, target: str, *, delete_data: bool = False,
             _say(f"destroy {stack} ...")
             terraform_for(stack, layout).destroy()
         layout.plan_record(target).unlink(missing_ok=True)  # plans against the old state
+        if target == "local":
+            layout.converged_record().unlink(missing_ok=True)
         if workspace_root is not None and workspace_root.exists():
             shutil.rmtree(workspace_root)
             _say(f"destroy local: removed {workspace_root} "

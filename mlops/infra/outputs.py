@@ -37,9 +37,9 @@ def workspace_for(config: FactoryConfig, target: str, *, env: str | None = None,
     outputs only, never planned or applied."""
     layout = layout or Layout.of(config.root, env)
     if target == "local":
-        from mlops.infra.lifecycle import provision
+        from mlops.infra.lifecycle import provision_on_demand
 
-        provision(config, "local", layout)
+        provision_on_demand(config, layout)
     return read_workspace(config, target, layout=layout)
 
 

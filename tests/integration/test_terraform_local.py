@@ -126,6 +126,32 @@ def test_second_provision_changes_nothing(provisioned):
     assert _state(root)["serial"] == before and db.stat().st_mtime_ns == mtime
 
 
+def test_model_sessions_skip_the_plan_until_something_changes(provisioned):
+    """Model sessions provision local on demand (mlops.infra.workspace_for): after a provision
+    converged, they run no Terraform plan while the stack inputs, the state and the parts on
+    disk are unchanged; a part deleted from disk takes the full path and is re-created."""
+    root = provisioned["root"]
+    factory(root, "provision")  # converged: the record of what it converged to is written
+    serial = _state(root)["serial"]
+    quick = factory(root, "endpoints")
+    assert "provision local: unchanged since it last converged" in quick.stdout
+    assert "plan local" not in quick.stdout and "synth local" not in quick.stdout
+    registry = root / ".factory" / "workspace" / "mlw-mlops-mf-001" / "endpoints"
+    shutil.rmtree(registry)
+    repaired = factory(root, "endpoints")
+    assert "unchanged since it last converged" not in repaired.stdout
+    assert "terraform_data.endpoint_registry: recorded in state but missing on disk" in \
+        repaired.stdout
+    assert registry.is_dir() and oct(registry.stat().st_mode & 0o777) == "0o700"
+    assert _state(root)["serial"] > serial
+    again = factory(root, "endpoints")  # converged again, at the new state
+    assert "provision local: unchanged since it last converged" in again.stdout
+    config = root / "config" / "infra_config.json"
+    config.write_text(config.read_text() + "\n")  # any change to the stacks' inputs
+    edited = factory(root, "endpoints")
+    assert "plan local" in edited.stdout and "provision local: no changes" in edited.stdout
+
+
 def test_raising_max_nodes_replans_exactly_the_compute_cluster(provisioned):
     root = provisioned["root"]
     ws = root / ".factory" / "workspace" / "mlw-mlops-mf-001"
