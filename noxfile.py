@@ -20,12 +20,15 @@ nox.options.default_venv_backend = "none"
 
 
 def _python(session: nox.Session, spec: Session) -> str:
-    """The shared environment's python, after checking the outside prerequisites."""
+    """The shared environment's python (and the tool environments the tests use: checkov for
+    the iac_scan tests, evidently for the monitoring ones), after checking the outside
+    prerequisites."""
     missing = envs.missing_prerequisites(spec.tools)
     if missing:
         session.error("missing prerequisites:\n  " + "\n  ".join(missing))
+    tools = (envs.CHECKOV, envs.DRIFT) if spec.runner == "tests" else ()
     try:
-        return str(envs.ensure(envs.FACTORY, log=session.log))
+        return str(envs.ensure_all([envs.FACTORY, *tools], log=session.log)[0])
     except envs.EnvBuildError as exc:
         session.error(str(exc))
 
@@ -35,8 +38,6 @@ def _run(session: nox.Session, spec: Session) -> None:
     if spec.runner == "lint":
         session.run(python, "-m", "ruff", "check", ".", external=True)
     elif spec.runner == "tests":
-        envs.ensure(envs.CHECKOV, log=session.log)  # the iac_scan tests run checkov
-        envs.ensure(envs.DRIFT, log=session.log)  # the monitoring tests run evidently
         for args in suite_runs(session.posargs):
             session.run(python, "-m", "pytest", *args, env=envs.tool_environment(),
                         external=True)

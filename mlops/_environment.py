@@ -119,6 +119,15 @@ def ensure(spec: EnvSpec, log: Callable[[str], None] = print,
     return spec.python
 
 
+def ensure_all(specs: Sequence[EnvSpec], log: Callable[[str], None] = print) -> list[Path]:
+    """Several environments at once (separate folders; uv's cache takes concurrent installs):
+    the tests need three, and building them one after the other left a core idle."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
+        return list(pool.map(lambda spec: ensure(spec, log), specs))
+
+
 def missing_prerequisites(tools: Sequence[str] = tuple(PREREQUISITES)) -> list[str]:
     """Tools the factory cannot install itself, each with what to install."""
     return [f"{tool}: not found on PATH; install {PREREQUISITES[tool]}"

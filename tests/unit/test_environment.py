@@ -112,3 +112,42 @@ def test_tool_environment_points_terraform_at_an_existing_cli_config(tmp_path, m
     env = envs.tool_environment({"TF_CLI_CONFIG_FILE": "/missing/.terraformrc"})
     assert Path(env["TF_CLI_CONFIG_FILE"]).is_file()
     assert "20" in env["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"].split(",")
+
+
+def test_environments_are_built_at_once_and_a_failure_is_named(tmp_path, monkeypatch):
+    """The tests session builds three environments: concurrently, each still all or nothing."""
+    import threading
+    import time
+
+    monkeypatch.setattr(envs, "ENVS_DIR", tmp_path / ".nox")
+    monkeypatch.setattr(envs, "_uv", lambda: "uv")
+    specs = [envs.EnvSpec(f"_e{i}", (f"demo{i}==1",)) for i in range(3)]
+    running, peak, lock = set(), [0], threading.Lock()
+
+    def fake_run(cmd, step, env=None):
+        name = next(s.name for s in specs if any(s.name in str(part) or f"demo{s.name[-1]}=="
+                                                 in str(part) for part in cmd))
+        with lock:
+            running.add(name)
+            peak[0] = max(peak[0], len(running))
+        time.sleep(0.2)
+        with lock:
+            running.discard(name)
+        if step == "installing dependencies" and name == "_e2":
+            raise envs.EnvBuildError(f"{name}: {step} failed")
+        if step == "installing dependencies":
+            python = envs.ENVS_DIR / name / "bin" / "python"
+            python.parent.mkdir(parents=True, exist_ok=True)
+            python.write_text("")
+
+    monkeypatch.setattr(envs, "_run", fake_run)
+    try:
+        envs.ensure_all(specs, log=lambda _: None)
+    except envs.EnvBuildError as exc:
+        assert "_e2: installing dependencies failed" in str(exc)
+    else:
+        raise AssertionError("expected EnvBuildError")
+    assert peak[0] == 3  # all three at once
+    assert [envs.is_current(s) for s in specs] == [True, True, False]
+    monkeypatch.setattr(envs, "_run", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
+    assert envs.ensure_all(specs[:2], log=lambda _: None) == [s.python for s in specs[:2]]
