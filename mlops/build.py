@@ -5,9 +5,9 @@ concurrently with its data registration and pipeline on environment ``pr``; fail
 fails (the report says which) or when the gate's absolute threshold fails. ci_build: the data
 registration and pipeline on ``dev`` (the register step gates and registers), then deploy and
 smoke-test the new champion. A build registers its models' data itself, as `nox -s
-register_data` does, so that its checks need not wait for a session of their own. Several models build concurrently,
-their pipelines sharing one pool of step slots (the compute cluster's max nodes) and one warm
-interpreter (mlops.pipeline.pool). Both print a metrics table and write
+register_data` does, so that its checks wait for no session before them. Several models build
+concurrently, their pipelines sharing one pool of step slots (the compute cluster's max nodes)
+and one warm interpreter (mlops.pipeline.pool). Both print a metrics table and write
 reports/<model>_<env>.json and .md.
 
 Lint + test results are cached by the content of the model folder (data excluded), the
