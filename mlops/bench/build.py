@@ -2,10 +2,10 @@
 measured in the same run (these machines are shared and noisy: ratios, not absolutes).
 
 anchor: one cold import of pandas + scikit-learn + MLflow in a new interpreter, the floor of
-a step started the old way. pr_build per model (`nox -s pr_build -- <model>`, as a
-user runs it): cold (the step-reuse and lint/test caches removed first, so every
-step runs, forked warm, lint and unit tests alongside) twice: as the first build, with no kept warm server
-yet, and with the server kept from the build before; warm (nothing changed: every step reused
+a step started the old way. pr_build per model (`nox -s pr_build -- <model>`, as a user runs
+it): cold (the step-reuse and lint/test caches removed first, so every step runs, forked warm,
+lint and unit tests alongside) twice: as the first build, with no kept warm server yet, and
+with the server kept from the build before; warm (nothing changed: every step reused
 after its outputs are re-hashed), and from a fresh checkout (provisioning and data generation
 paid too). For nyc_taxi, each step cold with nothing else running (lint and unit tests
 cached): forked from the kept server, forked by the first build, and spawned. ci_build

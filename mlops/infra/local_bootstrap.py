@@ -53,13 +53,11 @@ def schema_template() -> Path:
 
 def _keep_template(store: Path, template: Path) -> None:
     """Keep a copy of a store just migrated (before anything else writes to it)."""
-    try:
+    with contextlib.suppress(OSError):  # a read-only environment: the next one migrates again
         template.parent.mkdir(parents=True, exist_ok=True)
         tmp = template.parent / f".{template.name}.{os.getpid()}.tmp"
         shutil.copyfile(store, tmp)
         os.replace(tmp, template)
-    except OSError:  # a read-only environment: the next workspace migrates again
-        pass
 
 
 def _from_template(template: Path, store: Path, artifacts: Path) -> bool:

@@ -356,12 +356,12 @@ def daemon(path, idle_seconds, warm_calls):
 
     A client connects and sends one JSON line, {"modules": [...], "log": path, "later": [...]},
     with its request and reply pipes attached ({"stop": true}, without, asks the server to
-    leave). The server answers {"ok": true} (or {"stale": why} when
-    its packages changed: it then leaves, and the client starts a new one), imports the modules
-    itself, so that later builds find them loaded, and forks a session that serves the pipes
-    as serve() does; then it imports the "later" modules, which this build's session does not
-    wait for and later builds' sessions have. A session is its own process: a build whose kept server dies goes on. The
-    server exits after ``idle_seconds`` without a session, removing its socket."""
+    leave). The server answers {"ok": true} (or {"stale": why} when its packages changed: it
+    then leaves, and the client starts a new one), imports the modules itself, so that later
+    builds find them loaded, and forks a session that serves the pipes as serve() does; then
+    it imports the "later" modules, which this build's session does not wait for and later
+    builds' sessions have. A session is its own process: a build whose kept server dies goes
+    on. The server exits after ``idle_seconds`` without a session, removing its socket."""
     import socket
 
     here = os.path.dirname(os.path.abspath(__file__))

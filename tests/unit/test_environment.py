@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from mlops import _environment as envs
 
 
@@ -47,12 +49,8 @@ def test_failed_build_is_reported_and_not_stamped(tmp_path, monkeypatch):
             raise envs.EnvBuildError(f"{step} failed")
 
     monkeypatch.setattr(envs, "_run", fake_run)
-    try:
+    with pytest.raises(envs.EnvBuildError, match="installing dependencies failed"):
         envs.ensure(spec, log=lambda _: None)
-    except envs.EnvBuildError as exc:
-        assert "installing dependencies failed" in str(exc)
-    else:
-        raise AssertionError("expected EnvBuildError")
     assert calls == ["creating the environment", "installing dependencies"]
     assert not (spec.path / envs.STAMP).exists()
 
@@ -91,8 +89,6 @@ def test_the_shared_environment_holds_bytecode_for_heavy_imports():
     import importlib.util
     import sys
 
-    import pytest
-
     if not (Path(sys.prefix) / envs.STAMP).is_file():
         pytest.skip("not running inside a factory-built environment")
     for module in ("sklearn.base", "mlflow.tracking.client", "pandas.core.frame"):
@@ -124,9 +120,8 @@ def test_environments_are_built_at_once_and_a_failure_is_named(tmp_path, monkeyp
     specs = [envs.EnvSpec(f"_e{i}", (f"demo{i}==1",)) for i in range(3)]
     running, peak, lock = set(), [0], threading.Lock()
 
-    def fake_run(cmd, step, env=None):
-        name = next(s.name for s in specs if any(s.name in str(part) or f"demo{s.name[-1]}=="
-                                                 in str(part) for part in cmd))
+    def fake_run(cmd, step, env=None):  # each command names its environment's folder
+        name = next(s.name for s in specs if s.name in " ".join(map(str, cmd)))
         with lock:
             running.add(name)
             peak[0] = max(peak[0], len(running))
@@ -141,12 +136,8 @@ def test_environments_are_built_at_once_and_a_failure_is_named(tmp_path, monkeyp
             python.write_text("")
 
     monkeypatch.setattr(envs, "_run", fake_run)
-    try:
+    with pytest.raises(envs.EnvBuildError, match="_e2: installing dependencies failed"):
         envs.ensure_all(specs, log=lambda _: None)
-    except envs.EnvBuildError as exc:
-        assert "_e2: installing dependencies failed" in str(exc)
-    else:
-        raise AssertionError("expected EnvBuildError")
     assert peak[0] == 3  # all three at once
     assert [envs.is_current(s) for s in specs] == [True, True, False]
     monkeypatch.setattr(envs, "_run", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
