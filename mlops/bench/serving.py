@@ -46,6 +46,7 @@ ROUNDS = 4
 WARMUP = 30
 BATCH_ROWS = 100_000
 BATCH_FILES = 20
+BATCH_JOBS = 3  # each a job of its own (new workers); the figures are the medians
 MODEL = "nyc_taxi"
 ENDPOINT = "bench-online"
 
@@ -452,24 +453,29 @@ def _batch(section: Section, entry, model_dir: Path, sample: Path, tmp: Path) ->
                      model_dir=model_dir.parent, mini_batch_size=batch.mini_batch_size,
                      concurrency=batch.concurrency, max_retries=batch.max_retries,
                      retry_timeout=batch.retry_timeout)
-    result = run_batch(spec, folder, tmp / "job-bench", say=lambda _: None)
-    anchor = _batch_in_process(model_dir, folder, code)
-    scoring = result.rows / result.scoring_seconds
+    results = [run_batch(spec, folder, tmp / f"job-bench-{n}", say=lambda _: None)
+               for n in range(BATCH_JOBS)]
+    anchor = statistics.median(_batch_in_process(model_dir, folder, code)
+                               for _ in range(BATCH_JOBS))
+    scoring = statistics.median(r.rows / r.scoring_seconds for r in results)
+    result = results[0]
     label = (f"{result.rows:,} rows in {BATCH_FILES} files, {batch.concurrency} workers, "
              f"mini batch {batch.mini_batch_size}")
-    section.add(f"batch: {label}, scoring (workers ready to output in place)", scoring,
-                "rows/s", ">= 100,000", scoring >= 100_000)
+    section.add(f"batch: {label}, scoring (workers ready to output in place; median of "
+                f"{BATCH_JOBS} jobs)", scoring, "rows/s", ">= 100,000", scoring >= 100_000)
     section.add("batch: worker start (model load), not in the figure above",
-                result.seconds - result.scoring_seconds, "s")
-    section.add("batch: the whole job including worker start", result.rows / result.seconds,
-                "rows/s")
-    section.add("batch: in-process read + predict of the same files (one thread)", anchor,
+                statistics.median(r.seconds - r.scoring_seconds for r in results), "s")
+    section.add("batch: the whole job including worker start",
+                statistics.median(r.rows / r.seconds for r in results), "rows/s")
+    section.add(f"batch: in-process read + predict of the same files (one thread; median of "
+                f"{BATCH_JOBS})", anchor,
                 "rows/s")
     ratio = scoring / anchor
     section.add("ratio: batch scoring / in-process read + predict", ratio, "", ">= 0.5",
                 ratio >= 0.5)
-    section.add("batch: rows written (one per input row)", result.rows, "rows",
-                f"= {BATCH_FILES * per_file:,}", result.rows == BATCH_FILES * per_file)
+    written = min(r.rows for r in results)
+    section.add("batch: rows written (one per input row, fewest of the jobs)", written, "rows",
+                f"= {BATCH_FILES * per_file:,}", written == BATCH_FILES * per_file)
 
 
 def _batch_in_process(model_dir: Path, folder: Path, code: Path) -> float:

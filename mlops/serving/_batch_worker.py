@@ -2,7 +2,9 @@
 for every task the parent sends over the pipe. Crashes and hangs are the parent's to handle.
 
 Started as ``python -m mlops.serving._batch_worker --fd N SCORE MODEL_DIR`` (a plain
-subprocess, not multiprocessing: spawn would re-import the caller's __main__, i.e. the CLI)."""
+subprocess, not multiprocessing: spawn would re-import the caller's __main__, i.e. the CLI), or
+forked from a warm interpreter with ``--connect SOCKET`` in place of ``--fd N`` (it cannot
+inherit the parent's descriptor, so it connects to the parent's socket)."""
 
 from __future__ import annotations
 
@@ -51,11 +53,20 @@ def main(argv: list[str] | None = None) -> int:
     from multiprocessing.connection import Connection
 
     parser = argparse.ArgumentParser(prog="python -m mlops.serving._batch_worker")
-    parser.add_argument("--fd", type=int, required=True)
+    channel = parser.add_mutually_exclusive_group(required=True)
+    channel.add_argument("--fd", type=int)
+    channel.add_argument("--connect")
     parser.add_argument("score_path")
     parser.add_argument("model_dir")
     args = parser.parse_args(argv)
-    serve(Connection(args.fd), args.score_path, args.model_dir)
+    if args.connect:
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(args.connect)
+        serve(Connection(sock.detach()), args.score_path, args.model_dir)
+    else:
+        serve(Connection(args.fd), args.score_path, args.model_dir)
     return 0
 
 

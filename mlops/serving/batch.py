@@ -1,18 +1,31 @@
 """The local batch endpoint's job runner: a model's batch score.py over a folder of files, as
 Azure ML batch deployments run it — MINI_BATCH_SIZE files per mini batch,
 CLUSTER_INSTANCE_COUNT x MAX_CONCURRENCY_PER_INSTANCE worker processes (each loads the model
-once), each mini batch retried MAX_RETRIES times with RETRY_TIMEOUT seconds per attempt — and
+once: init()), each mini batch retried MAX_RETRIES times with RETRY_TIMEOUT seconds per attempt — and
 writes OUTPUT_FILE_NAME (append_row: every returned row, in input order, by one writer) plus
 errors.json. Both appear only when complete (written beside, then renamed), so a reader never
 sees half a job. A mini batch that still fails is split into single files, so one bad file
-never loses the other files' predictions; the file that fails is named in errors.json."""
+never loses the other files' predictions; the file that fails is named in errors.json.
+
+Workers are forked from a warm interpreter that has imported what the scoring scripts import
+(mlops/pipeline/launch.py: a session of the server kept between builds), so a job's workers
+start together in a fraction of a second plus their init(); each is still its own process,
+calling init() itself as on Azure. Where no warm interpreter can be had, or its start-up
+variables differ from the job's, they are spawned as new interpreters. Their output goes to
+logs/worker-N.log in the job's folder."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import queue
+import signal
+import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlops.errors import FactoryError
+from mlops.pipeline import launch
 
 WORKER_START_TIMEOUT_S = 300.0  # init() loads the model; not part of RETRY_TIMEOUT
 ERRORS_FILE = "errors.json"
@@ -80,27 +94,14 @@ class _Task:
 class _Worker:
     """A worker process and the pipe to it; restarted after a crash or a timeout."""
 
-    def __init__(self, spec: BatchSpec, input_root: Path):
-        self.spec, self.input_root = spec, input_root
+    def __init__(self, spec: BatchSpec, input_root: Path, starter: _Starter, slot: int):
+        self.spec, self.input_root, self.starter, self.slot = spec, input_root, starter, slot
         self.process, self.conn = None, None
 
     def ensure(self) -> None:
         if self.process is not None and self.process.poll() is None:
             return
-        import socket
-        import sys
-        from multiprocessing.connection import Connection
-
-        ours, theirs = socket.socketpair()
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "mlops.serving._batch_worker", "--fd",
-                 str(theirs.fileno()), str(self.spec.score_path), str(self.spec.model_dir)],
-                stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
-                env=_worker_env(self.input_root))
-        finally:
-            theirs.close()
-        self.conn = Connection(ours.detach())
+        self.process, self.conn = self.starter.start(self.slot)
         if not self.conn.poll(WORKER_START_TIMEOUT_S):
             self.kill()
             raise BatchError(f"{self.spec.endpoint}: batch worker did not start within "
@@ -130,12 +131,114 @@ class _Worker:
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            if isinstance(self.process, subprocess.Popen):
+                self.process.kill()
+            else:  # forked: the leader of its own process group
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
         if self.process is not None:
             self.process.wait(10)
         if self.conn is not None:
             self.conn.close()
         self.process, self.conn = None, None
+
+
+class _Starter:
+    """Starts workers: forked from a warm interpreter when one can be had, else spawned."""
+
+    def __init__(self, spec: BatchSpec, input_root: Path, job_dir: Path):
+        self.spec, self.env = spec, _worker_env(input_root)
+        self.logs = job_dir / "logs"
+        self.sockets = Path(tempfile.mkdtemp(prefix="batch-"))  # 0700: only we connect
+        self.server: launch.ForkServer | None = None
+        self.note = ""
+        self.starts = itertools.count(1)  # next() is atomic: slots start workers at once
+        modules = launch.preload_modules([spec.score_path.parent]) + _flavor_modules(spec)
+        try:
+            server = launch.ForkServer(sys.executable, self.env, self.logs / "forkserver.log",
+                                       modules)
+        except (launch.LaunchError, OSError) as exc:
+            self.note = f"spawned: no warm interpreter ({exc})"
+            return
+        differences = server.startup_differences(self.env)
+        if differences:
+            server.close()
+            self.note = f"spawned: start-up variables differ ({', '.join(differences)})"
+            return
+        self.server = server
+
+    def start(self, slot: int):
+        """(process, connection) of a new worker for ``slot``."""
+        from multiprocessing.connection import Connection
+
+        if self.server is not None and self.server.alive:
+            path = self.sockets / f"w{next(self.starts)}.sock"
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                listener.bind(str(path))
+                listener.listen(1)
+                self.logs.mkdir(parents=True, exist_ok=True)
+                process = self.server.start(
+                    ["-m", "mlops.serving._batch_worker", "--connect", str(path),
+                     str(self.spec.score_path), str(self.spec.model_dir)],
+                    Path.cwd(), self.env, self.logs / f"worker-{slot}.log")
+                return process, Connection(self._accept(listener, process).detach())
+            except launch.LaunchError as exc:
+                self.note = f"spawned: the warm interpreter failed ({exc})"
+                self.server = None
+            finally:
+                listener.close()
+                path.unlink(missing_ok=True)
+        ours, theirs = socket.socketpair()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "mlops.serving._batch_worker", "--fd",
+                 str(theirs.fileno()), str(self.spec.score_path), str(self.spec.model_dir)],
+                stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=self.env)
+        finally:
+            theirs.close()
+        return process, Connection(ours.detach())
+
+    def _accept(self, listener: socket.socket, process) -> socket.socket:
+        deadline = time.monotonic() + WORKER_START_TIMEOUT_S
+        listener.settimeout(0.2)
+        while time.monotonic() < deadline:
+            try:
+                conn, _ = listener.accept()
+                conn.setblocking(True)
+                return conn
+            except TimeoutError:
+                if process.poll() is not None:
+                    raise BatchError(f"{self.spec.endpoint}: batch worker exited (code "
+                                     f"{process.returncode}) before connecting; log: "
+                                     f"{process.log}") from None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        raise BatchError(f"{self.spec.endpoint}: batch worker did not start within "
+                         f"{WORKER_START_TIMEOUT_S:.0f} s")
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        with contextlib.suppress(OSError):
+            self.sockets.rmdir()
+        for log in self.logs.glob("*.log"):  # workers that said nothing leave no log
+            if log.stat().st_size == 0:
+                log.unlink()
+        with contextlib.suppress(OSError):
+            self.logs.rmdir()
+
+
+def _flavor_modules(spec: BatchSpec) -> list[str]:
+    """What loading the model imports beyond the scripts: its flavour's library (scikit-learn
+    models load through skops, whose import lists every estimator)."""
+    import yaml
+
+    for mlmodel in sorted(spec.model_dir.rglob("MLmodel")):
+        with contextlib.suppress(OSError, yaml.YAMLError, AttributeError):
+            if "sklearn" in (yaml.safe_load(mlmodel.read_text()).get("flavors") or {}):
+                return ["sklearn", "skops.io"]
+    return []
 
 
 def _worker_env(input_root: Path) -> dict[str, str]:
@@ -237,9 +340,12 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
     fatal: list[BaseException] = []
 
     workers: list[_Worker] = []
+    starter = _Starter(spec, input_dir, job_dir)
+    if starter.note:
+        say(f"{spec.endpoint}: workers {starter.note}")
 
-    def slot() -> None:
-        worker = _Worker(spec, input_dir)
+    def slot(n: int) -> None:
+        worker = _Worker(spec, input_dir, starter, n)
         with lock:
             workers.append(worker)
         try:
@@ -290,29 +396,31 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
                              "attempts": len(errors), "error": errors[-1]})
             state["outstanding"] -= 1
 
-    threads = [threading.Thread(target=slot, name=f"batch-slot-{n}", daemon=True)
+    threads = [threading.Thread(target=slot, args=(n,), name=f"batch-slot-{n}", daemon=True)
                for n in range(max(1, spec.concurrency))]
     for thread in threads:
         thread.start()
+    errors_path = job_dir / ERRORS_FILE
     try:
         for thread in threads:
             thread.join()
         rows = writer.finish()
+        if not fatal:  # the results go in place before the workers are torn down
+            failures.sort(key=lambda f: f["file"])
+            tmp = job_dir / f".{ERRORS_FILE}.{job_dir.name}.partial"
+            tmp.write_text(json.dumps(failures, indent=2) + "\n")
+            os.replace(tmp, errors_path)
+            os.replace(partial, output)
+            end = time.monotonic()
     finally:
         # The scoring contract has no shutdown hook: workers are killed, not waited for
         # (an interpreter with a model loaded takes seconds to tear down).
         for worker in workers:
             worker.kill()
+        starter.close()
     if fatal:
         partial.unlink(missing_ok=True)
         raise fatal[0] if isinstance(fatal[0], FactoryError) else BatchError(str(fatal[0]))
-    errors_path = job_dir / ERRORS_FILE
-    failures.sort(key=lambda f: f["file"])
-    tmp = job_dir / f".{ERRORS_FILE}.{job_dir.name}.partial"
-    tmp.write_text(json.dumps(failures, indent=2) + "\n")
-    os.replace(tmp, errors_path)
-    os.replace(partial, output)
-    end = time.monotonic()
     result = BatchResult(output, errors_path, rows, len(files), total,
                          [f["file"] for f in failures], seconds=end - start,
                          scoring_seconds=end - (state["first_ready"] or start))

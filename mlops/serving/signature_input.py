@@ -220,10 +220,19 @@ def _numbers(values: pd.Series, kind: str) -> tuple[np.ndarray, np.ndarray]:
     """(column as the type's dtype, or float64 with NaN where empty; cells that are not a
     number the type can hold). numpy over whole columns: no per-cell Python."""
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    numbers = values if numeric else pd.to_numeric(values, errors="coerce")
-    as_float = numbers.to_numpy(dtype="float64", na_value=np.nan)
-    empty = np.isnan(as_float)
-    bad = empty & values.notna().to_numpy()  # text that is no number at all
+    if numeric and isinstance(values.dtype, np.dtype):
+        # a plain numpy column (what a CSV or Parquet reader gives): no cell can be text, so
+        # pandas' NA machinery (half of a batch file's check) is skipped
+        numbers = values
+        raw = values.to_numpy()
+        as_float = raw.astype("float64", copy=False)
+        empty = np.isnan(as_float) if raw.dtype.kind == "f" else np.zeros(len(raw), bool)
+        bad = np.zeros(len(raw), bool)
+    else:
+        numbers = values if numeric else pd.to_numeric(values, errors="coerce")
+        as_float = numbers.to_numpy(dtype="float64", na_value=np.nan)
+        empty = np.isnan(as_float)
+        bad = empty & values.notna().to_numpy()  # text that is no number at all
     with np.errstate(invalid="ignore"):
         if kind in _INTEGER_RANGE:
             low, high = _INTEGER_RANGE[kind]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -103,3 +104,73 @@ def test_timeouts_and_crashed_workers_are_retried_then_reported(tmp_path):
     assert "timed out after 3 s" in errors["b-slow.csv"]
     assert "worker process died" in errors["d-crash.csv"]
     assert any("mini batch 1" in line for line in lines)  # progress per mini batch
+
+
+WHO_SCORE = textwrap.dedent('''
+    """Reports which process scored each file, and whether pandas was loaded before it."""
+    import os
+    import sys
+    import time
+
+    PRELOADED = "pandas" in sys.modules  # before this script imports it
+    import pandas as pd
+
+    INITS = []
+
+    def init():
+        INITS.append(os.getpid())
+        with open(os.path.join(os.environ["AZUREML_MODEL_DIR"], f"init-{os.getpid()}"), "w"):
+            pass
+
+    def run(mini_batch):
+        time.sleep(0.3)  # both workers get files
+        return pd.DataFrame({"source_file": [os.path.basename(p) for p in mini_batch],
+                             "row_index": 0, "prediction": 0.0, "pid": os.getpid(),
+                             "ppid": os.getppid(), "preloaded": PRELOADED,
+                             "inits": len(INITS)})
+''')
+
+
+def _who_job(tmp_path: Path) -> tuple[BatchSpec, Path]:
+    code, data, model = tmp_path / "code", tmp_path / "input", tmp_path / "model"
+    for folder in (code, data, model):
+        folder.mkdir()
+    (code / "score.py").write_text(WHO_SCORE)
+    for n in range(6):
+        (data / f"f{n}.csv").write_text("x\n1\n")
+    return BatchSpec(endpoint="t-who", score_path=code / "score.py", model_dir=model,
+                     mini_batch_size=1, concurrency=2, max_retries=0, retry_timeout=60), data
+
+
+def test_workers_are_forked_warm_and_each_calls_init_itself(tmp_path):
+    spec, data = _who_job(tmp_path)
+    lines: list[str] = []
+
+    result = run_batch(spec, data, tmp_path / "job", say=lines.append)
+
+    out = pd.read_csv(result.output)
+    assert len(out) == 6 and not any("spawned" in line for line in lines)
+    assert out["preloaded"].all()  # forked from an interpreter that had imported pandas
+    assert os.getpid() not in set(out["ppid"])  # not children of the runner: of the server
+    # still one process per worker, each calling init() once itself, as on Azure
+    assert out["pid"].nunique() == 2 and (out["inits"] == 1).all()
+    assert sorted(p.name for p in spec.model_dir.glob("init-*")) == sorted(
+        f"init-{pid}" for pid in out["pid"].unique())
+
+
+def test_workers_are_spawned_when_no_warm_interpreter_can_be_had(tmp_path, monkeypatch):
+    from mlops.pipeline import launch
+
+    def refuse(*_, **__):
+        raise launch.LaunchError("the fork server exited (code 1)")
+
+    monkeypatch.setattr(launch, "ForkServer", refuse)
+    spec, data = _who_job(tmp_path)
+    lines: list[str] = []
+
+    result = run_batch(spec, data, tmp_path / "job", say=lines.append)
+
+    out = pd.read_csv(result.output)
+    assert "t-who: workers spawned: no warm interpreter (the fork server exited (code 1))" in lines
+    assert len(out) == 6 and not out["preloaded"].any()  # new interpreters
+    assert set(out["ppid"]) == {os.getpid()}  # children of the runner

@@ -105,6 +105,13 @@ def test_file_frame_drops_extra_columns_and_names_bad_cells():
         file_frame(data.assign(passengers=[1, 2.5]), COLUMNS, "part-1.csv")
     with pytest.raises(InputError, match="column 'distance' row 0: value is empty"):
         file_frame(data.assign(distance=[None, 1.0]), COLUMNS, "part-1.csv")
+    # a plain numpy column takes the fast path, pandas' nullable one the general path: the same
+    with pytest.raises(InputError, match="column 'passengers' row 1: value is empty"):
+        file_frame(data.assign(passengers=[1.0, None]), COLUMNS, "part-1.csv")
+    with pytest.raises(InputError, match="column 'passengers' row 1: value is empty"):
+        file_frame(data.assign(passengers=pd.array([1, None], dtype="Int64")), COLUMNS, "p.csv")
+    assert file_frame(data.assign(passengers=pd.array([1, 2], dtype="Int64")), COLUMNS,
+                      "p.csv")["passengers"].tolist() == [1, 2]
 
 
 class _Model:
