@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Areas in report order (mlops/commands/bench.py runs each area's module).
-AREAS = ("environment", "infra", "build", "serving")
+AREAS = ("environment", "infra", "build", "serving", "batch")
 SOAK_DEFAULT = 10.0  # minutes of the serving soak run (--soak-minutes)
 
 

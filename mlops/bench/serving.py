@@ -8,9 +8,8 @@ are noisy; ratios are what the targets are about):
 - a blue/green redeploy under load (failed requests);
 - a soak (--soak-minutes, 10 in the full bench): mixed valid, invalid, oversized, slow and
   unauthenticated traffic with a redeploy and a kill -9 of each endpoint process along the
-  way; requests sent, valid ones failed, the front's peak memory, the logs' size;
-- batch: 100,000 rows in 20 files through the batch endpoint's job runner, beside in-process
-  read + predict of the same files.
+  way; requests sent, valid ones failed, the front's peak memory, the logs' size.
+(Batch is an area of its own: mlops/bench/batch.py.)
 
 Load comes from `hey` (installed with apt-get when missing and allowed, else the built-in
 Python client, which the report then says). The model is nyc_taxi's champion when the
@@ -44,9 +43,6 @@ C8_REQUESTS = 2000
 CONCURRENCY = 8
 ROUNDS = 4
 WARMUP = 30
-BATCH_ROWS = 100_000
-BATCH_FILES = 20
-BATCH_JOBS = 3  # each a job of its own (new workers); the figures are the medians
 MODEL = "nyc_taxi"
 ENDPOINT = "bench-online"
 
@@ -56,7 +52,7 @@ def _say(message: str) -> None:
 
 
 def run(config, args) -> Section:
-    section = Section("serving", "Serving: online latency and throughput, redeploy, soak, batch")
+    section = Section("serving", "Serving: online latency and throughput, redeploy, soak")
     soak_minutes = getattr(args, "soak_minutes", SOAK_DEFAULT)
     with tempfile.TemporaryDirectory(prefix="factory-bench-serving-") as tmp:
         _run(config, Path(tmp), section, soak_minutes)
@@ -304,7 +300,6 @@ def _run(config, tmp: Path, section: Section, soak_minutes: float) -> None:
             _soak.soak(section, registry, spec, soak_minutes * 60, say=_say)
     finally:
         online.undeploy(registry, ENDPOINT)
-    _batch(section, config.entry(MODEL, "dev"), model_dir, sample, tmp)
 
 
 LABELS = {"front": "through the front", "deployment": "straight to the deployment",
@@ -432,70 +427,3 @@ def _redeploy_under_load(section: Section, registry, spec, url: str, body: bytes
                 f"{len(done.latencies) + done.errors} sent during the swap)", done.errors,
                 "requests", "0", done.errors == 0)
     section.add("redeploy under load: blue/green swap time", seconds, "s")
-
-
-# -- batch --------------------------------------------------------------------------------------
-def _batch(section: Section, entry, model_dir: Path, sample: Path, tmp: Path) -> None:
-    import pandas as pd
-
-    from mlops.serving.batch import BatchSpec, run_batch
-
-    records = _records(sample)
-    per_file = BATCH_ROWS // BATCH_FILES
-    frame = pd.DataFrame(records * (per_file // len(records) + 1)).head(per_file)
-    folder = tmp / "batch-input"
-    folder.mkdir()
-    for n in range(BATCH_FILES):
-        frame.to_csv(folder / f"part-{n:03d}.csv", index=False)
-    batch = entry.batch
-    code = code_folder.stage(tmp / "no-own-script", "batch", tmp / "batch-code")
-    spec = BatchSpec(endpoint="bench-batch", score_path=code / "score.py",
-                     model_dir=model_dir.parent, mini_batch_size=batch.mini_batch_size,
-                     concurrency=batch.concurrency, max_retries=batch.max_retries,
-                     retry_timeout=batch.retry_timeout)
-    results = [run_batch(spec, folder, tmp / f"job-bench-{n}", say=lambda _: None)
-               for n in range(BATCH_JOBS)]
-    anchor = statistics.median(_batch_in_process(model_dir, folder, code)
-                               for _ in range(BATCH_JOBS))
-    scoring = statistics.median(r.rows / r.scoring_seconds for r in results)
-    result = results[0]
-    label = (f"{result.rows:,} rows in {BATCH_FILES} files, {batch.concurrency} workers, "
-             f"mini batch {batch.mini_batch_size}")
-    section.add(f"batch: {label}, scoring (workers ready to output in place; median of "
-                f"{BATCH_JOBS} jobs)", scoring, "rows/s", ">= 100,000", scoring >= 100_000)
-    section.add("batch: worker start (model load), not in the figure above",
-                statistics.median(r.seconds - r.scoring_seconds for r in results), "s")
-    section.add("batch: the whole job including worker start",
-                statistics.median(r.rows / r.seconds for r in results), "rows/s")
-    section.add(f"batch: in-process read + predict of the same files (one thread; median of "
-                f"{BATCH_JOBS})", anchor,
-                "rows/s")
-    ratio = scoring / anchor
-    section.add("ratio: batch scoring / in-process read + predict", ratio, "", ">= 0.5",
-                ratio >= 0.5)
-    written = min(r.rows for r in results)
-    section.add("batch: rows written (one per input row, fewest of the jobs)", written, "rows",
-                f"= {BATCH_FILES * per_file:,}", written == BATCH_FILES * per_file)
-
-
-def _batch_in_process(model_dir: Path, folder: Path, code: Path) -> float:
-    """rows/s of reading every file with the batch script's reader and predicting it."""
-    import importlib.util
-
-    from threadpoolctl import threadpool_limits
-
-    os.environ["AZUREML_MODEL_DIR"] = str(model_dir)
-    spec = importlib.util.spec_from_file_location("bench_batch_score", code / "score.py")
-    score = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(score)
-    score.init()
-    names = [c.name for c in score.model.columns]
-    files = sorted(folder.iterdir())
-    with threadpool_limits(1):
-        start = time.perf_counter()
-        rows = 0
-        for path in files:
-            data = score._read(str(path))  # noqa: SLF001 - the same reader the jobs use
-            score.model.predict(data[names])
-            rows += len(data)
-        return rows / (time.perf_counter() - start)

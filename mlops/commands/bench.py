@@ -17,9 +17,10 @@ def run(args: Namespace, config: FactoryConfig) -> int:
     unknown = sorted(set(areas) - set(AREAS))
     if unknown:
         raise FactoryError(f"--only: unknown area(s) {', '.join(unknown)}; known: {', '.join(AREAS)}")
-    from mlops.bench import build, environment, infra, serving
+    from mlops.bench import batch, build, environment, infra, serving
 
-    modules = {"environment": environment, "infra": infra, "build": build, "serving": serving}
+    modules = {"environment": environment, "infra": infra, "build": build, "serving": serving,
+               "batch": batch}
     assert set(modules) == set(AREAS), "every area of mlops.bench.AREAS has its module here"
     sections = []
     for area in areas:

@@ -242,8 +242,10 @@ def _flavor_modules(spec: BatchSpec) -> list[str]:
 
 
 def _worker_env(input_root: Path) -> dict[str, str]:
-    """Workers already run in parallel: one OpenMP thread each unless the user chose."""
-    return {"OMP_NUM_THREADS": "1", **os.environ, INPUT_ROOT_ENV: str(input_root.resolve())}
+    """Workers already run in parallel: one OpenMP thread each unless the user chose. Their
+    output is unbuffered, as a warm interpreter's forks are (a difference would spawn them)."""
+    return {"OMP_NUM_THREADS": "1", **os.environ, "PYTHONUNBUFFERED": "1",
+            INPUT_ROOT_ENV: str(input_root.resolve())}
 
 
 class _OrderedWriter:
@@ -331,7 +333,8 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
     output = job_dir / spec.output_file_name
     partial = job_dir / f".{spec.output_file_name}.{job_dir.name}.partial"
     writer = _OrderedWriter(partial)
-    pending: queue.Queue[_Task] = queue.Queue()
+    pending: queue.Queue[_Task | None] = queue.Queue()
+    slots = max(1, spec.concurrency)
     for task in tasks:
         pending.put(task)
     state = {"outstanding": total, "done": 0, "first_ready": None}
@@ -360,6 +363,8 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
                     task = pending.get(timeout=0.1)
                 except queue.Empty:
                     continue
+                if task is None:  # the last task is done
+                    return
                 _process(worker, task)
         except BaseException as exc:  # noqa: BLE001 - surfaced by the main thread
             with lock:
@@ -375,6 +380,7 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
                     state["outstanding"] -= 1
                     state["done"] += 1
                     done = state["done"]
+                    _wake_if_settled()
                 say(f"{spec.endpoint}: {task.label} ({len(task.files)} file(s)) -> "
                     f"{len(payload)} rows, attempt {attempt} [{done} done]")
                 return
@@ -395,9 +401,17 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
                              "path": str(task.files[0]), "mini_batch": task.label,
                              "attempts": len(errors), "error": errors[-1]})
             state["outstanding"] -= 1
+            _wake_if_settled()
+
+    def _wake_if_settled() -> None:
+        """(Under the lock.) After the last task: every idle slot stops now, not at its next
+        poll of the queue."""
+        if state["outstanding"] == 0:
+            for _ in range(slots):
+                pending.put(None)
 
     threads = [threading.Thread(target=slot, args=(n,), name=f"batch-slot-{n}", daemon=True)
-               for n in range(max(1, spec.concurrency))]
+               for n in range(slots)]
     for thread in threads:
         thread.start()
     errors_path = job_dir / ERRORS_FILE

@@ -142,7 +142,8 @@ def _who_job(tmp_path: Path) -> tuple[BatchSpec, Path]:
                      mini_batch_size=1, concurrency=2, max_retries=0, retry_timeout=60), data
 
 
-def test_workers_are_forked_warm_and_each_calls_init_itself(tmp_path):
+def test_workers_are_forked_warm_and_each_calls_init_itself(tmp_path, monkeypatch):
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # forked even where it is unset
     spec, data = _who_job(tmp_path)
     lines: list[str] = []
 
