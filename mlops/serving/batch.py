@@ -146,24 +146,26 @@ class _Worker:
 class _Starter:
     """Starts workers: forked from a warm interpreter when one can be had, else spawned."""
 
-    def __init__(self, spec: BatchSpec, input_root: Path, job_dir: Path):
-        self.spec, self.env = spec, _worker_env(input_root)
+    def __init__(self, spec: BatchSpec, input_root: Path, job_dir: Path,
+                 say: Callable[[str], None]):
+        self.spec, self.env, self.say = spec, _worker_env(input_root), say
         self.logs = job_dir / "logs"
         self.sockets = Path(tempfile.mkdtemp(prefix="batch-"))  # 0700: only we connect
         self.server: launch.ForkServer | None = None
-        self.note = ""
+        self.retired: list[launch.ForkServer] = []  # closed at the end: its forks may still run
         self.starts = itertools.count(1)  # next() is atomic: slots start workers at once
         modules = launch.preload_modules([spec.score_path.parent]) + _flavor_modules(spec)
         try:
             server = launch.ForkServer(sys.executable, self.env, self.logs / "forkserver.log",
                                        modules)
         except (launch.LaunchError, OSError) as exc:
-            self.note = f"spawned: no warm interpreter ({exc})"
+            say(f"{spec.endpoint}: workers spawned: no warm interpreter ({exc})")
             return
         differences = server.startup_differences(self.env)
         if differences:
             server.close()
-            self.note = f"spawned: start-up variables differ ({', '.join(differences)})"
+            say(f"{spec.endpoint}: workers spawned: start-up variables differ "
+                f"({', '.join(differences)})")
             return
         self.server = server
 
@@ -171,21 +173,25 @@ class _Starter:
         """(process, connection) of a new worker for ``slot``."""
         from multiprocessing.connection import Connection
 
-        if self.server is not None and self.server.alive:
+        server = self.server
+        if server is not None and server.alive:
             path = self.sockets / f"w{next(self.starts)}.sock"
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 listener.bind(str(path))
                 listener.listen(1)
                 self.logs.mkdir(parents=True, exist_ok=True)
-                process = self.server.start(
+                process = server.start(
                     ["-m", "mlops.serving._batch_worker", "--connect", str(path),
                      str(self.spec.score_path), str(self.spec.model_dir)],
                     Path.cwd(), self.env, self.logs / f"worker-{slot}.log")
                 return process, Connection(self._accept(listener, process).detach())
             except launch.LaunchError as exc:
-                self.note = f"spawned: the warm interpreter failed ({exc})"
-                self.server = None
+                if self.server is server:
+                    self.server = None
+                    self.retired.append(server)
+                    self.say(f"{self.spec.endpoint}: workers spawned from now on: the warm "
+                             f"interpreter failed ({exc})")
             finally:
                 listener.close()
                 path.unlink(missing_ok=True)
@@ -208,18 +214,18 @@ class _Starter:
                 conn.setblocking(True)
                 return conn
             except TimeoutError:
-                if process.poll() is not None:
-                    raise BatchError(f"{self.spec.endpoint}: batch worker exited (code "
-                                     f"{process.returncode}) before connecting; log: "
-                                     f"{process.log}") from None
+                if process.poll() is not None:  # a fork that cannot even connect: spawn
+                    raise launch.LaunchError(f"a forked worker exited (code "
+                                             f"{process.returncode}) before connecting; log: "
+                                             f"{process.log}") from None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         raise BatchError(f"{self.spec.endpoint}: batch worker did not start within "
                          f"{WORKER_START_TIMEOUT_S:.0f} s")
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
+        for server in [*self.retired, *([self.server] if self.server else [])]:
+            server.close()
         with contextlib.suppress(OSError):
             self.sockets.rmdir()
         for log in self.logs.glob("*.log"):  # workers that said nothing leave no log
@@ -343,9 +349,7 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
     fatal: list[BaseException] = []
 
     workers: list[_Worker] = []
-    starter = _Starter(spec, input_dir, job_dir)
-    if starter.note:
-        say(f"{spec.endpoint}: workers {starter.note}")
+    starter = _Starter(spec, input_dir, job_dir, say)
 
     def slot(n: int) -> None:
         worker = _Worker(spec, input_dir, starter, n)

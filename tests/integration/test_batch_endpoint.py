@@ -175,3 +175,25 @@ def test_workers_are_spawned_when_no_warm_interpreter_can_be_had(tmp_path, monke
     assert "t-who: workers spawned: no warm interpreter (the fork server exited (code 1))" in lines
     assert len(out) == 6 and not out["preloaded"].any()  # new interpreters
     assert set(out["ppid"]) == {os.getpid()}  # children of the runner
+
+
+def test_a_fork_that_cannot_connect_falls_back_to_spawning(tmp_path, monkeypatch):
+    from mlops.pipeline import launch
+
+    exits = tmp_path / "exits.py"
+    exits.write_text("raise SystemExit(4)\n")
+    real_start = launch.ForkServer.start
+
+    def start_one_that_exits(self, argv, cwd, env, log, err=None):
+        return real_start(self, [str(exits)], cwd, env, log, err)
+
+    monkeypatch.setattr(launch.ForkServer, "start", start_one_that_exits)
+    spec, data = _who_job(tmp_path)
+    lines: list[str] = []
+
+    result = run_batch(spec, data, tmp_path / "job", say=lines.append)
+
+    out = pd.read_csv(result.output)
+    said = [line for line in lines if "workers spawned from now on" in line]
+    assert len(said) == 1 and "a forked worker exited (code 4) before connecting" in said[0]
+    assert len(out) == 6 and not out["preloaded"].any()  # every file scored, by spawned workers
