@@ -10,8 +10,9 @@ never loses the other files' predictions; the file that fails is named in errors
 Workers are forked from a warm interpreter that has imported what the scoring scripts import
 (mlops/pipeline/launch.py: a session of the server kept between builds), so a job's workers
 start together in a fraction of a second plus their init(); each is still its own process,
-calling init() itself as on Azure. Where no warm interpreter can be had, or its start-up
-variables differ from the job's, they are spawned as new interpreters. Their output goes to
+calling init() itself as on Azure. Where no warm interpreter can be had, its start-up
+variables differ from the job's, or a fork cannot connect, they are spawned as new
+interpreters. Their output goes to
 logs/worker-N.log in the job's folder."""
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ class _Task:
 class _Worker:
     """A worker process and the pipe to it; restarted after a crash or a timeout."""
 
-    def __init__(self, spec: BatchSpec, input_root: Path, starter: _Starter, slot: int):
-        self.spec, self.input_root, self.starter, self.slot = spec, input_root, starter, slot
+    def __init__(self, spec: BatchSpec, starter: _Starter, slot: int):
+        self.spec, self.starter, self.slot = spec, starter, slot
         self.process, self.conn = None, None
 
     def ensure(self) -> None:
@@ -180,11 +181,8 @@ class _Starter:
             try:
                 listener.bind(str(path))
                 listener.listen(1)
-                self.logs.mkdir(parents=True, exist_ok=True)
-                process = server.start(
-                    ["-m", "mlops.serving._batch_worker", "--connect", str(path),
-                     str(self.spec.score_path), str(self.spec.model_dir)],
-                    Path.cwd(), self.env, self.logs / f"worker-{slot}.log")
+                process = server.start(self._argv("--connect", str(path)), Path.cwd(), self.env,
+                                       self.logs / f"worker-{slot}.log")
                 return process, Connection(self._accept(listener, process).detach())
             except launch.LaunchError as exc:
                 if self.server is server:
@@ -198,12 +196,16 @@ class _Starter:
         ours, theirs = socket.socketpair()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-m", "mlops.serving._batch_worker", "--fd",
-                 str(theirs.fileno()), str(self.spec.score_path), str(self.spec.model_dir)],
+                [sys.executable, *self._argv("--fd", str(theirs.fileno()))],
                 stdin=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=self.env)
         finally:
             theirs.close()
         return process, Connection(ours.detach())
+
+    def _argv(self, *channel: str) -> list[str]:
+        """The worker's command line after the interpreter, with its channel to us."""
+        return ["-m", "mlops.serving._batch_worker", *channel, str(self.spec.score_path),
+                str(self.spec.model_dir)]
 
     def _accept(self, listener: socket.socket, process) -> socket.socket:
         deadline = time.monotonic() + WORKER_START_TIMEOUT_S
@@ -352,7 +354,7 @@ def run_batch(spec: BatchSpec, input_dir: Path, job_dir: Path,
     starter = _Starter(spec, input_dir, job_dir, say)
 
     def slot(n: int) -> None:
-        worker = _Worker(spec, input_dir, starter, n)
+        worker = _Worker(spec, starter, n)
         with lock:
             workers.append(worker)
         try:
