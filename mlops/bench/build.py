@@ -78,14 +78,18 @@ def _run(cmd: list[str], root: Path, env: dict[str, str], what: str) -> float:
     return seconds
 
 
-def _import_floor() -> tuple[float, list[float]]:
-    """The fastest of FLOOR_RUNS new interpreters importing pandas, scikit-learn and MLflow,
-    and all their times. The fastest, not the median: a moment of load on this shared machine
-    can only make an import slower, and a slow anchor would flatter every ratio against it."""
-    env = tool_environment()
-    times = [_run([sys.executable, "-c", FLOOR_IMPORT], repo_root(), env, FLOOR_IMPORT)
-             for _ in range(FLOOR_RUNS)]
+def _fastest_import(code: str, runs: int, what: str) -> tuple[float, list[float]]:
+    """The fastest of ``runs`` new interpreters running ``code``, and all their times. The
+    fastest, not the median: a moment of load on this shared machine can only make an import
+    slower, and a slow anchor would flatter every ratio against it."""
+    times = [_run([sys.executable, "-c", code], repo_root(), tool_environment(), what)
+             for _ in range(runs)]
     return min(times), times
+
+
+def _import_floor() -> tuple[float, list[float]]:
+    """One cold import of pandas, scikit-learn and MLflow (see _fastest_import)."""
+    return _fastest_import(FLOOR_IMPORT, FLOOR_RUNS, FLOOR_IMPORT)
 
 
 def _steps_preload(config: FactoryConfig, model: str) -> tuple[float, int]:
@@ -97,9 +101,7 @@ def _steps_preload(config: FactoryConfig, model: str) -> tuple[float, int]:
 
     modules = preload_modules([stage_entry(config.entry(model, "pr")).code])
     code = f"import importlib\nfor m in {modules!r}:\n    importlib.import_module(m)"
-    times = [_run([sys.executable, "-c", code], repo_root(), tool_environment(),
-                  f"importing {model}'s preload") for _ in range(PRELOAD_RUNS)]
-    return min(times), len(modules)
+    return _fastest_import(code, PRELOAD_RUNS, f"importing {model}'s preload")[0], len(modules)
 
 
 def _bench_env() -> dict[str, str]:
